@@ -1,0 +1,27 @@
+/** Validation helpers that turn valibot issues into one actionable message with a path. */
+import * as v from 'valibot';
+import { Event } from './events.ts';
+import { Milestone } from './milestones.ts';
+
+export type ContractProblem = { path: string; message: string };
+export type Checked<T> = { ok: true; value: T } | { ok: false; problem: ContractProblem };
+
+function firstProblem(issues: [v.BaseIssue<unknown>, ...v.BaseIssue<unknown>[]]): ContractProblem {
+  // The deepest issue is the most specific one a person can act on.
+  const issue = issues.reduce((best, i) => ((i.path?.length ?? 0) > (best.path?.length ?? 0) ? i : best));
+  const path = v.getDotPath(issue) ?? '';
+  const message = issue.message.startsWith('Invalid key') ? `unknown field "${path.split('.').pop()}" is not allowed` : issue.message;
+  return { path, message };
+}
+
+function checker<T>(schema: v.GenericSchema<unknown, T>) {
+  return (input: unknown): Checked<T> => {
+    const result = v.safeParse(schema, input, { abortPipeEarly: true });
+    return result.success ? { ok: true, value: result.output } : { ok: false, problem: firstProblem(result.issues) };
+  };
+}
+
+/** Validates one event envelope and its payload. */
+export const checkEvent = checker(Event);
+/** Validates one milestone envelope and its payload. */
+export const checkMilestone = checker(Milestone);
