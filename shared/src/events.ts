@@ -80,7 +80,7 @@ export const EventSource = v.strictObject({
 /** The key events are ordered by, e.g. "stock.picking:17". */
 export const AggregateKey = v.pipe(v.string(), v.regex(/^[a-z0-9_.]+:[A-Za-z0-9_./-]+$/, 'aggregate must look like "stock.picking:17"'));
 
-function envelope<T extends EventType>(type: T) {
+function envelope<T extends EventType, P extends v.GenericSchema>(type: T, payload: P) {
   return v.strictObject({
     id: Uuid,
     type: v.literal(type),
@@ -89,17 +89,17 @@ function envelope<T extends EventType>(type: T) {
     source: EventSource,
     aggregate: AggregateKey,
     sequence: v.pipe(v.number(), v.integer('sequence must be an integer'), v.minValue(1, 'sequence must be >= 1')),
-    payload: EVENT_PAYLOADS[type][1],
+    payload,
   });
 }
 
 /** Any valid event; `type` selects the payload schema. */
 export const Event = v.variant('type', [
-  envelope('order.released'),
-  envelope('order.cancelled'),
-  envelope('shipment.requested'),
-  envelope('shipment.cancelled'),
-  envelope('return.requested'),
+  envelope('order.released', EVENT_PAYLOADS['order.released'][1]),
+  envelope('order.cancelled', EVENT_PAYLOADS['order.cancelled'][1]),
+  envelope('shipment.requested', EVENT_PAYLOADS['shipment.requested'][1]),
+  envelope('shipment.cancelled', EVENT_PAYLOADS['shipment.cancelled'][1]),
+  envelope('return.requested', EVENT_PAYLOADS['return.requested'][1]),
 ], `type must be one of ${EVENT_TYPES.join(', ')}`);
 
 export type Event = v.InferOutput<typeof Event>;

@@ -91,7 +91,7 @@ export const MilestoneSource = v.strictObject({
   partner_ref: v.optional(Ref),
 });
 
-function envelope<T extends MilestoneType>(type: T) {
+function envelope<T extends MilestoneType, P extends v.GenericSchema>(type: T, payload: P) {
   return v.strictObject({
     id: Uuid,
     type: v.literal(type),
@@ -102,23 +102,23 @@ function envelope<T extends MilestoneType>(type: T) {
     aggregate: AggregateKey,
     /** The event that caused it, when known. */
     event_id: v.optional(Uuid),
-    payload: MILESTONE_PAYLOADS[type][1],
+    payload,
   });
 }
 
 export const Milestone = v.variant('type', [
-  envelope('order.accepted'),
-  envelope('order.rejected'),
-  envelope('label.created'),
-  envelope('shipment.dispatched'),
-  envelope('shipment.in_transit'),
-  envelope('shipment.out_for_delivery'),
-  envelope('shipment.delivered'),
-  envelope('shipment.exception'),
-  envelope('shipment.returned'),
-  envelope('shipment.proof_of_delivery'),
-  envelope('inventory.level'),
-  envelope('freight.charged'),
+  envelope('order.accepted', MILESTONE_PAYLOADS['order.accepted'][1]),
+  envelope('order.rejected', MILESTONE_PAYLOADS['order.rejected'][1]),
+  envelope('label.created', MILESTONE_PAYLOADS['label.created'][1]),
+  envelope('shipment.dispatched', MILESTONE_PAYLOADS['shipment.dispatched'][1]),
+  envelope('shipment.in_transit', MILESTONE_PAYLOADS['shipment.in_transit'][1]),
+  envelope('shipment.out_for_delivery', MILESTONE_PAYLOADS['shipment.out_for_delivery'][1]),
+  envelope('shipment.delivered', MILESTONE_PAYLOADS['shipment.delivered'][1]),
+  envelope('shipment.exception', MILESTONE_PAYLOADS['shipment.exception'][1]),
+  envelope('shipment.returned', MILESTONE_PAYLOADS['shipment.returned'][1]),
+  envelope('shipment.proof_of_delivery', MILESTONE_PAYLOADS['shipment.proof_of_delivery'][1]),
+  envelope('inventory.level', MILESTONE_PAYLOADS['inventory.level'][1]),
+  envelope('freight.charged', MILESTONE_PAYLOADS['freight.charged'][1]),
 ], `type must be one of ${MILESTONE_TYPES.join(', ')}`);
 export type Milestone = v.InferOutput<typeof Milestone>;
 export type MilestoneOf<T extends MilestoneType> = Extract<Milestone, { type: T }>;
