@@ -1,16 +1,10 @@
 /** Process entry: settings, store, one HTTP + websocket port, graceful shutdown. */
-import { serve } from '@hono/node-server';
-import type { Server } from 'node:http';
 import { resolve } from 'node:path';
 import { readSettings } from './env.ts';
 import { createLogger } from './log.ts';
 import { resolveTokens } from './secrets.ts';
 import { createEmbeddedStore } from './store/embedded.ts';
-import { createApp } from './app.ts';
-import { createOdooRpcServer } from './ingest/publish.ts';
-import { attachOdooSocket } from './routes/odoo-socket.ts';
-
-export const VERSION = '0.1.0';
+import { startBridge } from './bridge.ts';
 
 async function main() {
   const logger = createLogger();
@@ -27,24 +21,17 @@ async function main() {
 
   const store = createEmbeddedStore({ dir: dataDir, fsync: settings.fsync, retentionMs: settings.retentionDays * 86_400_000 });
   await store.open();
-
-  const app = createApp({ store, adminToken: tokens.adminToken, logger, version: VERSION });
-  const server = serve({ fetch: app.fetch, hostname: settings.host, port: settings.port }) as Server;
-  const closeSocket = attachOdooSocket(server, { token: tokens.token, rpc: createOdooRpcServer(store), logger, maxFrameBytes: settings.maxFrameBytes });
-  await new Promise<void>((ok, fail) => { server.once('listening', ok); server.once('error', fail); });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : settings.port;
-  logger.info({ host: settings.host, port, data_dir: dataDir, fsync: settings.fsync }, 'bridge listening');
+  const bridge = await startBridge({ store, token: tokens.token, adminToken: tokens.adminToken, logger, host: settings.host, port: settings.port, maxFrameBytes: settings.maxFrameBytes });
+  logger.info({ url: bridge.url, websocket: `${bridge.url.replace('http', 'ws')}/v1/odoo`, data_dir: dataDir, fsync: settings.fsync }, 'bridge listening');
   // One line for scripts and tests that start the bridge on port 0.
-  if (process.env.BRIDGE_ANNOUNCE_PORT === '1') console.log(`BRIDGE_PORT=${port}`);
+  if (process.env.BRIDGE_ANNOUNCE_PORT === '1') console.log(`BRIDGE_PORT=${bridge.port}`);
 
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
-    await closeSocket();
-    await new Promise<void>((ok) => server.close(() => ok()));
+    await bridge.close();
     await store.close();
     process.exit(0);
   };

@@ -16,6 +16,11 @@ test('every valid event fixture passes the contract', () => {
   }
 });
 
+test('valid fixtures have distinct ids, so tests can publish them together', () => {
+  const ids = [...validEvents, ...validMilestones].map(([, x]) => x.id);
+  assert.is(new Set(ids).size, ids.length);
+});
+
 test('every event type has at least one valid fixture', () => {
   const covered = new Set(validEvents.map(([, e]) => e.type));
   for (const t of EVENT_TYPES) assert.ok(covered.has(t), `no valid fixture for ${t}`);

@@ -46,7 +46,8 @@ export async function publishEvents(store: Store, events: unknown[]): Promise<Pu
 
 /** The JSON-RPC methods Odoo calls on the socket. */
 export function createOdooRpcServer(store: Store): JSONRPCServer {
-  const server = new JSONRPCServer();
+  // Errors are answered to the caller; the library's console listener would only add noise.
+  const server = new JSONRPCServer({ errorListener: () => {} });
   server.addMethod('events.publish', async (params) => {
     const parsed = v.safeParse(PublishParams, params);
     if (!parsed.success) {
