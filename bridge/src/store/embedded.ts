@@ -46,6 +46,12 @@ interface Entry extends EventStatus {
 
 const DAY = 86_400_000;
 
+/**
+ * A copy of a string that owns its characters. V8's JSON.parse returns longer strings as slices
+ * of the whole frame; keeping such a slice as an index key would keep every received frame alive.
+ */
+const own = (s: string) => Buffer.from(s, 'utf8').toString('utf8');
+
 export function createEmbeddedStore(options: EmbeddedStoreOptions = {}): Store {
   const { dir, fsync = false, retentionMs = 30 * DAY, segmentBytes = 64 << 20, pruneEveryMs = 3_600_000, now = () => new Date() } = options;
   const segments: SegmentDir = dir ? fileSegments(join(dir, 'events'), 'events', fsync) : memorySegments();
@@ -95,7 +101,7 @@ export function createEmbeddedStore(options: EmbeddedStoreOptions = {}): Store {
     records.forEach((r, i) => {
       const prev = index.get(r.event.id);
       if (prev) liveBySegment.set(prev.seg, (liveBySegment.get(prev.seg) ?? 1) - 1);
-      index.set(r.event.id, { ...r.status, n: r.n, type: r.event.type, aggregate: r.event.aggregate, seg: seg.no, off: offsets[i], len: Buffer.byteLength(lines[i]) });
+      index.set(own(r.event.id), { ...r.status, n: r.n, type: own(r.event.type), aggregate: own(r.event.aggregate), seg: seg.no, off: offsets[i], len: Buffer.byteLength(lines[i]) });
       liveBySegment.set(seg.no, (liveBySegment.get(seg.no) ?? 0) + 1);
     });
   }
@@ -104,7 +110,7 @@ export function createEmbeddedStore(options: EmbeddedStoreOptions = {}): Store {
     if (rec.t === 'e') {
       const prev = index.get(rec.event.id);
       if (prev) liveBySegment.set(prev.seg, (liveBySegment.get(prev.seg) ?? 1) - 1);
-      index.set(rec.event.id, { ...rec.status, n: rec.n, type: rec.event.type, aggregate: rec.event.aggregate, seg, off, len });
+      index.set(own(rec.event.id), { ...rec.status, n: rec.n, type: own(rec.event.type), aggregate: own(rec.event.aggregate), seg, off, len });
       liveBySegment.set(seg, (liveBySegment.get(seg) ?? 0) + 1);
       counter = Math.max(counter, rec.n);
     } else {

@@ -38,21 +38,21 @@ function groupCommitter(writeBatch: (buf: Buffer) => Promise<void>, startSize: n
     while (queue.length) {
       const batch = queue;
       queue = [];
-      const parts: Buffer[] = [];
+      const text: string[] = [];
       const offsets: number[][] = [];
       let at = size;
       for (const w of batch) {
         const mine: number[] = [];
         for (const line of w.lines) {
-          const b = Buffer.from(line + '\n');
           mine.push(at);
-          at += b.length;
-          parts.push(b);
+          at += Buffer.byteLength(line) + 1;
+          text.push(line);
         }
         offsets.push(mine);
       }
+      text.push('');
       try {
-        await writeBatch(Buffer.concat(parts));
+        await writeBatch(Buffer.from(text.join('\n')));
         size = at;
         batch.forEach((w, i) => w.resolve(offsets[i]));
       } catch (e) {
