@@ -96,7 +96,26 @@ export interface InboundMapper {
   /** The sender's delivery id for deduplication (header or body), if it has one. */
   deliveryId(headers: Headers, body: unknown): string | undefined;
   /** Maps a verified body to canonical milestones; throws PartnerError('permanent') with a path for a bad payload. */
-  toMilestones(body: unknown, receivedAt: Date): Milestone[];
+  toMilestones(body: unknown, ctx: InboundContext): Milestone[];
+}
+
+/** Where a shipment belongs: the aggregate its events carry and our shipment reference. */
+export interface ShipmentLink {
+  aggregate: string;
+  shipment_ref: string;
+  event_id?: string;
+}
+
+/** What the gateway gives a mapper besides the body. */
+export interface InboundContext {
+  /** The configured partner id (milestones' `source.partner`). */
+  partnerId: string;
+  receivedAt: Date;
+  /**
+   * Finds the shipment a partner's tracking number or own id belongs to, for partners whose
+   * webhooks do not echo our reference (filled from `label.created` milestones; see webhooks/refs.ts).
+   */
+  resolve(key: { tracking_number?: string; partner_ref?: string }): ShipmentLink | undefined;
 }
 
 /** I/O every adapter gets from outside, so tests need no network. */

@@ -1,0 +1,67 @@
+/** REST WMS (ShipBob-style): release/cancel orders, announce returns, poll inventory; webhooks for shipments. */
+import type { EventOf } from '../../../../shared/src/index.ts';
+import { PartnerError, type AdapterFactory, type AdapterIO, type CallContext, type InboundMapper, type PartnerSettings, type StepResult, type WarehouseAdapter } from '../types.ts';
+import { isoSeconds, payloadOf, requireCredential } from '../common.ts';
+import { WmsClient } from './client.ts';
+import { acceptedMilestone, inventoryMilestones, isDuplicateReference, orderRequest, returnRequest, webhookToMilestones, type WmsOptions } from './map.ts';
+
+function options(settings: PartnerSettings): WmsOptions {
+  const o = settings.options as Partial<WmsOptions>;
+  if (!o.warehouse) throw new Error(`partner "${settings.id}": options.warehouse (the Odoo warehouse code) is required`);
+  return o as WmsOptions;
+}
+
+/** Runs a create; a "reference already exists" refusal means an earlier attempt succeeded: look it up. */
+async function createOrFind<T>(create: () => Promise<T>, find: () => Promise<T[]>): Promise<T> {
+  try {
+    return await create();
+  } catch (e) {
+    if (e instanceof PartnerError && e.kind === 'permanent' && isDuplicateReference(e.details.status, e.message)) {
+      const [found] = await find();
+      if (found) return found;
+    }
+    throw e;
+  }
+}
+
+function create(settings: PartnerSettings, io: AdapterIO): WarehouseAdapter {
+  const o = options(settings);
+  const client = new WmsClient(settings.base_url ?? 'https://api.shipbob.com/2.0', requireCredential(settings.credentials, 'api_token', settings.id), settings.credentials.channel_id ?? '1', io);
+  return {
+    role: 'warehouse',
+    async releaseOrder(event: EventOf<'order.released'>, ctx: CallContext): Promise<StepResult> {
+      const ref = payloadOf(event).picking_ref;
+      const order = await createOrFind(() => client.createOrder(orderRequest(event, o), ctx.correlationId, ctx.signal), () => client.findOrders(ref, ctx.signal));
+      return { data: { wms_order_id: String(order.id) }, milestones: [acceptedMilestone(order, event, settings.id, io.now())] };
+    },
+    async cancelOrder(event: EventOf<'order.cancelled'>, ctx: CallContext): Promise<StepResult> {
+      let id = ctx.data.wms_order_id as string | undefined;
+      if (!id) id = (await client.findOrders(payloadOf(event).picking_ref, ctx.signal))[0]?.id?.toString();
+      if (!id) throw new PartnerError('permanent', `order ${payloadOf(event).picking_ref} is not known to the warehouse`, { reason: 'not_found' });
+      const res = await client.cancelOrder(id, ctx.signal);
+      const refused = res.canceled_shipment_results?.find((r) => !r.is_success);
+      if (refused) throw new PartnerError('permanent', `warehouse refused the cancel: ${refused.reason ?? 'already in fulfilment'}`, { reason: 'allocation_conflict' });
+      return { data: { wms_cancelled: true } };
+    },
+    async expectReturn(event: EventOf<'return.requested'>, ctx: CallContext): Promise<StepResult> {
+      const ref = payloadOf(event).return_ref;
+      const ret = await createOrFind(() => client.createReturn(returnRequest(event, o), ctx.signal), () => client.findReturns(ref, ctx.signal));
+      return { data: { wms_return_id: String(ret.id) } };
+    },
+    async collectUpdates(ctx: { signal: AbortSignal }) {
+      const items = await client.inventory(ctx.signal);
+      return inventoryMilestones(items, o, settings.id, isoSeconds(io.now()));
+    },
+  };
+}
+
+function inbound(settings: PartnerSettings): InboundMapper {
+  const o = options(settings);
+  return {
+    scheme: 'standard-webhooks',
+    deliveryId: (headers) => headers.get('webhook-id') ?? undefined,
+    toMilestones: (body, ctx) => webhookToMilestones(body, { ...ctx, partnerId: settings.id }, o),
+  };
+}
+
+export const wmsAdapter: AdapterFactory = { role: 'warehouse', create, inbound };

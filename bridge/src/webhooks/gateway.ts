@@ -1,0 +1,190 @@
+/**
+ * The inbound webhook gateway: size cap, verification on the raw body, dedup by the sender's
+ * delivery id over its retry span, mapping to canonical milestones, forward-only shipment
+ * status, and hand-over to the write-back queue. Plain functions; routes/webhooks.ts is the HTTP skin.
+ *
+ * Order matters for "nothing accepted is lost": a delivery is marked as received only after
+ * `enqueueMilestones` resolved; if it throws, the sender gets 503 and retries.
+ */
+import { createHash } from 'node:crypto';
+import { checkMilestone, SHIPMENT_STATUS_RANK, type Milestone } from '../../../shared/src/index.ts';
+import { webhookSecrets } from '../adapters/common.ts';
+import { PartnerError, type AdapterFactory, type InboundMapper, type PartnerSettings } from '../adapters/types.ts';
+import type { AppendLog, Collection, Store } from '../store/types.ts';
+import { shipmentRefs, type ShipmentRefs } from './refs.ts';
+import { verifyInbound } from './verify.ts';
+
+export interface GatewayDeps {
+  /** The configured partner by id (secrets resolved), or undefined. */
+  partner(id: string): PartnerSettings | undefined;
+  /** Adapter factories by adapter key (the adapter registry). */
+  registry: Record<string, AdapterFactory>;
+  store: Pick<Store, 'collection' | 'log'>;
+  /** The engine's write-back queue; resolves once the milestones are durably queued. */
+  enqueueMilestones(milestones: Milestone[]): Promise<void>;
+  now?: () => Date;
+  /** Largest body accepted, in bytes (default 1 MiB). */
+  maxBodyBytes?: number;
+  /** How long a delivery id is remembered (default 7 days, beyond EasyPost/AfterShip/Standard Webhooks retry spans). */
+  dedupRetentionMs?: number;
+  /** Shared with the engine so label.created milestones it enqueues are known here. */
+  refs?: ShipmentRefs;
+  log?: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+}
+
+export interface GatewayAnswer {
+  status: number;
+  body: Record<string, unknown> | null;
+}
+
+interface Receipt { id: string; at: string }
+interface StatusRow { id: string; type: string; rank: number; occurred_at: string; milestone_id: string }
+interface Parked { partner: string; delivery_id: string; received_at: string; reason: string; body: string }
+
+export const DEFAULT_MAX_BODY = 1024 * 1024;
+
+/** Reads a request body up to `max` bytes; `undefined` when it is larger (the rest is not read). */
+export async function readCapped(req: Request, max: number): Promise<Buffer | undefined> {
+  const declared = req.headers.get('content-length');
+  if (declared !== null && Number(declared) > max) return undefined;
+  if (!req.body) return Buffer.alloc(0);
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > max) {
+      await reader.cancel().catch(() => undefined);
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks);
+}
+
+export function createGateway(deps: GatewayDeps) {
+  const now = deps.now ?? (() => new Date());
+  const max = deps.maxBodyBytes ?? DEFAULT_MAX_BODY;
+  const retention = deps.dedupRetentionMs ?? 7 * 24 * 3600_000;
+  const receipts: Collection<Receipt> = deps.store.collection<Receipt>('webhook_receipts');
+  const statuses: Collection<StatusRow> = deps.store.collection<StatusRow>('shipment_status');
+  const parked: AppendLog<Parked> = deps.store.log<Parked>('webhook_parked');
+  const refs = deps.refs ?? shipmentRefs(deps.store);
+  const log = deps.log ?? (() => undefined);
+  const inFlight = new Set<string>();
+  const mappers = new WeakMap<PartnerSettings, InboundMapper>();
+  let lastPrune = 0;
+
+  function mapperFor(settings: PartnerSettings): InboundMapper | undefined {
+    let m = mappers.get(settings);
+    if (!m) {
+      m = deps.registry[settings.adapter]?.inbound?.(settings);
+      if (m) mappers.set(settings, m);
+    }
+    return m;
+  }
+
+  async function prune(at: Date): Promise<void> {
+    if (at.getTime() - lastPrune < 3600_000) return;
+    lastPrune = at.getTime();
+    const cutoff = at.getTime() - retention;
+    const old = receipts.all().filter((r) => Date.parse(r.at) < cutoff).map((r) => r.id);
+    if (old.length) await receipts.delete(old);
+  }
+
+  /** Forward-only status per shipment; answers the ids of milestones that arrived too late to move it. */
+  async function advance(milestones: Milestone[]): Promise<string[]> {
+    const stale: string[] = [];
+    const put = new Map<string, StatusRow>();
+    for (const m of milestones) {
+      const rank = SHIPMENT_STATUS_RANK[m.type];
+      const ref = (m.payload as { shipment_ref?: string; picking_ref?: string }).shipment_ref ?? (m.payload as { picking_ref?: string }).picking_ref;
+      if (rank === undefined || !ref) continue;
+      const id = `${m.aggregate}|${ref}`;
+      const cur = put.get(id) ?? statuses.get(id);
+      const forward = !cur || rank > cur.rank || (rank === cur.rank && Date.parse(m.occurred_at) >= Date.parse(cur.occurred_at));
+      if (forward) put.set(id, { id, type: m.type, rank, occurred_at: m.occurred_at, milestone_id: m.id });
+      else stale.push(m.id);
+    }
+    if (put.size) await statuses.put([...put.values()]);
+    return stale;
+  }
+
+  /** Handles one delivery for partner `partnerId`. Never throws. */
+  async function receive(partnerId: string, req: Request): Promise<GatewayAnswer> {
+    try {
+      const settings = deps.partner(partnerId);
+      const mapper = settings && mapperFor(settings);
+      const declared = req.headers.get('content-length');
+      if (declared !== null && Number(declared) > max) return { status: 413, body: { error: 'payload too large', max_bytes: max } };
+      const raw = await readCapped(req, max);
+      if (!raw) return { status: 413, body: { error: 'payload too large', max_bytes: max } };
+      // An unknown partner gets the same answer as a bad signature: nothing to learn by probing.
+      if (!settings || !mapper) return { status: 401, body: null };
+      const at = now();
+      const secrets = mapper.scheme === 'shared-token' && settings.credentials.webhook_token ? [settings.credentials.webhook_token] : webhookSecrets(settings.credentials);
+      const verdict = verifyInbound(mapper.scheme, secrets, { headers: req.headers, url: req.url }, raw, at);
+      if (!verdict.ok) {
+        log('warn', 'webhook rejected', { partner: partnerId, why: verdict.why });
+        return { status: 401, body: null };
+      }
+      let body: unknown;
+      try {
+        body = JSON.parse(raw.toString('utf8'));
+      } catch {
+        return { status: 400, body: { error: 'body is not valid JSON', path: '$' } };
+      }
+      const deliveryId = mapper.deliveryId(req.headers, body) ?? `sha256:${createHash('sha256').update(raw).digest('hex')}`;
+      const key = `${partnerId}:${deliveryId}`;
+      if (receipts.get(key) || inFlight.has(key)) return { status: 200, body: { duplicate: true, delivery_id: deliveryId } };
+      inFlight.add(key);
+      try {
+        let milestones: Milestone[];
+        try {
+          milestones = mapper.toMilestones(body, { partnerId, receivedAt: at, resolve: (k) => refs.resolve(partnerId, k) });
+        } catch (e) {
+          if (e instanceof PartnerError && e.details.reason === 'not_found') {
+            // Verified but about a shipment we cannot place yet: kept for an operator, not refused.
+            await parked.append([{ partner: partnerId, delivery_id: deliveryId, received_at: at.toISOString(), reason: e.message, body: raw.toString('utf8') }]);
+            await receipts.put([{ id: key, at: at.toISOString() }]);
+            log('warn', 'webhook parked: unknown shipment', { partner: partnerId, delivery_id: deliveryId, reason: e.message });
+            return { status: 202, body: { parked: true, delivery_id: deliveryId } };
+          }
+          if (e instanceof PartnerError) {
+            const path = (e.details.cause as { path?: string } | undefined)?.path ?? '$';
+            return { status: 400, body: { error: e.message, path } };
+          }
+          throw e;
+        }
+        for (const [i, m] of milestones.entries()) {
+          const r = checkMilestone(m);
+          if (!r.ok) return { status: 400, body: { error: r.problem.message, path: `milestones[${i}].${r.problem.path}` } };
+        }
+        const stale = await advance(milestones);
+        if (milestones.length) {
+          await deps.enqueueMilestones(milestones);
+          await refs.remember(milestones);
+        }
+        await receipts.put([{ id: key, at: at.toISOString() }]);
+        void prune(at).catch(() => undefined);
+        return { status: 200, body: { accepted: milestones.length, delivery_id: deliveryId, ...(stale.length ? { stale } : {}) } };
+      } finally {
+        inFlight.delete(key);
+      }
+    } catch (e) {
+      log('error', 'webhook handling failed', { partner: partnerId, error: (e as Error)?.message });
+      // The sender retries on 5xx; nothing was marked received.
+      return { status: 503, body: { error: 'temporarily unable to accept; retry later' } };
+    }
+  }
+
+  return {
+    receive,
+    refs,
+    /** The recorded status of one shipment (forward-only). */
+    status: (aggregate: string, shipmentRef: string) => statuses.get(`${aggregate}|${shipmentRef}`),
+  };
+}
+export type Gateway = ReturnType<typeof createGateway>;

@@ -1,0 +1,180 @@
+/** The inbound gateway through its route: 401/400/413/duplicate answers, forward-only statuses, nothing accepted lost. */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { webhookRoutes } from '../../bridge/src/routes/webhooks.ts';
+import { shipmentRefs } from '../../bridge/src/webhooks/refs.ts';
+import { createEasyPostSim } from '../../bridge/src/simulators/easypost/app.ts';
+import { createWmsSim } from '../../bridge/src/simulators/wms/app.ts';
+import { standardWebhookHeaders, signEasyPost } from '../../bridge/src/webhooks/signatures.ts';
+import type { PartnerSettings } from '../../bridge/src/adapters/types.ts';
+import type { Milestone } from '../../shared/src/index.ts';
+import { fakeStore } from './fake-store.ts';
+
+const EP_SECRET = 'ep-webhook-secret';
+const WMS_SECRET = 'whsec_' + Buffer.from('wms secret for the gateway tests').toString('base64');
+const partners: Record<string, PartnerSettings> = {
+  'easypost-sim': { id: 'easypost-sim', adapter: 'easypost', credentials: { api_key: 'k', webhook_secret: EP_SECRET }, options: {} },
+  'wms-sim': { id: 'wms-sim', adapter: 'rest-wms', credentials: { api_token: 't', webhook_secret: WMS_SECRET }, options: { warehouse: 'WH' } },
+};
+const NOW = new Date('2026-11-26T17:00:00Z');
+
+function setup(opts: { enqueue?: (m: Milestone[]) => Promise<void>; max?: number } = {}) {
+  const store = fakeStore();
+  const queued: Milestone[] = [];
+  const app = webhookRoutes({
+    partner: (id) => partners[id],
+    store,
+    now: () => NOW,
+    maxBodyBytes: opts.max,
+    enqueueMilestones: opts.enqueue ?? (async (ms) => { queued.push(...ms); }),
+  });
+  const refs = shipmentRefs(store);
+  return { app, queued, refs, store };
+}
+
+const label = (tracking: string, shipmentRef = 'WH/OUT/00012', partner = 'easypost-sim'): Milestone => ({
+  id: '5c1d2e3f-4a5b-4c6d-8e7f-000000000003', type: 'label.created', schema_version: 1, occurred_at: '2026-11-26T13:00:00Z',
+  source: { partner, partner_ref: 'shp_1' }, aggregate: 'stock.picking:17', event_id: '0b7f3c1e-6a5d-4e8b-9f21-000000000003',
+  payload: { shipment_ref: shipmentRef, carrier: 'bridge_ground', tracking_number: tracking, label: { format: 'PDF', url: 'https://x.example/l.pdf' } },
+} as Milestone);
+
+function epSim() {
+  return createEasyPostSim({ webhookSecret: EP_SECRET, now: () => NOW });
+}
+const post = (app: ReturnType<typeof setup>['app'], partner: string, body: string, headers: Record<string, string>) =>
+  app.request(`/v1/webhooks/${partner}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+
+test('a signed EasyPost tracker event becomes canonical milestones in the write-back queue', async () => {
+  const { app, queued, refs } = setup();
+  await refs.remember([label('9400TEST1')]);
+  const [w] = epSim().trackerEvents('9400TEST1', ['delivered'], { signedBy: 'J. Doe' });
+  const res = await post(app, 'easypost-sim', w.body, w.headers);
+  assert.is(res.status, 200);
+  assert.equal(queued.map((m) => m.type), ['shipment.delivered', 'shipment.proof_of_delivery']);
+  assert.is(queued[0].aggregate, 'stock.picking:17');
+  assert.is((queued[0].payload as { shipment_ref: string }).shipment_ref, 'WH/OUT/00012');
+});
+
+test('bad or missing signature, unknown partner: 401 with no body detail', async () => {
+  const { app, queued, refs } = setup();
+  await refs.remember([label('9400TEST2')]);
+  const [w] = epSim().trackerEvents('9400TEST2', ['in_transit']);
+  for (const [partner, headers] of [
+    ['easypost-sim', { 'x-hmac-signature': signEasyPost('wrong', w.body) }],
+    ['easypost-sim', {}],
+    ['nobody', w.headers],
+  ] as const) {
+    const res = await post(app, partner, w.body, headers);
+    assert.is(res.status, 401);
+    assert.is(await res.text(), '');
+  }
+  // A tampered body with the original signature
+  const res = await post(app, 'easypost-sim', w.body.replace('in_transit', 'delivered'), w.headers);
+  assert.is(res.status, 401);
+  assert.is(queued.length, 0);
+});
+
+test('a verified but invalid payload answers 400 with the path', async () => {
+  const { app } = setup();
+  const body = JSON.stringify({ id: 'evt_x', object: 'Event', description: 'tracker.updated', result: { status: 'delivered' } });
+  const res = await post(app, 'easypost-sim', body, { 'x-hmac-signature': signEasyPost(EP_SECRET, body) });
+  assert.is(res.status, 400);
+  const j = await res.json() as { path: string; error: string };
+  assert.is(j.path, 'result.tracking_code');
+  const notJson = 'not json';
+  const r2 = await post(app, 'easypost-sim', notJson, { 'x-hmac-signature': signEasyPost(EP_SECRET, notJson) });
+  assert.is(r2.status, 400);
+  assert.is((await r2.json() as { path: string }).path, '$');
+});
+
+test('413 from Content-Length before reading, and while reading a body without it', async () => {
+  const { app } = setup({ max: 1000 });
+  const big = JSON.stringify({ pad: 'x'.repeat(5000) });
+  const r1 = await post(app, 'easypost-sim', big, { 'content-length': String(big.length), 'x-hmac-signature': signEasyPost(EP_SECRET, big) });
+  assert.is(r1.status, 413);
+  const stream = new ReadableStream({ start(c) { for (let i = 0; i < 10; i++) c.enqueue(new TextEncoder().encode('x'.repeat(500))); c.close(); } });
+  const r2 = await app.request('/v1/webhooks/easypost-sim', { method: 'POST', body: stream, duplex: 'half' } as RequestInit);
+  assert.is(r2.status, 413);
+});
+
+test('a duplicate delivery answers 2xx and is queued once, also when sent concurrently', async () => {
+  const { app, queued, refs } = setup();
+  await refs.remember([label('9400TEST3')]);
+  const [w] = epSim().trackerEvents('9400TEST3', ['in_transit']);
+  const answers = await Promise.all([post(app, 'easypost-sim', w.body, w.headers), post(app, 'easypost-sim', w.body, w.headers)]);
+  const again = await post(app, 'easypost-sim', w.body, w.headers);
+  assert.equal(answers.map((r) => r.status).concat(again.status), [200, 200, 200]);
+  assert.is(queued.length, 1);
+  assert.ok(((await again.json()) as { duplicate?: boolean }).duplicate);
+});
+
+test('Standard Webhooks partner: replayed id is a duplicate, stale and future timestamps 401, rotated secret accepted', async () => {
+  const { app, queued } = setup();
+  const sim = createWmsSim({ webhookSecret: WMS_SECRET, now: () => NOW });
+  const w = sim.webhook('inventory_updated', { items: [{ reference_id: 'FURN_7800', total_on_hand_quantity: 40, total_fulfillable_quantity: 35 }] });
+  assert.is((await post(app, 'wms-sim', w.body, w.headers)).status, 200);
+  assert.is((await post(app, 'wms-sim', w.body, w.headers)).status, 200);
+  assert.is(queued.length, 1);
+  assert.is(queued[0].type, 'inventory.level');
+  const ts = Math.floor(NOW.getTime() / 1000);
+  for (const t of [ts - 600, ts + 600]) {
+    const h = standardWebhookHeaders([WMS_SECRET], 'msg_time', t, w.body);
+    assert.is((await post(app, 'wms-sim', w.body, h)).status, 401);
+  }
+  const rotatedPartner = { ...partners['wms-sim'], credentials: { api_token: 't', webhook_secret: 'whsec_' + Buffer.from('the new one').toString('base64'), webhook_secret_previous: WMS_SECRET } };
+  const app2 = webhookRoutes({ partner: () => rotatedPartner, store: fakeStore(), now: () => NOW, enqueueMilestones: async () => undefined });
+  const h = standardWebhookHeaders([WMS_SECRET], 'msg_rot', ts, w.body);
+  assert.is((await post(app2, 'wms-sim', w.body, h)).status, 200);
+});
+
+test('statuses only move forward: an older milestone is queued (recorded) but reported stale', async () => {
+  const { app, queued, refs } = setup();
+  await refs.remember([label('9400TEST4')]);
+  const sim = epSim();
+  // Events one minute apart; sent newest first (out of order).
+  const [inTransit, delivered] = sim.trackerEvents('9400TEST4', ['in_transit', 'delivered']);
+  assert.is((await post(app, 'easypost-sim', delivered.body, delivered.headers)).status, 200);
+  const late = await post(app, 'easypost-sim', inTransit.body, inTransit.headers);
+  assert.is(late.status, 200);
+  const j = await late.json() as { stale?: string[] };
+  assert.is(j.stale?.length, 1);
+  assert.equal(queued.map((m) => m.type), ['shipment.delivered', 'shipment.in_transit']);
+});
+
+test('write-back queue failure answers 503 and the retry is accepted (nothing lost, not marked duplicate)', async () => {
+  let fail = true;
+  const got: Milestone[] = [];
+  const { app, refs } = setup({ enqueue: async (ms) => { if (fail) throw new Error('queue down'); got.push(...ms); } });
+  await refs.remember([label('9400TEST5')]);
+  const [w] = epSim().trackerEvents('9400TEST5', ['out_for_delivery']);
+  assert.is((await post(app, 'easypost-sim', w.body, w.headers)).status, 503);
+  fail = false;
+  assert.is((await post(app, 'easypost-sim', w.body, w.headers)).status, 200);
+  assert.is(got.length, 1);
+});
+
+test('a verified webhook for an unknown shipment is parked (202), not refused', async () => {
+  const { app, queued, store } = setup();
+  const [w] = epSim().trackerEvents('9400UNKNOWN', ['in_transit']);
+  const res = await post(app, 'easypost-sim', w.body, w.headers);
+  assert.is(res.status, 202);
+  assert.is(queued.length, 0);
+  assert.is((await store.log('webhook_parked').query(() => true)).length, 1);
+});
+
+test('no input crashes the gateway', async () => {
+  const { app } = setup();
+  const bodies = ['', 'null', '[]', '{"description":5}', '{"id":"e","description":"tracker.updated","result":[]}', '\u0000\uffff', '{"a":'.repeat(1000)];
+  for (const b of bodies) {
+    const res = await post(app, 'easypost-sim', b, { 'x-hmac-signature': signEasyPost(EP_SECRET, b) });
+    assert.ok([200, 202, 400].includes(res.status), `${JSON.stringify(b.slice(0, 20))} -> ${res.status}`);
+  }
+  const wms = ['{}', '{"topic":"order_shipped"}', '{"topic":"order_shipped","data":{"order":{"reference_id":"X","products":[{"reference_id":"A","quantity":-1}]}}}'];
+  for (const b of wms) {
+    const h = standardWebhookHeaders([WMS_SECRET], `msg_${b.length}`, Math.floor(NOW.getTime() / 1000), b);
+    const res = await post(app, 'wms-sim', b, h);
+    assert.ok([200, 202, 400].includes(res.status), `${b} -> ${res.status}`);
+  }
+});
+
+test.run();
