@@ -10,6 +10,7 @@ import { readdir } from 'node:fs/promises';
 import type { Event } from '../../../shared/src/index.ts';
 import { fileSegments, memorySegments, type Segment, type SegmentDir } from './segment.ts';
 import { openLowdbCollection } from './lowdb-collection.ts';
+import { EventIndex, type Entry } from './event-index.ts';
 import {
   FINISHED_STATES, type AppendLog, type Collection, type EventFilter, type EventState, type EventStatus, type IngestResult,
   type Page, type Store, type StoredEvent,
@@ -34,32 +35,17 @@ type EventRecord =
   | { t: 'e'; n: number; event: Event; status: EventStatus }
   | { t: 's'; id: string; patch: Partial<EventStatus> };
 
-/** What the index keeps per event; the body stays on disk. */
-interface Entry extends EventStatus {
-  n: number;
-  type: string;
-  aggregate: string;
-  seg: number;
-  off: number;
-  len: number;
-}
 
 const DAY = 86_400_000;
 
-/**
- * A copy of a string that owns its characters. V8's JSON.parse returns longer strings as slices
- * of the whole frame; keeping such a slice as an index key would keep every received frame alive.
- */
-const own = (s: string) => Buffer.from(s, 'utf8').toString('utf8');
 
 export function createEmbeddedStore(options: EmbeddedStoreOptions = {}): Store {
   const { dir, fsync = false, retentionMs = 30 * DAY, segmentBytes = 64 << 20, pruneEveryMs = 3_600_000, now = () => new Date() } = options;
   const segments: SegmentDir = dir ? fileSegments(join(dir, 'events'), 'events', fsync) : memorySegments();
-  const index = new Map<string, Entry>();
+  const index = new EventIndex();
   /** Ids being written right now, so a concurrent duplicate waits for the same commit. */
   const inFlight = new Map<string, Promise<unknown>>();
   const open_: Segment[] = [];
-  const liveBySegment = new Map<number, number>();
   const collections = new Map<string, Promise<Collection<any>>>();
   const resolved = new Map<string, Collection<any>>();
   const collectionCache = new Map<string, Collection<any>>();
@@ -99,23 +85,16 @@ export function createEmbeddedStore(options: EmbeddedStoreOptions = {}): Store {
     const lines = records.map((r) => JSON.stringify(r));
     const offsets = await seg.append(lines);
     records.forEach((r, i) => {
-      const prev = index.get(r.event.id);
-      if (prev) liveBySegment.set(prev.seg, (liveBySegment.get(prev.seg) ?? 1) - 1);
-      index.set(own(r.event.id), { ...r.status, n: r.n, type: own(r.event.type), aggregate: own(r.event.aggregate), seg: seg.no, off: offsets[i], len: Buffer.byteLength(lines[i]) });
-      liveBySegment.set(seg.no, (liveBySegment.get(seg.no) ?? 0) + 1);
+      index.set(r.event.id, { ...r.status, n: r.n, type: r.event.type, aggregate: r.event.aggregate, seg: seg.no, off: offsets[i], len: Buffer.byteLength(lines[i]) });
     });
   }
 
   function apply(rec: EventRecord, seg: number, off: number, len: number) {
     if (rec.t === 'e') {
-      const prev = index.get(rec.event.id);
-      if (prev) liveBySegment.set(prev.seg, (liveBySegment.get(prev.seg) ?? 1) - 1);
-      index.set(own(rec.event.id), { ...rec.status, n: rec.n, type: own(rec.event.type), aggregate: own(rec.event.aggregate), seg, off, len });
-      liveBySegment.set(seg, (liveBySegment.get(seg) ?? 0) + 1);
+      index.set(rec.event.id, { ...rec.status, n: rec.n, type: rec.event.type, aggregate: rec.event.aggregate, seg, off, len });
       counter = Math.max(counter, rec.n);
     } else {
-      const e = index.get(rec.id);
-      if (e) Object.assign(e, rec.patch);
+      index.patch(rec.id, rec.patch);
     }
   }
 
@@ -185,9 +164,8 @@ export function createEmbeddedStore(options: EmbeddedStoreOptions = {}): Store {
     async list(filter: EventFilter): Promise<Page<StoredEvent>> {
       const after = filter.cursor ? Number.parseInt(filter.cursor, 36) : 0;
       const hits: Entry[] = [];
-      for (const e of index.values()) {
+      for (const [, e] of index.where({ state: filter.state })) {
         if (e.n <= after) continue;
-        if (filter.state && e.state !== filter.state) continue;
         if (filter.type && e.type !== filter.type) continue;
         if (filter.aggregate && e.aggregate !== filter.aggregate) continue;
         hits.push(e);
@@ -204,12 +182,12 @@ export function createEmbeddedStore(options: EmbeddedStoreOptions = {}): Store {
       if (!e) throw new Error(`unknown event ${id}`);
       const full: Partial<EventStatus> = { ...patch, updated_at: now().toISOString() };
       await current.append([JSON.stringify({ t: 's', id, patch: full } satisfies EventRecord)]);
-      Object.assign(e, full);
-      return toStored(e);
+      index.patch(id, full);
+      return toStored(index.get(id)!);
     },
 
     async unfinished() {
-      const open = [...index.values()].filter((e) => !FINISHED_STATES.has(e.state as EventState)).sort((a, b) => a.n - b.n);
+      const open = [...index.where({ notStates: FINISHED_STATES })].map(([, e]) => e).sort((a, b) => a.n - b.n);
       return Promise.all(open.map(toStored));
     },
 
@@ -239,10 +217,9 @@ export function createEmbeddedStore(options: EmbeddedStoreOptions = {}): Store {
     async prune(at = now()) {
       const cutoff = at.getTime() - retentionMs;
       let forgotten = 0;
-      for (const [id, e] of index) {
+      for (const [id, e] of index.entries()) {
         if (FINISHED_STATES.has(e.state) && Date.parse(e.received_at) < cutoff) {
           index.delete(id);
-          liveBySegment.set(e.seg, (liveBySegment.get(e.seg) ?? 1) - 1);
           forgotten++;
         }
       }
@@ -250,7 +227,7 @@ export function createEmbeddedStore(options: EmbeddedStoreOptions = {}): Store {
       // status) into the current segment, so no status record in a freed segment is still needed.
       for (const seg of [...open_]) {
         if (seg === current) break;
-        const survivors = [...index.values()].filter((e) => e.seg === seg.no);
+        const survivors = [...index.where({ seg: seg.no })].map(([, e]) => e);
         const recent = survivors.filter((e) => Date.parse(e.received_at) >= cutoff).length;
         if (recent > 1000) break; // still mostly inside the retention window: keep it for a later prune
         const records = await Promise.all(survivors.map(async (e) => {
@@ -261,8 +238,8 @@ export function createEmbeddedStore(options: EmbeddedStoreOptions = {}): Store {
         if (records.length) await writeEvents(records);
         await seg.remove();
         open_.splice(open_.indexOf(seg), 1);
-        liveBySegment.delete(seg.no);
       }
+      if (forgotten) index.compact();
       return forgotten;
     },
   };

@@ -1,0 +1,153 @@
+/**
+ * The in-memory index of stored events, in columns: a Map from id to slot plus typed arrays, so
+ * a million events cost about 150 bytes each instead of a JS object apiece. Slots are kept in
+ * arrival order (`n`); `compact` rebuilds them after deletions.
+ */
+import { EVENT_STATES, type EventState, type EventStatus } from './types.ts';
+
+/** Where an event's body lies and what the index knows of it. */
+export interface Entry extends EventStatus {
+  n: number;
+  type: string;
+  aggregate: string;
+  seg: number;
+  off: number;
+  len: number;
+}
+
+type Extras = Pick<EventStatus, 'last_error' | 'error_class' | 'blocked_by'>;
+
+/**
+ * A copy of a string that owns its characters. V8's JSON.parse returns longer strings as slices
+ * of the whole frame; keeping such a slice would keep every received frame alive.
+ */
+const own = (s: string) => Buffer.from(s, 'utf8').toString('utf8');
+
+export class EventIndex {
+  private slotOf = new Map<string, number>();
+  private ids: (string | undefined)[] = [];
+  private aggregates: string[] = [];
+  private types: string[] = [];
+  private typeCode = new Map<string, number>();
+  private extras = new Map<number, Extras>();
+  private cap = 0;
+  private used = 0;
+  private nums = { n: new Float64Array(0), seg: new Uint32Array(0), off: new Float64Array(0), len: new Uint32Array(0), attempts: new Uint32Array(0), received: new Float64Array(0), updated: new Float64Array(0) };
+  private codes = { state: new Uint8Array(0), type: new Uint16Array(0) };
+
+  get size() { return this.slotOf.size; }
+  has(id: string) { return this.slotOf.has(id); }
+
+  get(id: string): Entry | undefined {
+    const s = this.slotOf.get(id);
+    return s === undefined ? undefined : this.entryAt(s);
+  }
+
+  /** Adds an event, or moves it (a relocated survivor) keeping its `n`. */
+  set(id: string, e: Entry) {
+    let s = this.slotOf.get(id);
+    if (s === undefined) {
+      this.grow();
+      s = this.used++;
+      const key = own(id);
+      this.slotOf.set(key, s);
+      this.ids[s] = key;
+      this.aggregates[s] = own(e.aggregate);
+    }
+    this.nums.n[s] = e.n;
+    this.nums.seg[s] = e.seg;
+    this.nums.off[s] = e.off;
+    this.nums.len[s] = e.len;
+    this.codes.type[s] = this.code(e.type);
+    this.write(s, e);
+  }
+
+  /** Applies a status change. */
+  patch(id: string, p: Partial<EventStatus>) {
+    const s = this.slotOf.get(id);
+    if (s === undefined) return;
+    this.write(s, { ...this.entryAt(s), ...p });
+  }
+
+  delete(id: string) {
+    const s = this.slotOf.get(id);
+    if (s === undefined) return;
+    this.slotOf.delete(id);
+    this.ids[s] = undefined;
+    this.extras.delete(s);
+  }
+
+  /** Live entries with their ids, in slot order (arrival order after `compact`). */
+  *entries(): IterableIterator<[string, Entry]> {
+    for (let s = 0; s < this.used; s++) {
+      const id = this.ids[s];
+      if (id !== undefined) yield [id, this.entryAt(s)];
+    }
+  }
+
+  /** Entries matching the filter; state and segment are checked on the columns, so others are never materialised. */
+  *where(filter: { state?: EventState; seg?: number; notStates?: ReadonlySet<EventState> }): IterableIterator<[string, Entry]> {
+    const want = filter.state === undefined ? -1 : EVENT_STATES.indexOf(filter.state);
+    for (let s = 0; s < this.used; s++) {
+      if (this.ids[s] === undefined) continue;
+      if (want >= 0 && this.codes.state[s] !== want) continue;
+      if (filter.seg !== undefined && this.nums.seg[s] !== filter.seg) continue;
+      if (filter.notStates?.has(EVENT_STATES[this.codes.state[s]])) continue;
+      yield [this.ids[s]!, this.entryAt(s)];
+    }
+  }
+
+  /** Rebuilds the columns without deleted slots, ordered by `n`. */
+  compact() {
+    const live = [...this.entries()].sort((a, b) => a[1].n - b[1].n);
+    this.slotOf.clear(); this.ids = []; this.aggregates = []; this.extras.clear(); this.used = 0; this.cap = 0;
+    for (const k of Object.keys(this.nums) as (keyof typeof this.nums)[]) (this.nums as any)[k] = new (this.nums[k].constructor as any)(0);
+    this.codes.state = new Uint8Array(0); this.codes.type = new Uint16Array(0);
+    for (const [id, e] of live) this.set(id, e);
+  }
+
+  private write(s: number, e: EventStatus) {
+    this.codes.state[s] = EVENT_STATES.indexOf(e.state);
+    this.nums.attempts[s] = e.attempts;
+    this.nums.received[s] = Date.parse(e.received_at);
+    this.nums.updated[s] = Date.parse(e.updated_at);
+    if (e.last_error !== undefined || e.error_class !== undefined || e.blocked_by !== undefined) {
+      this.extras.set(s, { last_error: e.last_error, error_class: e.error_class, blocked_by: e.blocked_by });
+    } else this.extras.delete(s);
+  }
+
+  private entryAt(s: number): Entry {
+    const x = this.extras.get(s);
+    return {
+      n: this.nums.n[s], seg: this.nums.seg[s], off: this.nums.off[s], len: this.nums.len[s],
+      type: this.types[this.codes.type[s]], aggregate: this.aggregates[s],
+      state: EVENT_STATES[this.codes.state[s]], attempts: this.nums.attempts[s],
+      received_at: new Date(this.nums.received[s]).toISOString(), updated_at: new Date(this.nums.updated[s]).toISOString(),
+      ...(x?.last_error !== undefined && { last_error: x.last_error }),
+      ...(x?.error_class !== undefined && { error_class: x.error_class }),
+      ...(x?.blocked_by !== undefined && { blocked_by: x.blocked_by }),
+    };
+  }
+
+  private code(type: string): number {
+    let c = this.typeCode.get(type);
+    if (c === undefined) { c = this.types.length; this.types.push(own(type)); this.typeCode.set(this.types[c], c); }
+    return c;
+  }
+
+  private grow() {
+    if (this.used < this.cap) return;
+    const cap = Math.max(1024, this.cap * 2);
+    for (const k of Object.keys(this.nums) as (keyof typeof this.nums)[]) {
+      const next = new (this.nums[k].constructor as any)(cap);
+      next.set(this.nums[k]);
+      (this.nums as any)[k] = next;
+    }
+    for (const k of Object.keys(this.codes) as (keyof typeof this.codes)[]) {
+      const next = new (this.codes[k].constructor as any)(cap);
+      next.set(this.codes[k]);
+      (this.codes as any)[k] = next;
+    }
+    this.cap = cap;
+  }
+}
