@@ -1,0 +1,940 @@
+/**
+ * The delivery engine: what happens to an event after the bridge acknowledged it, and to a
+ * milestone until Odoo and the visibility partners have it.
+ *
+ * - Routing by configuration turns an event into partner steps (jobs); each job carries an
+ *   idempotency key derived from the event id and step, reused by every retry and replay.
+ * - Per aggregate, jobs run in `sequence` order: a later event waits while an earlier one retries,
+ *   and is `blocked` (with `blocked_by`) while an earlier one is dead or in manual handling.
+ * - Failures come classified from the adapter: retryable ones back off (capped exponential, full
+ *   jitter; Retry-After honoured and not counted), permanent ones go to the dead-letter queue as
+ *   business exceptions. Per partner: rate limit, concurrency cap, timeout, circuit breaker.
+ * - Carrier steps fall back to alternates; with none left they go to manual handling.
+ * - A partner's answer is stored before anything else happens with it; a call that may have
+ *   acted without us recording it is reconciled (findShipment) before acting again.
+ * - On start, jobs left running by a crash are resumed, and events never routed are routed.
+ */
+import type { Event, Milestone } from '../../../shared/src/index.ts';
+import { checkEvent, checkMilestone } from '../../../shared/src/index.ts';
+import {
+  PartnerError, type AdapterFactory, type AdapterIO, type CallContext, type CarrierAdapter, type PartnerAdapter, type StepResult,
+  type VisibilityAdapter, type WarehouseAdapter,
+} from '../adapters/types.ts';
+import type { Config, ResolvedPartner } from '../config/load.ts';
+import type { Logger } from '../log.ts';
+import type { EventState, EventStatus, Store } from '../store/types.ts';
+import { ApiError } from '../errors.ts';
+import { createWriteback, type Writeback, type OutboxRow } from '../odoo/outbox.ts';
+import type { OdooClient } from '../odoo/client.ts';
+import { createOdooClient } from '../odoo/client.ts';
+import { AGGREGATES, AUDIT, JOBS, type AggregateRow, type AuditEntry, type Job, type JobReason } from './jobs.ts';
+import { backoffDelay, CircuitOpenError, createPartnerGate, type PartnerGate, type ResolvedLimits } from './policy.ts';
+import { ownershipRefusal, planSteps, UNDOES, visibilityPartners, workflowOfEvent, workflowOfMilestone, type Action } from './routing.ts';
+
+/** I/O the engine takes from outside, so tests run on a fake clock with no network. */
+export interface EngineIO {
+  fetch: typeof fetch;
+  now: () => Date;
+  random: () => number;
+  setTimeout: (fn: () => void, ms: number) => unknown;
+  clearTimeout?: (handle: any) => void;
+  /** Folder root for file-based partners. */
+  dataDir?: string;
+}
+
+export interface EngineOptions {
+  store: Store;
+  config: Config;
+  registry: Record<string, AdapterFactory>;
+  io?: Partial<EngineIO>;
+  /** The Odoo write-back client; built from `config.odoo` when omitted; none: milestones wait in the outbox. */
+  odoo?: OdooClient;
+  logger: Logger;
+}
+
+/** Filter for dead-letter lists and bulk replays. */
+export interface DeadLetterFilter {
+  kind?: 'event' | 'publish' | 'writeback';
+  state?: 'dead' | 'manual';
+  partner?: string;
+  type?: string;
+  aggregate?: string;
+  error_class?: 'technical' | 'business';
+  reason?: string;
+  /** Only entries that went dead at or after / before these times (RFC 3339). */
+  since?: string;
+  until?: string;
+}
+
+/** One entry of the dead-letter queue as operators see it. */
+export interface DeadLetter {
+  /** Event id, `<milestone id>~<partner>` (publish) or `writeback:<milestone id>`. */
+  id: string;
+  kind: 'event' | 'publish' | 'writeback';
+  /** dead: failed; manual: no partner could take it, a person decides. */
+  state: 'dead' | 'manual';
+  type: string;
+  aggregate: string;
+  event_id?: string;
+  error_class: 'technical' | 'business';
+  reason?: string;
+  last_error: string;
+  partners: string[];
+  attempts: number;
+  keys: string[];
+  dead_at: string;
+  replays: number;
+  /** Later events of the same aggregate it holds back. */
+  blocking: string[];
+  /** The event or milestone (with an operator's edited payload, if any). */
+  body?: unknown;
+}
+
+export interface ReplayOptions {
+  actor: string;
+  /** Issue a new idempotency key (the partner treats it as a new request). Default: keep the key. */
+  new_key?: boolean;
+  /** An edited payload; re-validated against the contract before anything changes. */
+  payload?: unknown;
+}
+
+export interface Engine {
+  /** Recovers work left by a crash, routes unrouted events, starts the timers. */
+  start(): Promise<void>;
+  /** Stops timers and waits for calls in flight. */
+  stop(): Promise<void>;
+  /** Runs everything due now until nothing more is (the timers call it; tests call it after moving the clock). */
+  runDue(): Promise<void>;
+  /** Partner milestones (from the inbound gateway or polling): ownership checked, then queued for Odoo and visibility partners. */
+  acceptMilestones(milestones: unknown[], from: { partner: string }): Promise<{ accepted: string[]; refused: { id?: string; reason: string }[] }>;
+  /** Collects updates from warehouses that offer `collectUpdates` now (the timer does it every poll_interval_ms). */
+  pollNow(): Promise<void>;
+  deadLetters: {
+    list(filter?: DeadLetterFilter, page?: { limit?: number; cursor?: string }): { items: DeadLetter[]; next_cursor?: string };
+    /** One entry with its body (the event, with an edited payload if any, or the milestone). */
+    get(id: string): Promise<DeadLetter | undefined>;
+    replay(id: string, options: ReplayOptions): Promise<DeadLetter | { id: string; state: string }>;
+    replayMany(filter: DeadLetterFilter, options: Omit<ReplayOptions, 'payload'> & { limit?: number }): Promise<{ replayed: string[]; failed: { id: string; error: string }[] }>;
+    discard(id: string, options: { actor: string; note?: string }): Promise<{ id: string; state: string }>;
+  };
+  audit(filter: { event_id?: string; target?: string; limit?: number }): Promise<AuditEntry[]>;
+  /** What operators and /readyz may want: breakers, queue depths, write-back health. */
+  status(): EngineStatus;
+  /** Current jobs (tests and diagnostics). */
+  jobs(): Job[];
+  readonly writeback: Writeback;
+}
+
+export interface EngineStatus {
+  partners: Record<string, { circuit: string; in_flight: number; pending: number }>;
+  jobs: { pending: number; running: number; dead: number; manual: number };
+  writeback: ReturnType<Writeback['status']>;
+}
+
+const DEAD_STATES = new Set(['dead', 'manual']);
+const FINISHED = new Set(['done', 'discarded']);
+
+function defaults(io: Partial<EngineIO>): EngineIO {
+  return {
+    fetch: io.fetch ?? globalThis.fetch,
+    now: io.now ?? (() => new Date()),
+    random: io.random ?? Math.random,
+    setTimeout: io.setTimeout ?? ((fn, ms) => { const t = setTimeout(fn, ms); t.unref?.(); return t; }),
+    clearTimeout: io.clearTimeout ?? (io.setTimeout ? undefined : (h) => clearTimeout(h)),
+    dataDir: io.dataDir ?? './data',
+  };
+}
+
+/** Resolves a partner's limits with their defaults (the schema fills them; this keeps tests' hand-made configs honest). */
+function limitsOf(p: ResolvedPartner): ResolvedLimits {
+  const l = p.limits ?? ({} as ResolvedPartner['limits']);
+  return {
+    rate: l.rate,
+    burst: l.burst,
+    concurrency: l.concurrency ?? 4,
+    timeout_ms: l.timeout_ms ?? 15_000,
+    max_attempts: l.max_attempts ?? 8,
+    backoff: { base_ms: l.backoff?.base_ms ?? 1_000, cap_ms: l.backoff?.cap_ms ?? 300_000 },
+    breaker: { consecutive_failures: l.breaker?.consecutive_failures ?? 5, half_open_after_ms: l.breaker?.half_open_after_ms ?? 30_000 },
+  };
+}
+
+function nextFlush(now: number, interval: number): number {
+  return Math.ceil(now / interval) * interval;
+}
+
+/** Creates the engine; call `start()` once the store is open. */
+export function createEngine(options: EngineOptions): Engine {
+  const { store, config, registry, logger } = options;
+  const io = defaults(options.io ?? {});
+  const nowMs = () => io.now().getTime();
+  const iso = (ms = nowMs()) => new Date(ms).toISOString();
+  const jobsCol = store.collection<Job>(JOBS);
+  const aggCol = store.collection<AggregateRow>(AGGREGATES);
+  const auditLog = store.log<AuditEntry>(AUDIT);
+  const adapterIO: AdapterIO = { fetch: io.fetch, now: io.now, dataDir: io.dataDir! };
+
+  const partners = new Map<string, ResolvedPartner>();
+  const adapters = new Map<string, PartnerAdapter>();
+  const gates = new Map<string, PartnerGate>();
+  for (const [i, p] of config.partners.entries()) {
+    const factory = registry[p.adapter];
+    if (!factory) throw new Error(`partners[${i}].adapter: unknown adapter "${p.adapter}" (registry has ${Object.keys(registry).join(', ') || 'nothing'})`);
+    if (factory.role !== p.role) throw new Error(`partners[${i}].role: adapter "${p.adapter}" is a ${factory.role}, not a ${p.role}`);
+    partners.set(p.id, p);
+    adapters.set(p.id, factory.create({ id: p.id, adapter: p.adapter, base_url: p.base_url, credentials: p.credentials, options: p.options ?? {} }, adapterIO));
+    gates.set(p.id, createPartnerGate(p.id, limitsOf(p), nowMs));
+  }
+
+  const odooClient = options.odoo ?? (config.odoo ? createOdooClient({ ...config.odoo, fetch: io.fetch }) : undefined);
+  const writeback = createWriteback({ store, client: odooClient, settings: config.odoo, io, logger, workflows: config.workflows });
+
+  // In-memory indexes over the jobs collection (the engine is its only writer).
+  const jobs = new Map<string, Job>();
+  const bySubject = new Map<string, Set<Job>>();
+  /** Unfinished jobs per ordering group. */
+  const byGroup = new Map<string, Set<Job>>();
+  /** Pending jobs per current partner, in arrival order. */
+  const pending = new Map<string, Set<Job>>();
+  const aggregates = new Map<string, AggregateRow>();
+  const inFlight = new Set<Promise<void>>();
+  /** Calls started per partner and not finished (reserved when scheduled, before the first await). */
+  const busy = new Map<string, number>();
+  const lastStatus = new Map<string, string>();
+  let publishSeq = 0;
+  let started = false;
+  let stopped = false;
+  let wake: { at: number; handle: unknown } | undefined;
+  let pollTimer: unknown;
+  let intake: Promise<unknown> = Promise.resolve();
+
+  const partnerOf = (job: Job) => job.candidates[job.candidate];
+  const roleOf = (id: string) => partners.get(id)?.role;
+
+  function index(job: Job) {
+    jobs.set(job.id, job);
+    let s = bySubject.get(job.subject);
+    if (!s) bySubject.set(job.subject, (s = new Set()));
+    s.add(job);
+    let g = byGroup.get(job.group);
+    if (!g) byGroup.set(job.group, (g = new Set()));
+    if (FINISHED.has(job.state)) g.delete(job);
+    else g.add(job);
+    if (g.size === 0) byGroup.delete(job.group);
+    for (const set of pending.values()) set.delete(job);
+    if (job.state === 'pending') {
+      const p = partnerOf(job);
+      let ps = pending.get(p);
+      if (!ps) pending.set(p, (ps = new Set()));
+      ps.add(job);
+    }
+  }
+  function unindex(job: Job) {
+    jobs.delete(job.id);
+    bySubject.get(job.subject)?.delete(job);
+    if (bySubject.get(job.subject)?.size === 0) bySubject.delete(job.subject);
+    byGroup.get(job.group)?.delete(job);
+    if (byGroup.get(job.group)?.size === 0) byGroup.delete(job.group);
+    pending.get(partnerOf(job))?.delete(job);
+  }
+  /** Writes jobs durably (copies: the collection must not see later in-memory changes before their own write). */
+  async function persist(list: Job[]) {
+    for (const j of list) {
+      j.updated_at = iso();
+      index(j);
+    }
+    await jobsCol.put(list.map((j) => structuredClone(j)));
+  }
+
+  /** The earliest unfinished job of the group that is dead or manual and comes before `seq`, if any. */
+  function blockerOf(group: string, seq: number): Job | undefined {
+    let best: Job | undefined;
+    for (const j of byGroup.get(group) ?? []) if (j.seq < seq && DEAD_STATES.has(j.state) && (!best || j.seq < best.seq)) best = j;
+    return best;
+  }
+  function isHead(job: Job): boolean {
+    for (const j of byGroup.get(job.group) ?? []) if (j.seq < job.seq) return false;
+    return true;
+  }
+
+  /** The event's state as the store shows it, derived from its jobs. */
+  function eventStatus(subject: string): Partial<EventStatus> & { state: EventState } {
+    const js = [...(bySubject.get(subject) ?? [])];
+    const attempts = js.reduce((n, j) => n + j.calls, 0);
+    const failed = js.find((j) => j.state === 'dead') ?? js.find((j) => j.state === 'manual');
+    if (failed) return { state: failed.state as 'dead' | 'manual', attempts, last_error: failed.last_error, error_class: failed.error_class, blocked_by: undefined };
+    if (js.every((j) => j.state === 'done')) return { state: 'delivered', attempts, last_error: undefined, error_class: undefined, blocked_by: undefined };
+    if (js.every((j) => FINISHED.has(j.state))) return { state: 'discarded', attempts, blocked_by: undefined };
+    const last_error = js.find((j) => j.last_error)?.last_error;
+    const blocker = js[0] && blockerOf(js[0].group, js[0].seq);
+    if (blocker) return { state: 'blocked', attempts, blocked_by: blocker.subject, last_error: `waiting: earlier event ${blocker.subject} is ${blocker.state}` };
+    if (js.some((j) => j.state === 'running')) return { state: 'delivering', attempts, last_error, blocked_by: undefined };
+    if (js.some((j) => j.state === 'pending' && (j.attempts > 0 || j.last_error))) return { state: 'retrying', attempts, last_error, blocked_by: undefined };
+    return { state: 'queued', attempts, last_error, blocked_by: undefined };
+  }
+  async function writeStatus(eventId: string, status: Partial<EventStatus> & { state: EventState }) {
+    const key = JSON.stringify(status);
+    if (lastStatus.get(eventId) === key) return;
+    lastStatus.set(eventId, key);
+    try {
+      await store.setStatus(eventId, status);
+    } catch (e) {
+      logger.error({ err: e, event_id: eventId }, 'cannot record event status');
+    }
+  }
+  /** Re-derives and records the status of every event in the group (blocked_by changes with the group). */
+  async function refreshGroup(group: string) {
+    const subjects = new Set<string>();
+    for (const j of byGroup.get(group) ?? []) if (j.kind === 'event') subjects.add(j.subject);
+    await Promise.all([...subjects].map((s) => writeStatus(s, eventStatus(s))));
+  }
+
+  /** An event whose jobs are all finished: record it, forget its jobs, let the next of its aggregate go. */
+  async function settle(subject: string) {
+    const js = [...(bySubject.get(subject) ?? [])];
+    if (!js.length || !js.every((j) => FINISHED.has(j.state) && (j.state !== 'done' || j.applied))) {
+      if (js[0]) await refreshGroup(js[0].group);
+      return;
+    }
+    const first = js[0];
+    if (first.kind === 'event') {
+      const agg = aggregateRow(first.aggregate);
+      agg.high_water = Math.max(agg.high_water, first.seq);
+      agg.updated_at = iso();
+      await aggCol.put([structuredClone(agg)]);
+      await writeStatus(subject, eventStatus(subject));
+      lastStatus.delete(subject);
+    }
+    for (const j of js) unindex(j);
+    await jobsCol.delete(js.map((j) => j.id));
+    await refreshGroup(first.group);
+  }
+
+  function aggregateRow(key: string): AggregateRow {
+    let a = aggregates.get(key);
+    if (!a) aggregates.set(key, (a = { id: key, high_water: 0, data: {}, performed: {}, partners: [], updated_at: iso() }));
+    return a;
+  }
+
+  // ---------------------------------------------------------------- admission
+
+  /** Routes new events into jobs (idempotent: an event already planned is skipped). */
+  async function admit(events: Event[]) {
+    const rows: Job[] = [];
+    const unrouted: Event[] = [];
+    const now = nowMs();
+    for (const event of events) {
+      if (bySubject.has(event.id)) continue;
+      const plan = planSteps(config, event);
+      if (!plan.steps.length) {
+        unrouted.push(event);
+        continue;
+      }
+      const wf = config.workflows[workflowOfEvent(event.type)];
+      const runAt = wf?.mode === 'batch' ? nextFlush(now, wf.flush_interval_ms) : now;
+      const late = aggregates.get(event.aggregate);
+      const outOfOrder = late && event.sequence <= late.high_water;
+      for (const s of plan.steps) {
+        const limits = gates.get(s.candidates[0])!.limits;
+        const key = `${event.id}:${s.step}`;
+        rows.push({
+          id: `${event.id}/${s.step}`, kind: 'event', subject: event.id, event_id: event.id, type: event.type, aggregate: event.aggregate,
+          group: event.aggregate, seq: event.sequence, step: s.step, action: s.action, candidates: s.candidates, candidate: 0, key,
+          attempts: 0, max_attempts: limits.max_attempts, calls: 0, run_at: iso(runAt), state: outOfOrder ? 'dead' : 'pending', in_doubt: false,
+          replays: 0, rekeys: 0, created_at: iso(now), updated_at: iso(now),
+          ...(outOfOrder && {
+            error_class: 'business' as const, reason: 'out_of_order' as const, dead_at: iso(now),
+            last_error: `arrived after sequence ${late!.high_water} of ${event.aggregate} was already delivered; replay to deliver it late, or discard`,
+          }),
+        });
+      }
+      logger.debug({ event_id: event.id, route: plan.route, steps: plan.steps.map((s) => s.step) }, 'event routed');
+    }
+    if (rows.length) await persist(rows);
+    for (const e of unrouted) {
+      logger.warn({ event_id: e.id, type: e.type, aggregate: e.aggregate }, 'no route matches this event: nothing to deliver');
+      await writeStatus(e.id, { state: 'delivered', attempts: 0, last_error: 'no partner is routed for this event' });
+      lastStatus.delete(e.id);
+    }
+    for (const g of new Set(rows.map((r) => r.group))) await refreshGroup(g);
+    pump();
+  }
+
+  // ---------------------------------------------------------------- scheduling
+
+  function schedule(at: number) {
+    if (stopped || !started || !Number.isFinite(at)) return;
+    if (wake && wake.at <= at) return;
+    if (wake && io.clearTimeout) io.clearTimeout(wake.handle);
+    const me = { at, handle: undefined as unknown };
+    me.handle = io.setTimeout(() => {
+      if (wake !== me) return;
+      wake = undefined;
+      pump();
+    }, Math.max(0, at - nowMs()));
+    wake = me;
+  }
+
+  /** Starts every job that may run now; schedules a wake-up for the earliest one that may not yet. */
+  function pump() {
+    if (stopped) return;
+    const now = nowMs();
+    let next = Number.POSITIVE_INFINITY;
+    for (const [partnerId, set] of pending) {
+      const gate = gates.get(partnerId)!;
+      for (const job of set) {
+        if (!isHead(job)) continue;
+        const due = Date.parse(job.run_at);
+        if (due > now) {
+          next = Math.min(next, due);
+          continue;
+        }
+        const circuit = gate.circuit();
+        if (circuit.open) {
+          if (roleOf(partnerId) === 'carrier' && job.kind === 'event') {
+            set.delete(job);
+            track(circuitOpen(job, circuit.retryInMs).then(() => refreshGroup(job.group)));
+            continue;
+          }
+          next = Math.min(next, now + Math.max(1, circuit.retryInMs));
+          break;
+        }
+        if ((busy.get(partnerId) ?? 0) >= gate.limits.concurrency) break;
+        const wait = gate.takeToken();
+        if (wait > 0) {
+          next = Math.min(next, now + wait);
+          break;
+        }
+        set.delete(job);
+        busy.set(partnerId, (busy.get(partnerId) ?? 0) + 1);
+        track(run(job), partnerId);
+      }
+    }
+    schedule(next);
+  }
+
+  function track(p: Promise<void>, partnerId?: string) {
+    const t: Promise<void> = p
+      .catch((e) => logger.error({ err: e }, 'engine step failed unexpectedly'))
+      .finally(() => {
+        inFlight.delete(t);
+        if (partnerId) busy.set(partnerId, (busy.get(partnerId) ?? 1) - 1);
+        pump();
+      });
+    inFlight.add(t);
+  }
+
+  // ---------------------------------------------------------------- one call
+
+  function invoke(adapter: PartnerAdapter, job: Job, body: Event | Milestone, ctx: CallContext): Promise<StepResult> {
+    const a = job.action;
+    switch (a) {
+      case 'releaseOrder': return (adapter as WarehouseAdapter).releaseOrder(body as any, ctx);
+      case 'cancelOrder': return (adapter as WarehouseAdapter).cancelOrder(body as any, ctx);
+      case 'expectReturn': return (adapter as WarehouseAdapter).expectReturn(body as any, ctx);
+      case 'createShipment': return (adapter as CarrierAdapter).createShipment(body as any, ctx);
+      case 'cancelShipment': return (adapter as CarrierAdapter).cancelShipment(body as any, ctx);
+      case 'createReturnLabel': return (adapter as CarrierAdapter).createReturnLabel(body as any, ctx);
+      case 'publishMilestone': return (adapter as VisibilityAdapter).publishMilestone(body as Milestone, ctx);
+      default: {
+        const never: never = a;
+        throw new Error(`unknown action ${never}`);
+      }
+    }
+  }
+
+  async function bodyOf(job: Job): Promise<Event | Milestone | undefined> {
+    if (job.kind === 'publish') return job.milestone;
+    const stored = await store.get(job.event_id!);
+    if (!stored) return undefined;
+    return job.payload === undefined ? stored.event : ({ ...stored.event, payload: job.payload } as Event);
+  }
+
+  async function run(job: Job) {
+    // A cancel goes to whoever performed what it undoes (a fallback carrier, say).
+    const undo = UNDOES[job.action as Action];
+    const performer = undo && aggregates.get(job.aggregate)?.performed[undo];
+    if (performer && performer !== partnerOf(job) && adapters.has(performer)) {
+      job.candidates = [performer];
+      job.candidate = 0;
+    }
+    const partnerId = partnerOf(job);
+    const adapter = adapters.get(partnerId)!;
+    const gate = gates.get(partnerId)!;
+    const body = await bodyOf(job);
+    if (!body) {
+      job.state = 'dead';
+      job.error_class = 'technical';
+      job.last_error = `the stored event ${job.event_id} is gone (pruned?)`;
+      job.dead_at = iso();
+      await persist([job]);
+      return refreshGroup(job.group);
+    }
+    const reconcile = job.in_doubt;
+    job.state = 'running';
+    job.calls += 1;
+    job.in_doubt = true;
+    await persist([job]);
+    if (job.kind === 'event') await refreshGroup(job.group);
+    const data = aggregates.get(job.aggregate)?.data[partnerId] ?? {};
+    try {
+      const result = await gate.call(async (signal) => {
+        const ctx: CallContext = { idempotencyKey: job.key, correlationId: job.event_id ?? job.subject, signal, data };
+        if (reconcile && job.action === 'createShipment' && (adapter as CarrierAdapter).findShipment) {
+          const found = await (adapter as CarrierAdapter).findShipment!((body as Event & { type: 'shipment.requested' }).payload.shipment_ref, ctx);
+          if (found) {
+            logger.info({ event_id: job.event_id, partner: partnerId }, 'reconciled: the partner already had this shipment, not creating it again');
+            return found;
+          }
+        }
+        return invoke(adapter, job, body, ctx);
+      });
+      await succeed(job, partnerId, result);
+    } catch (e) {
+      await fail(job, partnerId, e, reconcile);
+    }
+  }
+
+  async function succeed(job: Job, partnerId: string, result: StepResult) {
+    // The answer is durable before anything is done with it: a crash from here on never asks again.
+    job.state = 'done';
+    job.result = result ?? {};
+    job.in_doubt = false;
+    job.applied = false;
+    job.last_error = undefined;
+    job.error_class = undefined;
+    job.reason = undefined;
+    await persist([job]);
+    await apply(job, partnerId);
+  }
+
+  /** Applies a stored answer: the partner's data bag, who performed what, the milestones it told us. */
+  async function apply(job: Job, partnerId = partnerOf(job)) {
+    const result = job.result ?? {};
+    if (job.kind === 'event') {
+      const agg = aggregateRow(job.aggregate);
+      if (result.data) agg.data[partnerId] = { ...agg.data[partnerId], ...result.data };
+      agg.performed[job.action] = partnerId;
+      if (!agg.partners.includes(partnerId)) agg.partners.push(partnerId);
+      agg.updated_at = iso();
+      await aggCol.put([structuredClone(agg)]);
+    }
+    if (result.milestones?.length) {
+      const r = await acceptMilestones(result.milestones, { partner: partnerId });
+      if (r.refused.length) logger.error({ partner: partnerId, refused: r.refused }, 'a partner step returned milestones the contract or ownership refuses');
+    }
+    job.applied = true;
+    await persist([job]);
+    logger.info({ event_id: job.event_id, subject: job.subject, partner: partnerId, action: job.action, calls: job.calls }, 'delivered');
+    await settle(job.subject);
+  }
+
+  function hasNext(job: Job) {
+    return job.candidate + 1 < job.candidates.length;
+  }
+  function moveOn(job: Job, why: string) {
+    const from = partnerOf(job);
+    job.candidate += 1;
+    job.attempts = 0;
+    job.in_doubt = false;
+    job.state = 'pending';
+    job.run_at = iso();
+    job.last_error = `${from}: ${why}; falling back to ${partnerOf(job)}`;
+    logger.warn({ event_id: job.event_id, from, to: partnerOf(job), why }, 'falling back to the next carrier');
+  }
+  function giveUp(job: Job, state: 'dead' | 'manual', errorClass: 'technical' | 'business', reason: JobReason | undefined, message: string) {
+    job.state = state;
+    job.error_class = errorClass;
+    job.reason = reason;
+    job.last_error = message;
+    job.dead_at = iso();
+    const log = errorClass === 'business' ? 'business exception: a person must act' : state === 'manual' ? 'manual handling needed' : 'dead letter';
+    logger.warn({ event_id: job.event_id, subject: job.subject, partner: partnerOf(job), reason, error: message }, log);
+  }
+
+  /** The current candidate's circuit is open: fall back, go to manual handling, or wait. */
+  async function circuitOpen(job: Job, retryInMs: number) {
+    const partnerId = partnerOf(job);
+    if (hasNext(job)) moveOn(job, 'circuit open');
+    else if (roleOf(partnerId) === 'carrier' && job.kind === 'event') {
+      giveUp(job, 'manual', 'technical', 'no_carrier_available', `${partnerId}: circuit open and no fallback carrier left: ship it by hand or replay when a carrier is back`);
+    } else {
+      job.state = 'pending';
+      job.run_at = iso(nowMs() + Math.max(1, Number.isFinite(retryInMs) ? retryInMs : 1000));
+    }
+    await persist([job]);
+  }
+
+  async function fail(job: Job, partnerId: string, e: unknown, reconcile: boolean) {
+    if (e instanceof CircuitOpenError) {
+      // Refused before calling: not a call, not an attempt.
+      job.calls -= 1;
+      job.in_doubt = reconcile;
+      await circuitOpen(job, e.retryInMs);
+      return refreshGroup(job.group);
+    }
+    const err = e instanceof PartnerError ? e : new PartnerError('retryable', String((e as Error)?.message ?? e), { cause: e });
+    const status = err.details.status;
+    // The partner answered "no" (it did not act): prior doubt stays as it was; otherwise it may have acted.
+    const answeredNo = err.kind === 'permanent' || (status !== undefined && (status < 500 || status === 503));
+    job.in_doubt = answeredNo ? reconcile : true;
+    const now = nowMs();
+    const message = `${partnerId}: ${err.message}`;
+    const limits = gates.get(partnerId)!.limits;
+    if (err.kind === 'permanent') {
+      giveUp(job, 'dead', 'business', err.details.reason ?? 'refused_by_partner', message);
+    } else if ((status === 429 || status === 503) && hasNext(job)) {
+      moveOn(job, `refused for now (${status})`);
+    } else if (err.details.retryAfterMs !== undefined) {
+      job.state = 'pending';
+      job.last_error = `${message} (Retry-After ${err.details.retryAfterMs} ms, not counted)`;
+      job.run_at = iso(now + Math.max(0, Math.min(err.details.retryAfterMs, 86_400_000)));
+    } else {
+      job.attempts += 1;
+      if (job.max_attempts > 0 && job.attempts >= job.max_attempts) {
+        if (hasNext(job)) moveOn(job, `gave up after ${job.attempts} attempts (${err.message})`);
+        else if (job.candidates.length > 1) giveUp(job, 'manual', 'technical', 'no_carrier_available', `${message}; every carrier of the route failed: ship it by hand or replay`);
+        else giveUp(job, 'dead', 'technical', 'attempts_exhausted', `${message} (after ${job.attempts} attempts)`);
+      } else {
+        job.state = 'pending';
+        job.last_error = message;
+        job.run_at = iso(now + backoffDelay(job.attempts, limits.backoff.base_ms, limits.backoff.cap_ms, io.random));
+      }
+    }
+    await persist([job]);
+    await refreshGroup(job.group);
+  }
+
+  // ---------------------------------------------------------------- milestones
+
+  async function acceptMilestones(list: unknown[], from: { partner: string }) {
+    const accepted: Milestone[] = [];
+    const refused: { id?: string; reason: string }[] = [];
+    for (const raw of list) {
+      const id = (raw as { id?: unknown })?.id;
+      const checked = checkMilestone(raw);
+      if (!checked.ok) {
+        refused.push({ id: typeof id === 'string' ? id : undefined, reason: `${checked.problem.path}: ${checked.problem.message}` });
+        continue;
+      }
+      const m = checked.value;
+      if (m.source.partner !== from.partner) {
+        refused.push({ id: m.id, reason: `source.partner is "${m.source.partner}" but it came from ${from.partner}` });
+        continue;
+      }
+      const why = ownershipRefusal(config, m, from.partner, new Set(aggregates.get(m.aggregate)?.partners ?? []));
+      if (why) {
+        logger.warn({ milestone_id: m.id, type: m.type, partner: from.partner, aggregate: m.aggregate, reason: why }, 'milestone refused: partner does not own it');
+        refused.push({ id: m.id, reason: why });
+        continue;
+      }
+      accepted.push(m);
+    }
+    if (accepted.length) {
+      await writeback.enqueue(accepted);
+      const rows: Job[] = [];
+      const now = nowMs();
+      for (const m of accepted) {
+        const wf = config.workflows[workflowOfMilestone(m.type)];
+        const runAt = wf?.mode === 'batch' ? nextFlush(now, wf.flush_interval_ms) : now;
+        for (const p of visibilityPartners(config, m.type)) {
+          if (p.id === from.partner) continue;
+          const subject = `${m.id}~${p.id}`;
+          if (bySubject.has(subject)) continue;
+          rows.push({
+            id: `${subject}/${p.id}`, kind: 'publish', subject, event_id: m.event_id, type: m.type, aggregate: m.aggregate,
+            group: `${p.id}|${m.aggregate}`, seq: ++publishSeq, step: p.id, action: 'publishMilestone', candidates: [p.id], candidate: 0,
+            key: `${m.id}:${p.id}`, attempts: 0, max_attempts: 0, calls: 0, run_at: iso(runAt), state: 'pending', in_doubt: false,
+            milestone: m, replays: 0, rekeys: 0, created_at: iso(now), updated_at: iso(now),
+          });
+        }
+      }
+      if (rows.length) await persist(rows);
+      pump();
+    }
+    return { accepted: accepted.map((m) => m.id), refused };
+  }
+
+  async function pollNow() {
+    for (const [id, adapter] of adapters) {
+      if (adapter.role !== 'warehouse' || !adapter.collectUpdates) continue;
+      const gate = gates.get(id)!;
+      try {
+        const ms = await gate.call((signal) => (adapter as WarehouseAdapter).collectUpdates!({ signal }));
+        if (ms.length) {
+          const r = await acceptMilestones(ms, { partner: id });
+          if (r.refused.length) logger.warn({ partner: id, refused: r.refused }, 'collected updates refused');
+        }
+      } catch (e) {
+        logger.warn({ partner: id, err: e }, 'collecting updates failed; next poll tries again');
+      }
+    }
+  }
+  function schedulePoll() {
+    const intervals = config.partners.filter((p) => p.role === 'warehouse' && (adapters.get(p.id) as WarehouseAdapter).collectUpdates).map((p) => p.poll_interval_ms ?? 60_000);
+    if (!intervals.length || stopped) return;
+    pollTimer = io.setTimeout(() => {
+      void pollNow().finally(schedulePoll);
+    }, Math.min(...intervals));
+  }
+
+  // ---------------------------------------------------------------- dead letters
+
+  function view(subject: string): DeadLetter | undefined {
+    const js = [...(bySubject.get(subject) ?? [])];
+    const failed = js.filter((j) => DEAD_STATES.has(j.state));
+    if (!failed.length) return undefined;
+    const f = failed.find((j) => j.state === 'dead') ?? failed[0];
+    const blocking = new Set<string>();
+    if (f.kind === 'event') for (const j of byGroup.get(f.group) ?? []) if (j.seq > f.seq && j.kind === 'event') blocking.add(j.subject);
+    return {
+      id: subject, kind: f.kind, state: f.state as 'dead' | 'manual', type: f.type, aggregate: f.aggregate, event_id: f.event_id,
+      error_class: f.error_class ?? 'technical', reason: f.reason, last_error: f.last_error ?? '', partners: failed.map(partnerOf),
+      attempts: js.reduce((n, j) => n + j.calls, 0), keys: failed.map((j) => j.key), dead_at: f.dead_at ?? f.updated_at,
+      replays: f.replays, blocking: [...blocking],
+    };
+  }
+  function writebackView(row: OutboxRow): DeadLetter {
+    return {
+      id: `writeback:${row.id}`, kind: 'writeback', state: 'dead', type: row.milestone.type, aggregate: row.milestone.aggregate,
+      event_id: row.milestone.event_id, error_class: 'business', reason: 'refused_by_partner', last_error: row.last_error ?? '', partners: ['odoo'],
+      attempts: row.attempts, keys: [row.id], dead_at: row.dead_at ?? row.updated_at, replays: row.replays ?? 0, blocking: [], body: row.milestone,
+    };
+  }
+  function matches(d: DeadLetter, f: DeadLetterFilter): boolean {
+    return (!f.kind || d.kind === f.kind) && (!f.state || d.state === f.state) && (!f.partner || d.partners.includes(f.partner))
+      && (!f.type || d.type === f.type) && (!f.aggregate || d.aggregate === f.aggregate) && (!f.error_class || d.error_class === f.error_class)
+      && (!f.reason || d.reason === f.reason) && (!f.since || d.dead_at >= f.since) && (!f.until || d.dead_at < f.until);
+  }
+  function allDead(filter: DeadLetterFilter = {}): DeadLetter[] {
+    const out: DeadLetter[] = [];
+    const seen = new Set<string>();
+    for (const j of jobs.values()) {
+      if (!DEAD_STATES.has(j.state) || seen.has(j.subject)) continue;
+      seen.add(j.subject);
+      const d = view(j.subject);
+      if (d && matches(d, filter)) out.push(d);
+    }
+    for (const row of writeback.rejected()) {
+      const d = writebackView(row);
+      if (matches(d, filter)) out.push(d);
+    }
+    return out.sort((a, b) => (a.dead_at < b.dead_at ? -1 : a.dead_at > b.dead_at ? 1 : a.id < b.id ? -1 : 1));
+  }
+  async function withBody(d: DeadLetter): Promise<DeadLetter> {
+    if (d.kind === 'writeback') return d;
+    const j = [...bySubject.get(d.id)!].find((x) => DEAD_STATES.has(x.state))!;
+    return { ...d, body: await bodyOf(j) };
+  }
+
+  async function replay(id: string, opts: ReplayOptions) {
+    if (id.startsWith('writeback:')) {
+      const mid = id.slice('writeback:'.length);
+      let milestone: Milestone | undefined;
+      if (opts.payload !== undefined) {
+        const row = writeback.rejected().find((r) => r.id === mid);
+        if (!row) throw new ApiError(404, 'not_found', `no dead letter ${id}`);
+        const checked = checkMilestone({ ...row.milestone, payload: opts.payload });
+        if (!checked.ok) throw new ApiError(400, 'invalid_payload', checked.problem.message, checked.problem.path);
+        milestone = checked.value;
+      }
+      const r = await writeback.replay(mid, milestone);
+      if (!r) throw new ApiError(404, 'not_found', `no dead letter ${id}`);
+      await auditLog.append([{
+        id: crypto.randomUUID(), at: iso(), actor: opts.actor, action: 'replay', target: id, event_id: r.before.event_id,
+        ...(milestone && { before: r.before.payload, after: milestone.payload }),
+      }]);
+      return { id, state: 'pending' };
+    }
+    const js = [...(bySubject.get(id) ?? [])];
+    const failed = js.filter((j) => DEAD_STATES.has(j.state));
+    if (!failed.length) {
+      const stored = js.length ? undefined : await store.get(id);
+      if (!js.length && !stored) throw new ApiError(404, 'not_found', `no dead letter ${id}`);
+      throw new ApiError(409, 'not_dead', `${id} is not in the dead-letter queue (state ${js.length ? eventStatus(id).state : stored!.state})`);
+    }
+    let before: unknown;
+    let after: unknown;
+    if (opts.payload !== undefined) {
+      if (failed[0].kind !== 'event') throw new ApiError(400, 'not_editable', 'only event payloads can be edited here');
+      const body = (await bodyOf(failed[0])) as Event;
+      const checked = checkEvent({ ...body, payload: opts.payload });
+      if (!checked.ok) throw new ApiError(400, 'invalid_payload', checked.problem.message, checked.problem.path);
+      before = body.payload;
+      after = checked.value.payload;
+    }
+    const keysBefore = failed.map((j) => j.key);
+    for (const j of failed) {
+      j.state = 'pending';
+      j.attempts = 0;
+      j.candidate = 0;
+      j.run_at = iso();
+      j.last_error = undefined;
+      j.error_class = undefined;
+      j.reason = undefined;
+      j.dead_at = undefined;
+      j.replays += 1;
+      if (opts.new_key) {
+        j.rekeys += 1;
+        j.key = `${j.subject.split('~')[0]}:${j.step}:r${j.rekeys}`;
+        // A new key is a new request: nothing to reconcile against the old one.
+        j.in_doubt = false;
+      }
+      if (after !== undefined) j.payload = after;
+    }
+    await persist(failed);
+    await auditLog.append([{
+      id: crypto.randomUUID(), at: iso(), actor: opts.actor, action: 'replay', target: id, event_id: failed[0].event_id,
+      new_key: !!opts.new_key, keys: { before: keysBefore, after: failed.map((j) => j.key) }, ...(after !== undefined && { before, after }),
+    }]);
+    logger.info({ subject: id, actor: opts.actor, new_key: !!opts.new_key, edited: after !== undefined }, 'dead letter replayed');
+    await refreshGroup(failed[0].group);
+    pump();
+    return view(id) ?? { id, state: failed[0].kind === 'event' ? eventStatus(id).state : 'pending' };
+  }
+
+  async function discard(id: string, opts: { actor: string; note?: string }) {
+    if (id.startsWith('writeback:')) {
+      const r = await writeback.discard(id.slice('writeback:'.length));
+      if (!r) throw new ApiError(404, 'not_found', `no dead letter ${id}`);
+      await auditLog.append([{ id: crypto.randomUUID(), at: iso(), actor: opts.actor, action: 'discard', target: id, event_id: r.event_id, note: opts.note }]);
+      return { id, state: 'discarded' };
+    }
+    const js = [...(bySubject.get(id) ?? [])];
+    const failed = js.filter((j) => DEAD_STATES.has(j.state));
+    if (!failed.length) {
+      if (!js.length && !(await store.get(id))) throw new ApiError(404, 'not_found', `no dead letter ${id}`);
+      throw new ApiError(409, 'not_dead', `${id} is not in the dead-letter queue`);
+    }
+    for (const j of failed) j.state = 'discarded';
+    await persist(failed);
+    await auditLog.append([{
+      id: crypto.randomUUID(), at: iso(), actor: opts.actor, action: 'discard', target: id, event_id: failed[0].event_id, keys: { before: failed.map((j) => j.key), after: [] }, note: opts.note,
+    }]);
+    logger.info({ subject: id, actor: opts.actor }, 'dead letter discarded');
+    const state = failed[0].kind === 'event' ? eventStatus(id).state : 'discarded';
+    await settle(id);
+    pump();
+    return { id, state };
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  async function recover() {
+    for (const a of aggCol.all()) aggregates.set(a.id, structuredClone(a));
+    const rows = jobsCol.all().map((j) => structuredClone(j));
+    const resumed: Job[] = [];
+    for (const j of rows) {
+      if (j.kind === 'publish') publishSeq = Math.max(publishSeq, j.seq);
+      if (j.state === 'running') {
+        // The process died during this call: the partner may have acted. Same key, reconcile first.
+        j.state = 'pending';
+        j.in_doubt = true;
+        j.run_at = iso();
+        resumed.push(j);
+      }
+      index(j);
+    }
+    if (resumed.length) {
+      logger.warn({ jobs: resumed.length }, 'resuming partner calls interrupted by a stop or crash');
+      await persist(resumed);
+    }
+    for (const j of rows) if (j.state === 'done' && !j.applied) await apply(j);
+    for (const subject of new Set(rows.map((j) => j.subject))) await settle(subject);
+    // Events acknowledged but never routed (a crash right after ingest) or left in a stale state.
+    const open = await store.unfinished();
+    const unrouted = open.filter((s) => !bySubject.has(s.event.id));
+    if (unrouted.length) await admit(unrouted.map((s) => s.event));
+    for (const g of new Set(rows.map((j) => j.group))) await refreshGroup(g);
+  }
+
+  const engine: Engine = {
+    writeback,
+    async start() {
+      if (started) return;
+      started = true;
+      stopped = false;
+      // Listen first: events accepted while recovering queue behind it (admit skips what recovery routed).
+      intake = recover();
+      store.onAccepted((events) => {
+        intake = intake.then(() => admit(events)).catch((e) => logger.error({ err: e }, 'routing accepted events failed'));
+      });
+      await intake;
+      writeback.start();
+      schedulePoll();
+      pump();
+    },
+    async stop() {
+      stopped = true;
+      if (wake && io.clearTimeout) io.clearTimeout(wake.handle);
+      wake = undefined;
+      if (pollTimer !== undefined && io.clearTimeout) io.clearTimeout(pollTimer);
+      await writeback.stop();
+      await intake;
+      while (inFlight.size) await Promise.allSettled([...inFlight]);
+    },
+    async runDue() {
+      for (let i = 0; i < 10_000; i++) {
+        await intake;
+        pump();
+        if (!inFlight.size) {
+          await writeback.runDue();
+          await intake;
+          pump();
+          if (!inFlight.size) return;
+        }
+        await Promise.allSettled([...inFlight]);
+      }
+      throw new Error('runDue did not settle after 10000 rounds');
+    },
+    acceptMilestones,
+    pollNow,
+    deadLetters: {
+      list(filter = {}, page = {}) {
+        const all = allDead(filter);
+        const limit = Math.max(1, Math.min(500, page.limit ?? 100));
+        const start = page.cursor ? Number(Buffer.from(page.cursor, 'base64url').toString()) || 0 : 0;
+        const items = all.slice(start, start + limit);
+        const next = start + limit < all.length ? Buffer.from(String(start + limit)).toString('base64url') : undefined;
+        return { items, ...(next && { next_cursor: next }) };
+      },
+      async get(id) {
+        if (id.startsWith('writeback:')) {
+          const row = writeback.rejected().find((r) => r.id === id.slice('writeback:'.length));
+          return row && writebackView(row);
+        }
+        const d = view(id);
+        return d && withBody(d);
+      },
+      replay,
+      async replayMany(filter, opts) {
+        const targets = allDead(filter).slice(0, opts.limit ?? 500);
+        const replayed: string[] = [];
+        const failed: { id: string; error: string }[] = [];
+        for (const d of targets) {
+          try {
+            await replay(d.id, { actor: opts.actor, new_key: opts.new_key });
+            replayed.push(d.id);
+          } catch (e) {
+            failed.push({ id: d.id, error: (e as Error).message });
+          }
+        }
+        return { replayed, failed };
+      },
+      discard,
+    },
+    async audit(filter) {
+      return auditLog.query((e) => (!filter.event_id || e.event_id === filter.event_id || e.target === filter.event_id) && (!filter.target || e.target === filter.target), filter.limit ?? 500);
+    },
+    status() {
+      const ps: EngineStatus['partners'] = {};
+      for (const [id, gate] of gates) {
+        ps[id] = { circuit: gate.circuit().state, in_flight: busy.get(id) ?? 0, pending: pending.get(id)?.size ?? 0 };
+      }
+      const count = (s: string) => [...jobs.values()].filter((j) => j.state === s).length;
+      return { partners: ps, jobs: { pending: count('pending'), running: count('running'), dead: count('dead'), manual: count('manual') }, writeback: writeback.status() };
+    },
+    jobs: () => [...jobs.values()].map((j) => structuredClone(j)),
+  };
+  return engine;
+}

@@ -1,0 +1,5 @@
+/** The partner-agnostic delivery engine. */
+export * from './engine.ts';
+export * from './jobs.ts';
+export * from './policy.ts';
+export * from './routing.ts';

@@ -1,0 +1,109 @@
+/** The engine's durable rows: delivery jobs, aggregate memory, audit entries. */
+import type { Milestone } from '../../../shared/src/index.ts';
+import type { BusinessReason, PartnerData, StepResult } from '../adapters/types.ts';
+import type { Action } from './routing.ts';
+
+/** Collection names in the store. */
+export const JOBS = 'engine_jobs';
+export const AGGREGATES = 'engine_aggregates';
+export const AUDIT = 'audit';
+
+export type JobState = 'pending' | 'running' | 'done' | 'dead' | 'manual' | 'discarded';
+/** Why a job needs a person, beyond the partner's own business reasons. */
+export type JobReason = BusinessReason | 'attempts_exhausted' | 'no_carrier_available' | 'out_of_order';
+
+/**
+ * One partner call to make: a step of an event (an order to a warehouse, a shipment to a carrier)
+ * or a milestone to publish to a visibility partner. Done rows are deleted once their event is.
+ */
+export interface Job {
+  /** `<subject>/<step>`. */
+  id: string;
+  /** `event`: a step of an outbound event; `publish`: a milestone for a visibility partner. */
+  kind: 'event' | 'publish';
+  /** What operators act on (the dead-letter id): the event id, or `<milestone id>~<partner>` for a publish. */
+  subject: string;
+  /** The event (kind event) or the milestone's causing event, if any. */
+  event_id?: string;
+  /** Event or milestone type, for filters. */
+  type: string;
+  aggregate: string;
+  /** Ordering group: the aggregate for events; `<partner>|<aggregate>` for publishes. */
+  group: string;
+  /** Position in the group: the event's `sequence`; for publishes an increasing counter. Lower runs first. */
+  seq: number;
+  /** The step's stable name within its subject (the routed partner id); part of `key`. */
+  step: string;
+  action: Action | 'publishMilestone';
+  /** Partners to try in order (the routed one, then configured fallbacks); `candidate` indexes the current one. */
+  candidates: string[];
+  candidate: number;
+  /** Sent with every call of this step as the idempotency key: same on every retry and replay unless an operator asks for a new one. */
+  key: string;
+  /** Counted failed attempts (calls answered with Retry-After and calls never made are not counted). */
+  attempts: number;
+  /** Counted attempts allowed before the dead-letter queue; 0 = never give up on transient errors (visibility outages). */
+  max_attempts: number;
+  /** Partner calls made, of any outcome. */
+  calls: number;
+  /** Earliest time the next call may go (RFC 3339). */
+  run_at: string;
+  state: JobState;
+  /** Last failure, with the partner's message. */
+  last_error?: string;
+  /** technical: transient failures exhausted; business: the partner refused and a person must fix the data. */
+  error_class?: 'technical' | 'business';
+  reason?: JobReason;
+  /** A call may have reached the partner without its answer being recorded: reconcile (findShipment) before acting again. */
+  in_doubt: boolean;
+  /** The partner's answer, stored as soon as it arrived (never asked for twice). */
+  result?: StepResult;
+  /** Whether `result` (data bag, milestones) has been applied; false after a crash in between. */
+  applied?: boolean;
+  /** Operator-edited payload used instead of the stored event's (the stored event keeps what Odoo sent). */
+  payload?: unknown;
+  /** The milestone to publish (kind publish). */
+  milestone?: Milestone;
+  /** Replays so far, and how many of them asked for a new key. */
+  replays: number;
+  rekeys: number;
+  created_at: string;
+  updated_at: string;
+  /** When it entered the dead-letter queue (dead or manual). */
+  dead_at?: string;
+}
+
+/** What the engine remembers per aggregate between its events. */
+export interface AggregateRow {
+  /** The aggregate key ("stock.picking:17"). */
+  id: string;
+  /** Highest sequence finished (delivered or discarded); a later-arriving lower sequence is out of order. */
+  high_water: number;
+  /** Partner id -> the partner's opaque data bag (its own ids), handed back on later steps. */
+  data: Record<string, PartnerData>;
+  /** Action -> partner that performed it, so a cancel reaches whoever did the original (even a fallback). */
+  performed: Record<string, string>;
+  /** Partners a step of this aggregate was delivered to: they may speak for it (ownership). */
+  partners: string[];
+  updated_at: string;
+}
+
+/** One operator action: who, when, what, before/after. */
+export interface AuditEntry {
+  id: string;
+  at: string;
+  actor: string;
+  action: 'replay' | 'discard';
+  /** The dead-letter id acted on. */
+  target: string;
+  event_id?: string;
+  /** Whether a new idempotency key was issued; the keys before and after. */
+  new_key?: boolean;
+  keys?: { before: string[]; after: string[] };
+  /** For an edited payload: the payload before and after. */
+  before?: unknown;
+  after?: unknown;
+  /** For bulk actions: the filter used. */
+  filter?: unknown;
+  note?: string;
+}
