@@ -1,0 +1,70 @@
+/**
+ * All partner simulators together. `mountSimulators(app, { baseUrl })` mounts one per demo partner
+ * under /_sim/<partner id>/ on the given Hono app and serves GET /_sim/effects ->
+ * { "<partner id>": { "<effect>": count } }. Each simulator sends its webhooks to
+ * `${baseUrl}/v1/webhooks/<partner id>`, signed with the demo secrets.
+ */
+import { Hono } from 'hono';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { DEMO_PARTNER_ENV as E, DEMO_SIMULATORS, type DemoPartnerId } from './demo-partners.ts';
+import { createEasyPostSim } from './easypost/app.ts';
+import { createShippoSim } from './shippo/app.ts';
+import { createWmsSim } from './wms/app.ts';
+import { createFile3plSim, type File3plSim } from './file-3pl/app.ts';
+import { createStandardWebhooksSim } from './standard-webhooks/app.ts';
+import { createAfterShipSim } from './aftership/app.ts';
+import type { RunFaults, Simulator } from './kit.ts';
+
+export { DEMO_PARTNER_ENV, DEMO_SIMULATORS, demoPartnersConfig } from './demo-partners.ts';
+export type { Simulator } from './kit.ts';
+
+export interface SimulatorsOptions extends RunFaults {
+  /** The bridge's own origin, e.g. http://127.0.0.1:8787 (webhooks go to its /v1/webhooks/<id>). */
+  baseUrl: string;
+  /** The bridge's data dir: the file 3PL's folders live in <dataDir>/files-3pl-eu (as the demo config says). */
+  dataDir?: string;
+  /** Only these partner ids (default: all). */
+  only?: string[];
+  /** Send follow-up webhooks / confirmation files by themselves, this many ms apart (demo: 1500); 0 = never. */
+  autoProgressMs?: number;
+  /** How often the file 3PL takes files from outbound/ (default 1000 ms; 0 = only on POST /_control/tick). */
+  fileTickMs?: number;
+  fetch?: typeof fetch;
+}
+
+/** Builds the simulators for the demo partners (not mounted). */
+export function createSimulators(o: SimulatorsOptions): Record<string, Simulator> {
+  const hook = (id: string, query = '') => `${o.baseUrl.replace(/\/+$/, '')}/v1/webhooks/${id}${query}`;
+  const common = { errorRate: o.errorRate, latencyMs: o.latencyMs, autoProgressMs: o.autoProgressMs ?? 0, fetch: o.fetch };
+  const make: Record<DemoPartnerId, () => Simulator> = {
+    'wms-sim': () => createWmsSim({ ...common, token: E.DEMO_WMS_TOKEN, webhookUrl: hook('wms-sim'), webhookSecret: E.DEMO_WMS_WEBHOOK_SECRET }),
+    'files-3pl-eu': () => createFile3plSim({ ...common, root: join(o.dataDir ?? join(tmpdir(), 'odoo-bridge-demo'), 'files-3pl-eu') }),
+    'easypost-sim': () => createEasyPostSim({ ...common, apiKey: E.DEMO_EASYPOST_API_KEY, webhookUrl: hook('easypost-sim'), webhookSecret: E.DEMO_EASYPOST_WEBHOOK_SECRET }),
+    'shippo-sim': () => createShippoSim({ ...common, token: E.DEMO_SHIPPO_TOKEN, webhookUrl: hook('shippo-sim', `?token=${encodeURIComponent(E.DEMO_SHIPPO_WEBHOOK_TOKEN)}`) }),
+    'notify-sim': () => createStandardWebhooksSim({ ...common, secrets: [E.DEMO_NOTIFY_SECRET] }),
+    'aftership-sim': () => createAfterShipSim({ ...common, apiKey: E.DEMO_AFTERSHIP_API_KEY, webhookUrl: hook('aftership-sim'), webhookSecret: E.DEMO_AFTERSHIP_WEBHOOK_SECRET }),
+  };
+  const out: Record<string, Simulator> = {};
+  for (const id of Object.keys(DEMO_SIMULATORS) as DemoPartnerId[]) {
+    if (!o.only || o.only.includes(id)) out[id] = make[id]();
+  }
+  return out;
+}
+
+/** Mounts the simulators on `app` under /_sim/<id>/ plus GET /_sim/effects; answers them and a stop function (file ticks). */
+export function mountSimulators(app: Hono, o: SimulatorsOptions): { simulators: Record<string, Simulator>; stop: () => void } {
+  const simulators = createSimulators(o);
+  app.get('/_sim/effects', (c) => c.json(Object.fromEntries(Object.entries(simulators).map(([id, s]) => [id, { ...s.effects.counts }]))));
+  for (const [id, s] of Object.entries(simulators)) app.route(`/_sim/${id}`, s.app);
+  const timers: NodeJS.Timeout[] = [];
+  const tick = o.fileTickMs ?? 1000;
+  for (const s of Object.values(simulators)) {
+    if (s.kind === 'file-3pl' && tick > 0) {
+      const t = setInterval(() => void (s as File3plSim).tick().catch(() => undefined), tick);
+      t.unref?.();
+      timers.push(t);
+    }
+  }
+  return { simulators, stop: () => timers.forEach(clearInterval) };
+}
