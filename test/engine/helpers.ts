@@ -1,4 +1,5 @@
 /** Shared test kit for the engine: a fake clock, counting fake partners, a config builder. */
+import { createHash } from 'node:crypto';
 import type { Event, Milestone } from '../../shared/src/index.ts';
 import { PartnerError, type AdapterFactory, type CallContext, type PartnerSettings, type StepResult } from '../../bridge/src/adapters/types.ts';
 import { parseConfig, type Config } from '../../bridge/src/config/load.ts';
@@ -43,14 +44,16 @@ export function fakeClock(start = Date.parse('2026-11-26T10:00:00Z')) {
 export type FakeClock = ReturnType<typeof fakeClock>;
 
 /** What a fake partner does on its next calls: a script, consumed in order, then `otherwise`. */
-export type Behaviour = 'ok' | 'fail500' | 'refuse' | 'hang' | { retryAfterMs: number; status?: number } | { status: number } | ((ctx: CallContext, event: unknown) => Promise<StepResult> | StepResult);
+export type Behaviour = 'ok' | 'fail500' | 'refuse' | 'hang' | 'act-then-hang' | { retryAfterMs: number; status?: number } | { status: number } | ((ctx: CallContext, event: unknown) => Promise<StepResult> | StepResult);
 
 export interface FakePartner {
   id: string;
   /** Every call, in order: the action, the idempotency key, the event or milestone id, the fake time. */
   calls: { action: string; key: string; subject: string; at: number; data: Record<string, unknown> }[];
-  /** Distinct effects by idempotency key (a partner that honours keys acts once per key). */
+  /** Effects performed per event/milestone id (a partner that honours keys acts once per key and replays its answer). */
   effects: Map<string, number>;
+  /** Answers stored per idempotency key (honouring partners). */
+  answers: Map<string, StepResult>;
   script: Behaviour[];
   otherwise: Behaviour;
   inFlight: number;
@@ -68,7 +71,7 @@ export function fakeRegistry(clock: FakeClock, options: { honoursKeys?: boolean;
     if (!p) {
       let releases: (() => void)[] = [];
       p = {
-        id, calls: [], effects: new Map(), script: [], otherwise: 'ok', inFlight: 0, maxInFlight: 0,
+        id, calls: [], effects: new Map(), answers: new Map(), script: [], otherwise: 'ok', inFlight: 0, maxInFlight: 0,
         release() { const r = releases; releases = []; r.forEach((f) => f()); },
       };
       (p as any)._hang = (fn: () => void) => releases.push(fn);
@@ -95,24 +98,32 @@ export function fakeRegistry(clock: FakeClock, options: { honoursKeys?: boolean;
       if (b === 'refuse') throw new PartnerError('permanent', 'address is not deliverable', { status: 422, reason: 'invalid_address' });
       if (typeof b === 'object' && 'retryAfterMs' in b) throw new PartnerError('retryable', 'HTTP 429 slow down', { status: b.status ?? 429, retryAfterMs: b.retryAfterMs });
       if (typeof b === 'object' && 'status' in b) throw new PartnerError('retryable', `HTTP ${b.status}`, { status: b.status });
-      const key = honoursKeys ? ctx.idempotencyKey : `${ctx.idempotencyKey}#${p.calls.length}`;
-      p.effects.set(key, (p.effects.get(key) ?? 0) + 1);
-      const ref = `${settings.id}-${subject.slice(-4)}`;
+      const seen = honoursKeys ? p.answers.get(ctx.idempotencyKey) : undefined;
+      if (seen) return seen;
+      p.effects.set(subject, (p.effects.get(subject) ?? 0) + 1);
+      const answer = act(settings.id, action, body);
+      if (honoursKeys) p.answers.set(ctx.idempotencyKey, answer);
+      if (b === 'act-then-hang') await new Promise(() => {});
+      return answer;
+    } finally {
+      p.inFlight -= 1;
+    }
+  };
+  const act = (partnerId: string, action: string, body: Event | Milestone): StepResult => {
+    const subject = body.id;
+    const ref = `${partnerId}-${subject.slice(-4)}`;
       if (action === 'createShipment') {
         const e = body as Extract<Event, { type: 'shipment.requested' }>;
         return {
           data: { shipment_id: ref },
           milestones: [{
-            id: crypto.randomUUID(), type: 'label.created', schema_version: 1, occurred_at: clock.now().toISOString(),
-            source: { partner: settings.id, partner_ref: ref }, aggregate: e.aggregate, event_id: e.id,
+            id: stableId(partnerId, subject), type: 'label.created', schema_version: 1, occurred_at: clock.now().toISOString(),
+            source: { partner: partnerId, partner_ref: ref }, aggregate: e.aggregate, event_id: e.id,
             payload: { shipment_ref: e.payload.shipment_ref, carrier: e.payload.carrier.carrier, tracking_number: `TRK${subject.slice(-6)}`, label: { format: 'PDF', url: 'https://labels.example.com/x.pdf' } },
           } as Milestone],
         };
       }
       return { data: { [`${action}_ref`]: ref } };
-    } finally {
-      p.inFlight -= 1;
-    }
   };
   const warehouse: AdapterFactory = {
     role: 'warehouse',
@@ -129,8 +140,8 @@ export function fakeRegistry(clock: FakeClock, options: { honoursKeys?: boolean;
         findShipment: async (ref: string, ctx: CallContext) => {
           const p = get(s.id);
           p.calls.push({ action: 'findShipment', key: ctx.idempotencyKey, subject: ref, at: clock.ms(), data: ctx.data });
-          const done = [...p.effects.keys()].some((k) => k.startsWith(ctx.idempotencyKey));
-          return done ? { data: { shipment_id: `${s.id}-found` } } : undefined;
+          const eventId = ctx.correlationId;
+          return p.effects.get(eventId) ? { data: { shipment_id: `${s.id}-found`, ref } } : undefined;
         },
       }),
     }),
@@ -158,6 +169,12 @@ export function testConfig(overrides: Partial<ConfigFile> = {}): Config {
 
 /** Silent logger (set LOG_LEVEL=debug to see the engine talk). */
 export const quietLogger = () => createLogger({ level: process.env.LOG_LEVEL ?? 'silent' });
+
+/** A UUID-shaped id derived from its parts (partners' milestone ids are stable per fact). */
+export function stableId(...parts: string[]): string {
+  const h = createHash('sha256').update(parts.join('|')).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
 
 let n = 0;
 /** A valid event of `type` (from the shared fixtures) on `aggregate` with `sequence`. */

@@ -1,0 +1,177 @@
+/** Crash recovery, stored answers, reconcile; milestones: ownership, visibility outages, write-back queueing. */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createEngine } from '../../bridge/src/core/engine.ts';
+import { JOBS, type Job } from '../../bridge/src/core/jobs.ts';
+import { createMemoryStore } from '../../bridge/src/store/memory.ts';
+import type { Store } from '../../bridge/src/store/types.ts';
+import { loadFixtures } from '../helpers/fixtures.ts';
+import { event, fakeClock, fakeRegistry, harness, quietLogger, testConfig } from './helpers.ts';
+
+/** A view of the store that stops writing (forever pending) once `crash()` is called: a dead process. */
+function crashable(store: Store) {
+  let crashed = false;
+  const never = new Promise<never>(() => {});
+  const guard = <F extends (...a: any[]) => Promise<any>>(f: F) => ((...a: any[]) => (crashed ? never : f(...a))) as F;
+  const view: Store = {
+    ...store,
+    open: () => store.open(),
+    close: () => store.close(),
+    get isOpen() { return store.isOpen; },
+    ingest: guard(store.ingest.bind(store)),
+    get: store.get.bind(store),
+    list: store.list.bind(store),
+    setStatus: guard(store.setStatus.bind(store)),
+    unfinished: store.unfinished.bind(store),
+    onAccepted: (l) => store.onAccepted((e) => { if (!crashed) l(e); }),
+    collection: (name) => {
+      const c = store.collection<any>(name);
+      return { get: c.get, all: c.all, put: guard(c.put), delete: guard(c.delete) };
+    },
+    log: (name) => {
+      const l = store.log<any>(name);
+      return { append: guard(l.append), query: l.query };
+    },
+    prune: store.prune.bind(store),
+  };
+  return { store: view, crash: () => { crashed = true; } };
+}
+
+const fastTimeout = (withFallback = false) => testConfig({
+  partners: [
+    { id: 'wms', adapter: 'fake-wms', role: 'warehouse', limits: { timeout_ms: 30 } },
+    { id: 'ups', adapter: 'fake-carrier', role: 'carrier', limits: { timeout_ms: 30 } },
+    { id: 'vis', adapter: 'fake-vis', role: 'visibility', limits: { backoff: { base_ms: 1000, cap_ms: 4000 } } },
+  ],
+  routes: [
+    { events: ['order.released', 'order.cancelled'], partners: ['wms'] },
+    { events: ['shipment.requested'], partners: ['ups'], ...(withFallback ? {} : {}) },
+  ],
+  ownership: { inventory: { WH: 'wms' }, shipments: { trusted: [] } },
+});
+
+async function crashMidCall(options: { keys: boolean; withFind: boolean; type: 'order.released' | 'shipment.requested' }) {
+  const clock = fakeClock();
+  const real = createMemoryStore({ now: clock.now });
+  await real.open();
+  const a = crashable(real);
+  const config = fastTimeout();
+  const fakes = fakeRegistry(clock, { honoursKeys: options.keys, withFind: options.withFind });
+  const io = { now: clock.now, random: () => 0.5, setTimeout: clock.setTimeout, clearTimeout: clock.clearTimeout };
+  const first = createEngine({ store: a.store, config, registry: fakes.registry, logger: quietLogger(), io });
+  await first.start();
+  const partnerId = options.type === 'order.released' ? 'wms' : 'ups';
+  const partner = fakes.partner(partnerId);
+  partner.script = ['act-then-hang'];
+  const e = event(options.type, 'stock.picking:500', 1);
+  // The partner acts, and the process dies before its answer arrives.
+  partner.script[0] = (async (ctx: any, body: any) => {
+    partner.effects.set(body.id, (partner.effects.get(body.id) ?? 0) + 1);
+    if (options.keys) partner.answers.set(ctx.idempotencyKey, { data: { acted: true } });
+    a.crash();
+    return new Promise(() => {});
+  }) as any;
+  await a.store.ingest([e]);
+  for (let i = 0; i < 100 && partner.calls.length === 0; i++) await new Promise((r) => setImmediate(r));
+  assert.is(partner.calls.length, 1);
+  assert.is((await real.get(e.id))?.state, 'delivering', 'left delivering by the crash');
+  assert.is(real.collection<Job>(JOBS).all()[0].state, 'running');
+  // A new process on the same data.
+  const second = createEngine({ store: real, config, registry: fakes.registry, logger: quietLogger(), io });
+  await second.start();
+  await second.runDue();
+  return { e, partner, real, second };
+}
+
+test('crash mid-call, partner honours keys: resumed on start with the same key, one effect', async () => {
+  const { e, partner, real } = await crashMidCall({ keys: true, withFind: false, type: 'order.released' });
+  assert.equal(partner.calls.map((c) => c.key), [`${e.id}:wms`, `${e.id}:wms`]);
+  assert.is(partner.effects.get(e.id), 1);
+  assert.is((await real.get(e.id))?.state, 'delivered', 'nothing left delivering');
+  assert.is(real.collection<Job>(JOBS).all().length, 0);
+});
+
+test('crash mid-call, partner without keys: findShipment reconciles instead of buying a second label', async () => {
+  const { e, partner, real } = await crashMidCall({ keys: false, withFind: true, type: 'shipment.requested' });
+  assert.equal(partner.calls.map((c) => c.action), ['createShipment', 'findShipment']);
+  assert.is(partner.effects.get(e.id), 1);
+  assert.is((await real.get(e.id))?.state, 'delivered');
+});
+
+test('the failing control: without keys and without findShipment the partner acts twice (why reconcile exists)', async () => {
+  const { e, partner } = await crashMidCall({ keys: false, withFind: false, type: 'shipment.requested' });
+  assert.is(partner.effects.get(e.id), 2);
+});
+
+test('an answer stored but not yet applied (crash in between) is applied on start, without calling again', async () => {
+  const clock = fakeClock();
+  const store = createMemoryStore({ now: clock.now });
+  await store.open();
+  const e = event('shipment.requested', 'stock.picking:501', 1);
+  await store.ingest([e]);
+  const now = clock.now().toISOString();
+  const label = loadFixtures('milestones', 'valid').find(([n]) => n === 'label.created')![1];
+  await store.collection<Job>(JOBS).put([{
+    id: `${e.id}/ups`, kind: 'event', subject: e.id, event_id: e.id, type: e.type, aggregate: e.aggregate, group: e.aggregate, seq: 1, step: 'ups',
+    action: 'createShipment', candidates: ['ups'], candidate: 0, key: `${e.id}:ups`, attempts: 0, max_attempts: 8, calls: 1, run_at: now,
+    state: 'done', in_doubt: false, applied: false, result: { data: { shipment_id: 'shp_1' }, milestones: [{ ...label, source: { partner: 'ups' }, aggregate: e.aggregate }] },
+    replays: 0, rekeys: 0, created_at: now, updated_at: now,
+  }]);
+  const h = await harness({ store, clock, config: fastTimeout() });
+  assert.is(h.partner('ups').calls.length, 0, 'not asked again');
+  assert.is(await h.state(e.id), 'delivered');
+  assert.is(h.engine.writeback.status().pending, 1, 'its milestone reached the outbox');
+});
+
+test('events acknowledged but never routed (crash right after ingest) are routed on start', async () => {
+  const clock = fakeClock();
+  const store = createMemoryStore({ now: clock.now });
+  await store.open();
+  const e = event('order.released', 'stock.picking:502', 1);
+  await store.ingest([e]);
+  const h = await harness({ store, clock, config: fastTimeout() });
+  await h.engine.runDue();
+  assert.is(h.partner('wms').calls.length, 1);
+  assert.is(await h.state(e.id), 'delivered');
+});
+
+test('label milestones go to the Odoo outbox and the visibility partner; a visibility outage never blocks execution', async () => {
+  const h = await harness({ config: fastTimeout() });
+  const vis = h.partner('vis');
+  vis.otherwise = 'fail500';
+  const s1 = event('shipment.requested', 'stock.picking:510', 1);
+  const s2 = event('shipment.requested', 'stock.picking:511', 1);
+  await h.publish(s1, s2);
+  assert.is(await h.state(s1.id), 'delivered');
+  assert.is(await h.state(s2.id), 'delivered');
+  assert.is(h.engine.writeback.status().pending, 2);
+  for (let i = 0; i < 40; i++) await h.advance(30_000);
+  assert.ok(vis.calls.length > 8 * 2, `publishing kept trying past max_attempts (8) behind its breaker: ${vis.calls.length} calls`);
+  assert.is(h.engine.deadLetters.list().items.length, 0, 'an outage is not a dead letter');
+  vis.otherwise = 'ok';
+  await h.advance(60_000);
+  assert.is(vis.effects.size, 2, 'both published once the platform is back');
+  assert.equal([...vis.effects.values()], [1, 1]);
+  assert.is(h.engine.jobs().length, 0);
+});
+
+test('ownership: inventory only from the owning warehouse; shipment milestones only from partners that own the shipment', async () => {
+  const h = await harness({ config: fastTimeout() });
+  const inv = loadFixtures<any>('milestones', 'valid').find(([n]) => n === 'inventory.level')![1];
+  const mine = { ...inv, source: { partner: 'wms' }, payload: { ...inv.payload, warehouse: 'WH' } };
+  const notMine = { ...inv, id: '5c1d2e3f-4a5b-4c6d-8e7f-0000000000aa', source: { partner: 'ups' }, payload: { ...inv.payload, warehouse: 'WH' } };
+  assert.equal((await h.engine.acceptMilestones([mine], { partner: 'wms' })).accepted, [inv.id]);
+  const refused = await h.engine.acceptMilestones([notMine], { partner: 'ups' });
+  assert.match(refused.refused[0].reason, /owned by wms, not ups/);
+  const delivered = loadFixtures<any>('milestones', 'valid').find(([n]) => n === 'shipment.delivered')![1];
+  const fromUps = { ...delivered, source: { partner: 'ups' }, aggregate: 'stock.picking:520' };
+  assert.match((await h.engine.acceptMilestones([fromUps], { partner: 'ups' })).refused[0]?.reason ?? '', /does not own stock.picking:520/);
+  await h.publish(event('shipment.requested', 'stock.picking:520', 1));
+  assert.equal((await h.engine.acceptMilestones([fromUps], { partner: 'ups' })).accepted, [fromUps.id], 'the carrier that bought the label may speak for it');
+  const spoofed = { ...fromUps, id: '5c1d2e3f-4a5b-4c6d-8e7f-0000000000ab', source: { partner: 'dhl' } };
+  assert.match((await h.engine.acceptMilestones([spoofed], { partner: 'ups' })).refused[0].reason, /came from ups/);
+  const invalid = { ...fromUps, id: 'nope' };
+  assert.match((await h.engine.acceptMilestones([invalid], { partner: 'ups' })).refused[0].reason, /^id: /);
+});
+
+test.run();
