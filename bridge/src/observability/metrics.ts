@@ -1,0 +1,468 @@
+/**
+ * The product's Prometheus metrics: what the bridge really does, for people who run the business.
+ *
+ * Two kinds of figures:
+ * - recorded: small typed functions (`metrics.partnerCall(...)`) the engine, adapters, ingest and
+ *   write-back call where the thing happens (counters and histograms);
+ * - derived on scrape from the store (events by state, dead letters by class, write-back backlog
+ *   and lag, overdue milestones, partner queue depths), so they are right after a restart and
+ *   before any recording call is wired.
+ *
+ * Labels are bounded: event and milestone types come from the contract, partner ids from the
+ * configuration (or at most MAX_PARTNERS distinct well-formed ids), outcomes and classes from
+ * fixed lists. Anything else is reported as "other". No id ever becomes a label value.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { EVENT_TYPES, MILESTONE_TYPES, SHIPMENT_STATUS_RANK, type MilestoneType } from '../../../shared/src/index.ts';
+import { JOBS, type Job } from '../core/jobs.ts';
+import { OUTBOX, type OutboxRow } from '../odoo/outbox.ts';
+import { EVENT_STATES, type EventState, type Store } from '../store/types.ts';
+
+export const PREFIX = 'logistics_bridge_';
+
+/** How a partner call ended. `circuit_open` is a call refused by the breaker (never sent). */
+export const CALL_OUTCOMES = ['success', 'retryable', 'permanent', 'timeout', 'circuit_open'] as const;
+export type CallOutcome = (typeof CALL_OUTCOMES)[number];
+export const ERROR_CLASSES = ['none', 'technical', 'business'] as const;
+export type ErrorClass = (typeof ERROR_CLASSES)[number];
+export const INGEST_OUTCOMES = ['accepted', 'duplicate', 'rejected'] as const;
+export type IngestOutcome = (typeof INGEST_OUTCOMES)[number];
+export const CIRCUIT_STATES = ['closed', 'half-open', 'open', 'isolated'] as const;
+export type CircuitStateName = (typeof CIRCUIT_STATES)[number];
+/** Why something went to the dead-letter queue (the engine's JobReason and the contract's reasons). */
+export const DEAD_LETTER_REASONS = [
+  'invalid_address', 'unknown_sku', 'insufficient_stock', 'allocation_conflict', 'duplicate_order', 'refused_by_partner',
+  'attempts_exhausted', 'no_carrier_available', 'out_of_order', 'other',
+] as const;
+
+/** Collection of the milestone expectations behind the completeness gauge. */
+export const EXPECTATIONS = 'observability_expectations';
+const MAX_PARTNERS = 64;
+const PARTNER_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+
+/** A shipment (or order) that should get `milestone` by `due_at`; deleted when it (or a later status) arrives. */
+export interface Expectation {
+  /** `<aggregate>|<milestone>`. */
+  id: string;
+  aggregate: string;
+  milestone: MilestoneType;
+  due_at: string;
+  created_at: string;
+}
+
+/**
+ * Milestones a delivered event makes due, and within how long (ms). A shipment status of a higher
+ * rank (SHIPMENT_STATUS_RANK) satisfies a lower one: a delivered shipment is not "missing in transit".
+ */
+export const DEFAULT_EXPECTATIONS: Record<string, { milestone: MilestoneType; within_ms: number }[]> = {
+  'order.released': [{ milestone: 'order.accepted', within_ms: 60 * 60_000 }],
+  'shipment.requested': [
+    { milestone: 'label.created', within_ms: 60 * 60_000 },
+    { milestone: 'shipment.in_transit', within_ms: 48 * 3_600_000 },
+    { milestone: 'shipment.delivered', within_ms: 7 * 86_400_000 },
+  ],
+};
+
+/** What the engine reports about partners and write-back (structurally `Engine['status']`). */
+export interface EngineStatusLike {
+  partners: Record<string, { circuit: string; in_flight: number; pending: number }>;
+  writeback?: { pending: number; rejected: number; odoo_down?: boolean; auth_paused?: boolean };
+}
+
+export interface MetricsOptions {
+  /** Source of the store-derived gauges; without it they are absent. */
+  store?: Store;
+  /** Configured partner ids: the only partner label values (others become "other"). */
+  partners?: string[];
+  /** Live engine figures (breaker states, in-flight calls); the jobs collection is read otherwise. */
+  engineStatus?: () => EngineStatusLike;
+  /** Answer-time targets per partner (seconds), for the SLA figures. */
+  slaSeconds?: Record<string, number>;
+  /** Node process metrics (CPU, memory, event loop) under the same prefix. */
+  processMetrics?: boolean;
+  now?: () => Date;
+  expectations?: typeof DEFAULT_EXPECTATIONS;
+}
+
+const seconds = (fromIso: string | undefined, to: number) => {
+  const t = fromIso ? Date.parse(fromIso) : NaN;
+  return Number.isFinite(t) ? Math.max(0, (to - t) / 1000) : undefined;
+};
+
+/** Creates a registry with every product metric and the functions that record them. */
+export function createMetrics(o: MetricsOptions = {}) {
+  const now = o.now ?? (() => new Date());
+  const registry = new Registry();
+  if (o.processMetrics) collectDefaultMetrics({ register: registry, prefix: PREFIX });
+  const configured = o.partners ? new Set(o.partners) : undefined;
+  const seenPartners = new Set<string>();
+  const expectations = o.expectations ?? DEFAULT_EXPECTATIONS;
+  const expectationsCol = o.store?.collection<Expectation>(EXPECTATIONS);
+
+  /** A partner id as a label value: configured or well-formed and among the first MAX_PARTNERS seen. */
+  function partner(id: string): string {
+    if (configured) return configured.has(id) ? id : 'other';
+    if (!PARTNER_ID.test(id)) return 'other';
+    if (seenPartners.has(id)) return id;
+    if (seenPartners.size >= MAX_PARTNERS) return 'other';
+    seenPartners.add(id);
+    return id;
+  }
+  const oneOf = <T extends string>(list: readonly T[], value: string, fallback: T): T => ((list as readonly string[]).includes(value) ? (value as T) : fallback);
+  const eventType = (t: string) => oneOf([...EVENT_TYPES, 'other'] as const, t, 'other');
+  const milestoneType = (t: string) => oneOf([...MILESTONE_TYPES, 'other'] as const, t, 'other');
+
+  const r = { registers: [registry] };
+  // Latency buckets: partner answers are sub-second to tens of seconds; business latencies
+  // (commit -> partner, partner -> Odoo) run from seconds to hours when something waits.
+  const CALL_BUCKETS = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+  const FLOW_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 14400, 86400];
+
+  const events = new Counter({ ...r, name: `${PREFIX}events_received_total`, help: 'Events Odoo published to the bridge, by type and ingest outcome (accepted, duplicate, rejected).', labelNames: ['type', 'outcome'] as const });
+  const calls = new Counter({ ...r, name: `${PREFIX}partner_calls_total`, help: 'Partner calls by partner, outcome and error class (technical: will retry; business: a person must act).', labelNames: ['partner', 'outcome', 'error_class'] as const });
+  const callSeconds = new Histogram({ ...r, name: `${PREFIX}partner_call_duration_seconds`, help: 'Partner answer time, by partner and outcome.', labelNames: ['partner', 'outcome'] as const, buckets: CALL_BUCKETS });
+  const withinSla = new Counter({ ...r, name: `${PREFIX}partner_calls_within_sla_total`, help: 'Successful partner calls answered within the partner\'s configured answer-time target.', labelNames: ['partner'] as const });
+  const slaTarget = new Gauge({ ...r, name: `${PREFIX}partner_sla_target_seconds`, help: 'Configured answer-time target per partner.', labelNames: ['partner'] as const });
+  const throttled = new Counter({ ...r, name: `${PREFIX}partner_rate_limited_total`, help: 'Partner answers with HTTP 429 (Too Many Requests).', labelNames: ['partner'] as const });
+  const headroom = new Gauge({ ...r, name: `${PREFIX}partner_rate_limit_headroom_ratio`, help: 'Share of the partner\'s rate limit still available (0..1), from its rate-limit headers or our own bucket.', labelNames: ['partner'] as const });
+  const circuitSet = new Map<string, CircuitStateName>();
+  new Gauge({
+    ...r, name: `${PREFIX}partner_circuit_state`, help: 'Circuit breaker state per partner: 1 for the current state (closed, half-open, open, isolated), 0 for the others.', labelNames: ['partner', 'state'] as const,
+    collect() {
+      this.reset();
+      const states = new Map(circuitSet);
+      const status = safe(o.engineStatus);
+      for (const [id, p] of Object.entries(status?.partners ?? {})) states.set(partner(id), oneOf(CIRCUIT_STATES, p.circuit, 'closed'));
+      for (const [id, s] of states) for (const st of CIRCUIT_STATES) this.set({ partner: id, state: st }, st === s ? 1 : 0);
+    },
+  });
+  new Gauge({
+    ...r, name: `${PREFIX}partner_pending_calls`, help: 'Partner calls waiting to be made (queued, retrying or waiting for their turn).', labelNames: ['partner'] as const,
+    collect() {
+      this.reset();
+      const status = safe(o.engineStatus);
+      if (status) {
+        for (const [id, p] of Object.entries(status.partners)) this.inc({ partner: partner(id) }, p.pending);
+        return;
+      }
+      for (const j of jobs()) if (j.state === 'pending' || j.state === 'running') this.inc({ partner: partner(j.candidates[j.candidate] ?? 'other') });
+    },
+  });
+  const deadLettered = new Counter({ ...r, name: `${PREFIX}dead_lettered_total`, help: 'Partner steps that entered the dead-letter queue, by error class and reason.', labelNames: ['error_class', 'reason'] as const });
+  const releases = new Counter({ ...r, name: `${PREFIX}order_releases_total`, help: 'Order releases to warehouses, by partner and outcome (success, failed). Success rate = success / all.', labelNames: ['partner', 'outcome'] as const });
+  const labels = new Counter({ ...r, name: `${PREFIX}carrier_label_requests_total`, help: 'Carrier label (shipment) requests, by partner and outcome (success, failed).', labelNames: ['partner', 'outcome'] as const });
+  const commitToPartner = new Histogram({ ...r, name: `${PREFIX}commit_to_partner_seconds`, help: 'From the Odoo commit (event occurred_at) to the first partner request for it, by event type.', labelNames: ['type'] as const, buckets: FLOW_BUCKETS });
+  const written = new Counter({ ...r, name: `${PREFIX}writeback_milestones_total`, help: 'Milestones written back to Odoo, by milestone type.', labelNames: ['type'] as const });
+  const writeLatency = new Histogram({ ...r, name: `${PREFIX}writeback_latency_seconds`, help: 'From the partner\'s milestone (occurred_at) to it being committed in Odoo, by milestone type.', labelNames: ['type'] as const, buckets: FLOW_BUCKETS });
+  const pods = new Counter({ ...r, name: `${PREFIX}pod_propagated_total`, help: 'Proofs of delivery written into Odoo.' });
+  const podLatency = new Histogram({ ...r, name: `${PREFIX}pod_propagation_seconds`, help: 'From the proof of delivery at the partner to it being visible in Odoo.', buckets: FLOW_BUCKETS });
+  const inventoryLatency = new Histogram({ ...r, name: `${PREFIX}inventory_update_latency_seconds`, help: 'From a partner\'s inventory report to the level being visible in Odoo.', buckets: FLOW_BUCKETS });
+
+  // ---- derived from the store on scrape
+  const jobs = (): Job[] => (o.store?.isOpen ? o.store.collection<Job>(JOBS).all() : []);
+  const outbox = (): OutboxRow[] => (o.store?.isOpen ? o.store.collection<OutboxRow>(OUTBOX).all() : []);
+  let unfinishedCache: { at: number; list: Awaited<ReturnType<Store['unfinished']>> } | undefined;
+  /** One store read per scrape, shared by the gauges below. */
+  async function unfinished() {
+    const t = Date.now();
+    if (unfinishedCache && t - unfinishedCache.at < 1000) return unfinishedCache.list;
+    const list = o.store?.isOpen ? await o.store.unfinished() : [];
+    unfinishedCache = { at: t, list };
+    return list;
+  }
+  const PENDING_STATES: ReadonlySet<EventState> = new Set(['received', 'queued', 'delivering', 'retrying', 'blocked']);
+  if (o.store) {
+    new Gauge({
+      ...r, name: `${PREFIX}events`, help: 'Events in the bridge not yet finished, by state (delivered and discarded ones are counted by the counters).', labelNames: ['state'] as const,
+      async collect() {
+        this.reset();
+        const counts = new Map<string, number>(EVENT_STATES.filter((s) => s !== 'delivered' && s !== 'discarded').map((s) => [s, 0]));
+        for (const e of await unfinished()) counts.set(e.state, (counts.get(e.state) ?? 0) + 1);
+        for (const [state, n] of counts) this.set({ state }, n);
+      },
+    });
+    new Gauge({
+      ...r, name: `${PREFIX}oldest_pending_event_age_seconds`, help: 'Age of the oldest event still on its way to its partners (received, queued, delivering, retrying or blocked); 0 when none.',
+      async collect() {
+        const t = now().getTime();
+        let oldest = 0;
+        for (const e of await unfinished()) if (PENDING_STATES.has(e.state)) oldest = Math.max(oldest, seconds(e.received_at, t) ?? 0);
+        this.set(oldest);
+      },
+    });
+    new Gauge({
+      ...r, name: `${PREFIX}dead_letters`, help: 'Events in the dead-letter queue (state dead) or waiting for manual handling (state manual), by error class.', labelNames: ['error_class', 'state'] as const,
+      async collect() {
+        this.reset();
+        for (const c of ['technical', 'business']) for (const s of ['dead', 'manual']) this.set({ error_class: c, state: s }, 0);
+        for (const e of await unfinished()) if (e.state === 'dead' || e.state === 'manual') this.inc({ error_class: e.error_class ?? 'technical', state: e.state });
+        // Milestones Odoo refused are dead letters too (a person fixes the data in Odoo).
+        for (const row of outbox()) if (row.state === 'rejected') this.inc({ error_class: 'business', state: 'dead' });
+      },
+    });
+    new Gauge({
+      ...r, name: `${PREFIX}writeback_backlog`, help: 'Milestones waiting to be written to Odoo.',
+      collect() {
+        this.set(outbox().filter((row) => row.state === 'pending').length);
+      },
+    });
+    new Gauge({
+      ...r, name: `${PREFIX}writeback_lag_seconds`, help: 'Age of the oldest milestone still waiting for Odoo; 0 when none waits.',
+      collect() {
+        const t = now().getTime();
+        let lag = 0;
+        for (const row of outbox()) if (row.state === 'pending') lag = Math.max(lag, seconds(row.created_at, t) ?? 0);
+        this.set(lag);
+      },
+    });
+    new Gauge({
+      ...r, name: `${PREFIX}shipments_missing_milestone`, help: 'Shipments and orders missing an expected milestone past its due time, by the missing milestone.', labelNames: ['milestone'] as const,
+      collect() {
+        this.reset();
+        const t = now().getTime();
+        for (const list of Object.values(expectations)) for (const e of list) this.set({ milestone: e.milestone }, 0);
+        for (const e of expectationsCol?.all() ?? []) if (Date.parse(e.due_at) <= t) this.inc({ milestone: milestoneType(e.milestone) });
+      },
+    });
+  }
+
+  function persistLater(p: Promise<void> | undefined) {
+    // Figures must never break delivery: a failed write only makes a gauge stale.
+    p?.catch(() => undefined);
+  }
+
+  /** Every value of a metric, with its labels (collect callbacks run). */
+  async function values(name: string) {
+    const m = registry.getSingleMetric(`${PREFIX}${name}`);
+    return m ? (await m.get()).values : [];
+  }
+  const sum = (vs: { value: number }[]) => vs.reduce((n, x) => n + x.value, 0);
+
+  const api = {
+    registry,
+    /** The figures people read on the dashboard, computed from this registry. */
+    async figures(): Promise<Figures> {
+      const rel = await values('order_releases_total');
+      const relAll = sum(rel);
+      const lab = await values('carrier_label_requests_total');
+      const callVals = await values('partner_calls_total');
+      const durations = await values('partner_call_duration_seconds');
+      const circuits = await values('partner_circuit_state');
+      const pendingVals = await values('partner_pending_calls');
+      const throttledVals = await values('partner_rate_limited_total');
+      const headroomVals = await values('partner_rate_limit_headroom_ratio');
+      const slaVals = await values('partner_calls_within_sla_total');
+      const ids = new Set<string>([...callVals, ...circuits, ...pendingVals].map((v) => String(v.labels.partner)));
+      for (const id of o.partners ?? []) ids.add(id);
+      const partners: PartnerFigures[] = [...ids].sort().map((id) => {
+        const mine = callVals.filter((v) => v.labels.partner === id);
+        const ok = sum(mine.filter((v) => v.labels.outcome === 'success'));
+        return {
+          partner: id,
+          calls: sum(mine),
+          success: ok,
+          technical_errors: sum(mine.filter((v) => v.labels.error_class === 'technical')),
+          business_errors: sum(mine.filter((v) => v.labels.error_class === 'business')),
+          rate_limited: sum(throttledVals.filter((v) => v.labels.partner === id)),
+          circuit: String(circuits.find((v) => v.labels.partner === id && v.value === 1)?.labels.state ?? 'closed'),
+          pending: sum(pendingVals.filter((v) => v.labels.partner === id)),
+          headroom: headroomVals.find((v) => v.labels.partner === id)?.value,
+          p95_seconds: quantile(durations.filter((v) => v.labels.partner === id && v.labels.outcome === 'success'), 0.95),
+          sla_target_seconds: o.slaSeconds?.[id],
+          within_sla: o.slaSeconds?.[id] !== undefined && ok > 0 ? sum(slaVals.filter((v) => v.labels.partner === id)) / ok : undefined,
+        };
+      });
+      const commit = await values('commit_to_partner_seconds');
+      const missing = await values('shipments_missing_milestone');
+      return {
+        order_release_success_rate: relAll ? sum(rel.filter((v) => v.labels.outcome === 'success')) / relAll : undefined,
+        order_releases: relAll,
+        label_failures: sum(lab.filter((v) => v.labels.outcome === 'failed')),
+        label_requests: sum(lab),
+        commit_to_partner: { p50: quantile(commit, 0.5), p95: quantile(commit, 0.95), p99: quantile(commit, 0.99) },
+        writeback_backlog: sum(await values('writeback_backlog')),
+        writeback_lag_seconds: sum(await values('writeback_lag_seconds')),
+        pod_propagated: sum(await values('pod_propagated_total')),
+        pod_p95_seconds: quantile(await values('pod_propagation_seconds'), 0.95),
+        inventory_p95_seconds: quantile(await values('inventory_update_latency_seconds'), 0.95),
+        missing_milestones: missing.filter((v) => v.value > 0).map((v) => ({ milestone: String(v.labels.milestone), count: v.value })),
+        partners,
+      };
+    },
+    /** Prometheus text exposition. */
+    async exposition(): Promise<string> {
+      return registry.metrics();
+    },
+    contentType: registry.contentType,
+    /** Ingest: `n` events of `type` were accepted, were duplicates, or were rejected by validation. */
+    eventsReceived(type: string, outcome: IngestOutcome, n = 1) {
+      if (n > 0) events.inc({ type: eventType(type), outcome }, n);
+    },
+    /**
+     * One partner call ended (or was refused by the breaker: outcome circuit_open, seconds 0).
+     * `errorClass` defaults from the outcome: permanent -> business, other failures -> technical.
+     */
+    partnerCall(partnerId: string, outcome: CallOutcome, secondsTaken: number, errorClass?: ErrorClass) {
+      const p = partner(partnerId);
+      const cls = errorClass ?? (outcome === 'success' ? 'none' : outcome === 'permanent' ? 'business' : 'technical');
+      calls.inc({ partner: p, outcome, error_class: cls });
+      if (outcome !== 'circuit_open') callSeconds.observe({ partner: p, outcome }, Math.max(0, secondsTaken));
+      const target = o.slaSeconds?.[partnerId];
+      if (outcome === 'success' && target !== undefined && secondsTaken <= target) withinSla.inc({ partner: p });
+    },
+    /** The partner answered 429. */
+    rateLimited(partnerId: string) {
+      throttled.inc({ partner: partner(partnerId) });
+    },
+    /** Rate-limit headroom from the partner's headers (remaining of limit) or our token bucket. */
+    rateLimitHeadroom(partnerId: string, remaining: number, limit: number) {
+      if (limit > 0) headroom.set({ partner: partner(partnerId) }, Math.max(0, Math.min(1, remaining / limit)));
+    },
+    /** Breaker transitions, for when no `engineStatus` is given (the engine's live state wins). */
+    circuitState(partnerId: string, state: CircuitStateName) {
+      circuitSet.set(partner(partnerId), state);
+    },
+    /** Sets the answer-time targets (seconds) per partner, from the configuration. */
+    slaTargets(targets: Record<string, number>) {
+      o.slaSeconds = { ...o.slaSeconds, ...targets };
+      for (const [id, s] of Object.entries(targets)) slaTarget.set({ partner: partner(id) }, s);
+    },
+    /** A partner step entered the dead-letter queue (or manual handling). */
+    deadLettered(errorClass: 'technical' | 'business', reason?: string) {
+      deadLettered.inc({ error_class: errorClass, reason: oneOf(DEAD_LETTER_REASONS, reason ?? 'other', 'other') });
+    },
+    /** A releaseOrder step finished: delivered to the warehouse, or given up (dead/manual). */
+    orderRelease(partnerId: string, ok: boolean) {
+      releases.inc({ partner: partner(partnerId), outcome: ok ? 'success' : 'failed' });
+    },
+    /** A createShipment / createReturnLabel step finished: label bought, or given up. */
+    labelRequest(partnerId: string, ok: boolean) {
+      labels.inc({ partner: partner(partnerId), outcome: ok ? 'success' : 'failed' });
+    },
+    /** The first partner request for an event goes out now: records occurred_at -> now. Call once per event. */
+    firstPartnerRequest(event: { type: string; occurred_at: string }, at: Date = now()) {
+      const s = seconds(event.occurred_at, at.getTime());
+      if (s !== undefined) commitToPartner.observe({ type: eventType(event.type) }, s);
+    },
+    /**
+     * Odoo committed these milestones (the write-back batch answered ok): counts them, records
+     * partner -> Odoo latency, proof-of-delivery and inventory latencies, and settles expectations.
+     */
+    milestonesWritten(milestones: { type: string; occurred_at: string; aggregate: string }[], at: Date = now()) {
+      const t = at.getTime();
+      for (const m of milestones) {
+        const type = milestoneType(m.type);
+        written.inc({ type });
+        const s = seconds(m.occurred_at, t);
+        if (s !== undefined) writeLatency.observe({ type }, s);
+        if (m.type === 'shipment.proof_of_delivery') {
+          pods.inc();
+          if (s !== undefined) podLatency.observe(s);
+        }
+        if (m.type === 'inventory.level' && s !== undefined) inventoryLatency.observe(s);
+      }
+      api.milestonesSeen(milestones);
+    },
+    /** An event was delivered to its partners: its expected milestones are now due (see DEFAULT_EXPECTATIONS). */
+    eventDelivered(event: { type: string; aggregate: string }, at: Date = now()) {
+      if (!expectationsCol) return;
+      const rows: Expectation[] = [];
+      if (event.type === 'shipment.cancelled' || event.type === 'order.cancelled') {
+        const gone = expectationsCol.all().filter((e) => e.aggregate === event.aggregate).map((e) => e.id);
+        if (gone.length) persistLater(expectationsCol.delete(gone));
+        return;
+      }
+      for (const x of expectations[event.type] ?? []) {
+        const id = `${event.aggregate}|${x.milestone}`;
+        if (expectationsCol.get(id)) continue;
+        rows.push({ id, aggregate: event.aggregate, milestone: x.milestone, due_at: new Date(at.getTime() + x.within_ms).toISOString(), created_at: at.toISOString() });
+      }
+      if (rows.length) persistLater(expectationsCol.put(rows));
+    },
+    /** Milestones arrived (accepted from a partner): expectations they meet are settled. */
+    milestonesSeen(milestones: { type: string; aggregate: string }[]) {
+      if (!expectationsCol) return;
+      const gone: string[] = [];
+      for (const m of milestones) {
+        const rank = SHIPMENT_STATUS_RANK[m.type as MilestoneType];
+        for (const e of expectationsCol.all()) {
+          if (e.aggregate !== m.aggregate) continue;
+          const er = SHIPMENT_STATUS_RANK[e.milestone];
+          if (e.milestone === m.type || (rank !== undefined && er !== undefined && rank >= er && m.type !== 'shipment.exception')) gone.push(e.id);
+          if (m.type === 'order.rejected' && e.milestone === 'order.accepted') gone.push(e.id);
+        }
+      }
+      if (gone.length) persistLater(expectationsCol.delete([...new Set(gone)]));
+    },
+  };
+  return api;
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+export interface PartnerFigures {
+  partner: string;
+  calls: number;
+  success: number;
+  technical_errors: number;
+  business_errors: number;
+  rate_limited: number;
+  circuit: string;
+  pending: number;
+  headroom?: number;
+  p95_seconds?: number;
+  sla_target_seconds?: number;
+  /** Share of successful calls answered within the target (0..1). */
+  within_sla?: number;
+}
+
+export interface Figures {
+  order_release_success_rate?: number;
+  order_releases: number;
+  label_failures: number;
+  label_requests: number;
+  commit_to_partner: { p50?: number; p95?: number; p99?: number };
+  writeback_backlog: number;
+  writeback_lag_seconds: number;
+  pod_propagated: number;
+  pod_p95_seconds?: number;
+  inventory_p95_seconds?: number;
+  missing_milestones: { milestone: string; count: number }[];
+  partners: PartnerFigures[];
+}
+
+/**
+ * A quantile estimated from histogram bucket values (as PromQL's histogram_quantile: linear within
+ * the bucket); series with different labels are added up. Undefined when nothing was observed.
+ */
+export function quantile(vs: { labels: Record<string, unknown>; value: number; metricName?: string }[], q: number): number | undefined {
+  const buckets = new Map<number, number>();
+  for (const v of vs) {
+    if (!v.metricName?.endsWith('_bucket')) continue;
+    const le = v.labels.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(v.labels.le);
+    buckets.set(le, (buckets.get(le) ?? 0) + v.value);
+  }
+  const sorted = [...buckets].sort((a, b) => a[0] - b[0]);
+  const total = sorted.at(-1)?.[1] ?? 0;
+  if (!total) return undefined;
+  const rank = q * total;
+  let prevLe = 0;
+  let prevCount = 0;
+  for (const [le, count] of sorted) {
+    if (count >= rank) {
+      if (!Number.isFinite(le)) return prevLe;
+      return count === prevCount ? le : prevLe + ((le - prevLe) * (rank - prevCount)) / (count - prevCount);
+    }
+    prevLe = le;
+    prevCount = count;
+  }
+  return prevLe;
+}
+
+function safe<T>(f: (() => T) | undefined): T | undefined {
+  try {
+    return f?.();
+  } catch {
+    return undefined;
+  }
+}
