@@ -132,9 +132,13 @@ export function faultInjection(run: RunFaults & { random?: () => number }, answe
       // The effect happened; now the caller never learns it. On a real socket, cut it; in-process,
       // hand back a body that fails while being read.
       const socket = (c.env as { incoming?: { socket?: { destroy(): void } } } | undefined)?.incoming?.socket;
-      if (socket) socket.destroy();
+      if (socket) {
+        socket.destroy();
+        return;
+      }
+      const status = [101, 204, 205, 304].includes(c.res.status) ? 200 : c.res.status;
       c.res = new Response(new ReadableStream({ start(ctrl) { ctrl.error(new TypeError('simulated dropped response')); } }), {
-        status: c.res.status,
+        status,
         headers: c.res.headers,
       });
     }

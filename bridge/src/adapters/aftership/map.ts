@@ -30,7 +30,7 @@ export function errorReason(status: number, body: unknown): { message: string; r
   const meta = (body as { meta?: { code?: number; message?: string; type?: string } })?.meta;
   const message = meta ? `${meta.code ?? status} ${meta.type ?? ''} ${meta.message ?? ''}`.replace(/\s+/g, ' ').trim() : `HTTP ${status}`;
   if (status === 404) return { message, reason: 'not_found' };
-  return { message, reason: 'invalid_request' };
+  return { message, reason: status === 422 ? 'refused_by_partner' : 'invalid_request' };
 }
 export const ALREADY_EXISTS = 4003;
 
