@@ -181,10 +181,10 @@ export function createWriteback(options: WritebackOptions): Writeback {
   }
 
   async function send(batch: OutboxRow[]) {
-    const started_ = Date.now();
+    const started_ = nowMs();
     try {
       const results = await client!.applyMilestones(batch.map((r) => r.milestone));
-      adapt(Date.now() - started_, true);
+      adapt(nowMs() - started_, true);
       failures = 0;
       conflicts = 0;
       if (authPaused) logger.info({}, 'Odoo accepts the write-back credentials again: resuming');

@@ -1,0 +1,87 @@
+/**
+ * A fake Odoo behind `fetch`, speaking both transports the way Odoo does: `/jsonrpc` (common.version,
+ * common.authenticate, object.execute_kw) and `/json/2/<model>/<method>` with a bearer key.
+ * It implements logistics.bridge.api.apply_milestones' contract: one result per item, `duplicate`
+ * for an id already applied. Knobs: down, conflicts, a revoked key, rejected ids, wrong reply ids,
+ * and a latency that moves the injected clock.
+ */
+import type { Milestone } from '../../shared/src/index.ts';
+
+export interface FakeOdoo {
+  fetch: typeof fetch;
+  /** Applied count per milestone id (exactly once means 1 each). */
+  applied: Map<string, number>;
+  /** Milestone ids in the order Odoo applied them. */
+  order: string[];
+  /** Calls of apply_milestones with their batch sizes. */
+  batches: number[];
+  requests: { url: string; headers: Record<string, string>; body: any }[];
+  down: boolean;
+  conflicts: number;
+  key: string;
+  rejectIds: Set<string>;
+  /** Answer /jsonrpc with a different id (a broken proxy). */
+  wrongId: boolean;
+  version: number;
+  /** Called with the batch size; returns ms the call "takes" (moves the clock via `advance`). */
+  latency?: (size: number) => number;
+}
+
+export function fakeOdoo(options: { key?: string; version?: number; advance?: (ms: number) => void } = {}): FakeOdoo {
+  const odoo: FakeOdoo = {
+    applied: new Map(), order: [], batches: [], requests: [], down: false, conflicts: 0, key: options.key ?? 'secret-key',
+    rejectIds: new Set(), wrongId: false, version: options.version ?? 19, fetch: undefined as any,
+  };
+  const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+  const apply = (milestones: Milestone[]) => {
+    odoo.batches.push(milestones.length);
+    if (odoo.latency && options.advance) options.advance(odoo.latency(milestones.length));
+    return milestones.map((m) => {
+      if (odoo.rejectIds.has(m.id)) return { id: m.id, status: 'rejected', message: 'picking not found' };
+      const n = odoo.applied.get(m.id) ?? 0;
+      if (n) return { id: m.id, status: 'duplicate', message: '' };
+      odoo.applied.set(m.id, 1);
+      odoo.order.push(m.id);
+      return { id: m.id, status: 'applied', message: '' };
+    });
+  };
+  const odooError = (name: string, message: string) => ({ code: 200, message: 'Odoo Server Error', data: { name, message, debug: `Traceback...\n${name}: ${message}`, arguments: [message], context: {} } });
+  odoo.fetch = (async (input: string | URL | Request, init?: RequestInit) => {
+    const url = String(input);
+    const headers = Object.fromEntries(Object.entries((init?.headers ?? {}) as Record<string, string>).map(([k, v]) => [k.toLowerCase(), v]));
+    const body = init?.body ? JSON.parse(String(init.body)) : undefined;
+    odoo.requests.push({ url, headers, body });
+    if (odoo.down) throw new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:8069'), { code: 'ECONNREFUSED' }) });
+    const path = new URL(url).pathname;
+    if (path === '/jsonrpc') {
+      const { service, method, args } = body.params;
+      const id = odoo.wrongId ? body.id + 1000 : body.id;
+      if (service === 'common' && method === 'version') return json({ jsonrpc: '2.0', id, result: { server_version: `${odoo.version}.0`, server_version_info: [odoo.version, 0, 0, 'final', 0, ''], protocol_version: 1 } });
+      if (service === 'common' && method === 'authenticate') return json({ jsonrpc: '2.0', id, result: args[2] === odoo.key ? 7 : false });
+      if (service === 'object' && method === 'execute_kw') {
+        const [, uid, key, model, m, positional] = args;
+        if (key !== odoo.key || uid !== 7) return json({ jsonrpc: '2.0', id, error: odooError('odoo.exceptions.AccessDenied', 'Access Denied') });
+        if (odoo.conflicts > 0) {
+          odoo.conflicts -= 1;
+          return json({ jsonrpc: '2.0', id, error: odooError('psycopg2.errors.SerializationFailure', 'could not serialize access due to concurrent update') });
+        }
+        if (model !== 'logistics.bridge.api' || m !== 'apply_milestones') return json({ jsonrpc: '2.0', id, error: odooError('builtins.AttributeError', `no method ${m}`) });
+        return json({ jsonrpc: '2.0', id, result: apply(positional[0]) });
+      }
+      return json({ jsonrpc: '2.0', id, error: odooError('builtins.NameError', 'unknown service') });
+    }
+    const m = /^\/json\/2\/([^/]+)\/([^/]+)$/.exec(path);
+    if (m) {
+      if (odoo.version < 19) return new Response('Not Found', { status: 404 });
+      if (headers.authorization !== `bearer ${odoo.key}`) return json({ name: 'werkzeug.exceptions.Unauthorized', message: 'Invalid apikey', arguments: [], context: {}, debug: '' }, 401);
+      if (odoo.conflicts > 0) {
+        odoo.conflicts -= 1;
+        return json({ name: 'psycopg2.errors.SerializationFailure', message: 'could not serialize access due to concurrent update', arguments: [], context: {}, debug: '' }, 500);
+      }
+      if (m[1] !== 'logistics.bridge.api' || m[2] !== 'apply_milestones') return json({ name: 'werkzeug.exceptions.NotFound', message: 'not found', arguments: [], context: {}, debug: '' }, 404);
+      return json(apply(body.milestones));
+    }
+    return new Response('Not Found', { status: 404 });
+  }) as typeof fetch;
+  return odoo;
+}
