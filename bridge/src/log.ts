@@ -7,7 +7,7 @@ export const REDACTED_PATHS = [
   'api_key', '*.api_key', 'apiKey', '*.apiKey', 'secret', '*.secret', 'password', '*.password', 'credentials', '*.credentials',
   'signature', '*.signature', 'headers["webhook-signature"]', 'headers["x-hmac-signature"]', 'headers["aftership-hmac-sha256"]',
   '*.street1', '*.street2', '*.phone', '*.email', 'payload.ship_to', 'payload.ship_from', 'payload.return_from', 'payload.return_to', 'payload.contact',
-  'cookie', '*.cookie', 'headers.cookie', 'req.headers.cookie', 'headers["x-api-key"]', 'headers["as-api-key"]', 'headers["set-cookie"]',
+  'email', 'phone', 'street1', 'street2', 'cookie', '*.cookie', 'headers.cookie', 'req.headers.cookie', 'headers["x-api-key"]', 'headers["as-api-key"]', 'headers["set-cookie"]',
 ];
 
 /**
@@ -69,5 +69,6 @@ export const CORRELATION_HEADER = 'x-correlation-id';
  * causing event id), so one grep follows an event through ingest, partner calls and write-back.
  */
 export function withCorrelation(logger: Logger, correlationId: string, bindings: Record<string, unknown> = {}): Logger {
-  return logger.child({ correlation_id: correlationId, ...bindings });
+  // Child bindings bypass formatters.log: scrub them here.
+  return logger.child(scrub({ correlation_id: correlationId, ...bindings }) as Record<string, unknown>);
 }
