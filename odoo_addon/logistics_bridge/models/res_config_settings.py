@@ -1,0 +1,23 @@
+from odoo import api, fields, models
+
+from ..services.settings import DEFAULT_URL, WORKFLOW_MODES, BridgeSettings
+
+
+class ResConfigSettings(models.TransientModel):
+    _inherit = 'res.config.settings'
+
+    logistics_bridge_url = fields.Char('Bridge URL', config_parameter='logistics_bridge.url', default=DEFAULT_URL,
+                                       help="Websocket of the bridge's Odoo surface, e.g. ws://127.0.0.1:8787/v1/odoo")
+    logistics_bridge_token = fields.Char('Bridge Token', config_parameter='logistics_bridge.token', groups='base.group_system',
+                                         help="Sent as 'Authorization: Bearer <token>' when connecting to the bridge.")
+    logistics_bridge_workflow_order = fields.Selection(WORKFLOW_MODES, 'Order release', config_parameter='logistics_bridge.workflow_order', default='realtime')
+    logistics_bridge_workflow_shipment = fields.Selection(WORKFLOW_MODES, 'Carrier shipments', config_parameter='logistics_bridge.workflow_shipment', default='realtime')
+    logistics_bridge_workflow_return = fields.Selection(WORKFLOW_MODES, 'Returns', config_parameter='logistics_bridge.workflow_return', default='realtime')
+    logistics_bridge_batch_size = fields.Integer('Events per request', config_parameter='logistics_bridge.batch_size', default=100)
+    logistics_bridge_invoice_on_pod = fields.Boolean('Invoice on proof of delivery', config_parameter='logistics_bridge.invoice_on_pod')
+    logistics_bridge_apply_inventory = fields.Boolean('Apply partner inventory levels', config_parameter='logistics_bridge.apply_inventory')
+
+    @api.model
+    def _logistics_bridge_settings(self):
+        """The module's settings as a plain BridgeSettings object (reads ir.config_parameter)."""
+        return BridgeSettings.from_params(self.env['ir.config_parameter'].sudo().get_param)

@@ -1,0 +1,8 @@
+"""Plain-Python logic of the module: no model definitions here.
+
+- contract:   event/milestone type lists and JSON Schema validation against data/contract/
+- payloads:   canonical event payloads built from Odoo records
+- backoff:    capped exponential backoff
+- dispatcher: sends pending outbox rows to the bridge over a websocket (JSON-RPC events.publish)
+- milestones: applies canonical milestones to pickings (the write-back API's logic)
+"""

@@ -1,0 +1,96 @@
+from unittest.mock import patch
+
+from odoo.exceptions import UserError, ValidationError
+from odoo.tests import tagged
+
+from .common import LogisticsBridgeCase
+
+
+class Boom(Exception):
+    pass
+
+
+@tagged('post_install', '-at_install')
+class TestOutbox(LogisticsBridgeCase):
+
+    def test_confirmation_writes_the_event_in_the_same_transaction(self):
+        cron = self.env.ref('logistics_bridge.ir_cron_dispatch_events')
+        triggers_before = self.env['ir.cron.trigger'].sudo().search_count([('cron_id', '=', cron.id)])
+        order = self.make_order()
+        picking = self.out_picking(order)
+        events = self.events_of(picking)
+        self.assertEqual(events.mapped('event_type'), ['order.released'])
+        self.assertEqual(events.state, 'pending')
+        self.assertEqual(events.sequence, 1)
+        self.assertEqual(events.aggregate, f'stock.picking:{picking.id}')
+        self.assertEqual(events.sale_id, order)
+        # the dispatcher is woken through a trigger row of this same transaction (notified after commit)
+        self.assertEqual(self.env['ir.cron.trigger'].sudo().search_count([('cron_id', '=', cron.id)]), triggers_before + 1)
+
+    def test_rolled_back_change_leaves_no_event(self):
+        order = self.make_order(confirm=False)
+        cron = self.env.ref('logistics_bridge.ir_cron_dispatch_events')
+        triggers_before = self.env['ir.cron.trigger'].sudo().search_count([('cron_id', '=', cron.id)])
+        events_before = self.Event.sudo().search_count([])
+        with self.assertRaises(Boom):
+            with self.env.cr.savepoint():
+                order.action_confirm()
+                self.assertEqual(self.Event.sudo().search_count([]), events_before + 1)
+                raise Boom()
+        self.env.invalidate_all()
+        self.assertEqual(self.Event.sudo().search_count([]), events_before)
+        self.assertEqual(self.env['ir.cron.trigger'].sudo().search_count([('cron_id', '=', cron.id)]), triggers_before)
+
+    def test_no_network_inside_the_business_transaction(self):
+        with patch('websocket.create_connection', side_effect=AssertionError('network call in a business transaction')) as connect:
+            order = self.make_order()
+            self.validate(self.out_picking(order))
+            order.copy().action_confirm()
+        connect.assert_not_called()
+
+    def test_sequence_grows_per_aggregate(self):
+        order = self.make_order()
+        picking = self.out_picking(order)
+        order._action_cancel()
+        events = self.events_of(picking)
+        self.assertEqual(events.mapped('event_type'), ['order.released', 'order.cancelled'])
+        self.assertEqual(events.mapped('sequence'), [1, 2])
+        other = self.out_picking(self.make_order())
+        self.assertEqual(self.events_of(other).sequence, 1)
+
+    def test_cancel_of_an_unreleased_picking_emits_nothing(self):
+        self.env['ir.config_parameter'].sudo().set_param('logistics_bridge.workflow_order', 'off')
+        order = self.make_order()
+        picking = self.out_picking(order)
+        self.env['ir.config_parameter'].sudo().set_param('logistics_bridge.workflow_order', 'realtime')
+        order._action_cancel()
+        self.assertFalse(self.events_of(picking))
+
+    def test_batch_mode_writes_without_waking_the_cron(self):
+        self.env['ir.config_parameter'].sudo().set_param('logistics_bridge.workflow_order', 'batch')
+        cron = self.env.ref('logistics_bridge.ir_cron_dispatch_events')
+        triggers_before = self.env['ir.cron.trigger'].sudo().search_count([('cron_id', '=', cron.id)])
+        picking = self.out_picking(self.make_order())
+        self.assertEqual(self.events_of(picking).state, 'pending')
+        self.assertEqual(self.env['ir.cron.trigger'].sudo().search_count([('cron_id', '=', cron.id)]), triggers_before)
+
+    def test_emit_refuses_unknown_types(self):
+        picking = self.out_picking(self.make_order())
+        with self.assertRaises(ValidationError):
+            self.Event.emit('order.shipped', picking)
+
+    def test_requeue_and_cancel(self):
+        picking = self.out_picking(self.make_order())
+        event = self.events_of(picking)
+        event.write({'state': 'rejected', 'last_error': '/payload/ship_to/street1: must not be empty'})
+        event.payload_text = event.payload_text.replace('"partial": false', '"partial": true')
+        self.assertTrue(event.payload['fulfilment']['partial'])
+        event.action_requeue()
+        self.assertEqual(event.state, 'pending')
+        with self.assertRaises(UserError):
+            event.payload_text = '{}'  # only rejected payloads are editable
+        event.action_cancel()
+        self.assertEqual(event.state, 'cancelled')
+        event.write({'state': 'acknowledged'})
+        with self.assertRaises(UserError):
+            event.action_cancel()

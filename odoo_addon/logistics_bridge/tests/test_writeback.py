@@ -1,0 +1,147 @@
+import base64
+from datetime import timedelta
+
+from odoo.tests import new_test_user, tagged
+
+from .common import LogisticsBridgeCase
+
+
+@tagged('post_install', '-at_install')
+class TestWriteBack(LogisticsBridgeCase):
+    """logistics.bridge.api called as the integration user, the way the bridge calls it."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.order = cls.make_order(cls)
+        cls.picking = cls.out_picking(cls, cls.order)
+        cls.validate(cls, cls.picking)
+        cls.api = cls.env['logistics.bridge.api'].with_user(cls.integration_user)
+
+    def apply(self, *milestones):
+        return self.api.apply_milestones(list(milestones))
+
+    def label(self, **kw):
+        payload = {'shipment_ref': self.picking.name, 'carrier': 'bridge_ground', 'service': 'GROUND',
+                   'tracking_number': 'TRK123', 'tracking_url': 'https://track.example.com/TRK123',
+                   'label': {'format': 'PDF', 'content_base64': base64.b64encode(b'%PDF-1.4 label').decode()},
+                   'cost': {'amount': 18.4, 'currency': 'USD'}}
+        return self.milestone('label.created', self.picking, payload, **kw)
+
+    def test_label_sets_tracking_attaches_the_label_and_tells_people(self):
+        item = self.label()
+        [result] = self.apply(item)
+        self.assertEqual(result, {'id': item['id'], 'status': 'applied', 'message': ''})
+        self.assertEqual(self.picking.carrier_tracking_ref, 'TRK123')
+        self.assertEqual(self.picking.carrier_tracking_url, 'https://track.example.com/TRK123')
+        self.assertEqual(self.picking.bridge_status, 'label.created')
+        attachment = self.env['ir.attachment'].search([('res_model', '=', 'stock.picking'), ('res_id', '=', self.picking.id),
+                                                       ('name', 'like', 'LabelShipping-bridge')])
+        self.assertEqual(attachment.raw, b'%PDF-1.4 label')
+        self.assertIn(attachment, self.picking.message_ids[0].attachment_ids)
+        self.assertEqual(self.picking.message_ids[0].author_id, self.integration_user.partner_id)
+        milestone = self.picking.bridge_milestone_ids
+        self.assertEqual((milestone.uuid, milestone.result, milestone.sale_id), (item['id'], 'applied', self.order))
+        self.assertEqual(self.order.bridge_milestone_count, 1)
+
+    def test_same_milestone_twice_is_a_duplicate_with_no_second_effect(self):
+        item = self.label()
+        self.apply(item)
+        messages = len(self.picking.message_ids)
+        [again] = self.apply(item)
+        self.assertEqual(again['status'], 'duplicate')
+        self.assertEqual(len(self.picking.message_ids), messages)
+        self.assertEqual(len(self.picking.bridge_milestone_ids), 1)
+        self.assertEqual(self.env['ir.attachment'].search_count([('res_model', '=', 'stock.picking'), ('res_id', '=', self.picking.id),
+                                                                 ('name', 'like', 'LabelShipping-bridge')]), 1)
+        # and within one batch
+        item2 = self.milestone('shipment.in_transit', self.picking, self.status_payload(self.picking), occurred_at=timedelta(hours=1))
+        results = self.apply(item2, item2)
+        self.assertEqual([r['status'] for r in results], ['applied', 'duplicate'])
+
+    def test_older_milestone_never_moves_the_status_backwards(self):
+        delivered = self.milestone('shipment.delivered', self.picking, self.status_payload(self.picking), occurred_at=timedelta(hours=5))
+        in_transit = self.milestone('shipment.in_transit', self.picking, self.status_payload(self.picking), occurred_at=timedelta(hours=2))
+        results = self.apply(delivered, in_transit)
+        self.assertEqual([r['status'] for r in results], ['applied', 'stale'])
+        self.assertEqual(self.picking.bridge_status, 'shipment.delivered')
+        self.assertEqual(sorted(self.picking.bridge_milestone_ids.mapped('result')), ['applied', 'stale'])
+        # a newer one still applies
+        returned = self.milestone('shipment.returned', self.picking, self.status_payload(self.picking), occurred_at=timedelta(hours=9))
+        self.assertEqual(self.apply(returned)[0]['status'], 'applied')
+        self.assertEqual(self.picking.bridge_status, 'shipment.returned')
+
+    def test_exception_becomes_an_activity_for_the_responsible_user(self):
+        responsible = new_test_user(self.env, login='lb_responsible', groups='stock.group_stock_user')
+        self.picking.user_id = responsible
+        item = self.milestone('shipment.exception', self.picking, self.status_payload(
+            self.picking, reason_class='address_invalid', reason='Street number does not exist'))
+        self.assertEqual(self.apply(item)[0]['status'], 'applied')
+        activity = self.picking.activity_ids
+        self.assertEqual(len(activity), 1)
+        self.assertEqual(activity.user_id, responsible)
+        self.assertIn('Street number does not exist', activity.note)
+        self.assertEqual(self.picking.bridge_problem, 'address_invalid: Street number does not exist')
+        self.assertEqual(self.picking.bridge_status, 'shipment.exception')
+
+    def test_proof_of_delivery_creates_the_invoice_when_enabled(self):
+        self.env['ir.config_parameter'].sudo().set_param('logistics_bridge.invoice_on_pod', 'True')
+        item = self.milestone('shipment.proof_of_delivery', self.picking, {
+            'shipment_ref': self.picking.name, 'signer': 'J. Doe', 'signed_at': '2026-11-27T15:04:00Z',
+            'evidence_url': 'https://pod.example.com/1.png'})
+        self.assertEqual(self.apply(item)[0]['status'], 'applied')
+        self.assertEqual(self.picking.bridge_pod_signer, 'J. Doe')
+        self.assertTrue(self.order.invoice_ids, "an invoice is created from the delivered quantities")
+
+    def test_proof_of_delivery_without_invoicing(self):
+        item = self.milestone('shipment.proof_of_delivery', self.picking, {
+            'shipment_ref': self.picking.name, 'signer': 'J. Doe', 'signed_at': '2026-11-27T15:04:00Z'})
+        self.assertEqual(self.apply(item)[0]['status'], 'applied')
+        self.assertFalse(self.order.invoice_ids)
+
+    def test_one_bad_item_never_fails_the_batch(self):
+        good = self.milestone('shipment.dispatched', self.picking, self.status_payload(self.picking))
+        wrong_picking = self.milestone('shipment.delivered', self.picking, self.status_payload(self.picking, shipment_ref='WH/OUT/99999'))
+        unknown = self.milestone('shipment.delivered', self.picking, self.status_payload(self.picking), aggregate='stock.picking:999999999')
+        invalid = self.milestone('shipment.exception', self.picking, self.status_payload(self.picking, reason_class='aliens', reason='x'))
+        not_an_object = 'hello'
+        results = self.apply(good, wrong_picking, unknown, invalid, not_an_object)
+        self.assertEqual([r['status'] for r in results], ['applied', 'rejected', 'rejected', 'rejected', 'rejected'])
+        self.assertEqual([r['id'] for r in results], [good['id'], wrong_picking['id'], unknown['id'], invalid['id'], None])
+        self.assertIn('WH/OUT/99999', results[1]['message'])
+        self.assertIn('no picking', results[2]['message'])
+        self.assertIn('/payload/reason_class', results[3]['message'])
+        self.assertEqual(self.picking.bridge_status, 'shipment.dispatched')
+
+    def test_order_rejected_asks_a_person(self):
+        item = self.milestone('order.rejected', self.picking, {
+            'order_ref': self.order.name, 'picking_ref': self.picking.name, 'warehouse': self.warehouse.code,
+            'reason_class': 'unknown_sku', 'reason': 'SKU FURN_0000 unknown'})
+        self.assertEqual(self.apply(item)[0]['status'], 'applied')
+        self.assertTrue(self.picking.activity_ids)
+        self.assertIn('unknown_sku', self.picking.bridge_problem)
+
+    def test_inventory_levels_are_recorded_and_applied_when_enabled(self):
+        payload = {'sku': self.product_a.default_code, 'warehouse': self.warehouse.code,
+                   'on_hand': {'value': 40, 'uom': 'Units'}, 'available': {'value': 35, 'uom': 'Units'}}
+        before = self.product_a.with_context(warehouse_id=self.warehouse.id).qty_available
+        item = self.milestone('inventory.level', None, payload, aggregate=f'inventory:{self.warehouse.code}')
+        self.assertEqual(self.apply(item)[0]['status'], 'applied')
+        self.product_a.invalidate_recordset()
+        self.assertEqual(self.product_a.with_context(warehouse_id=self.warehouse.id).qty_available, before)  # recorded only
+        self.env['ir.config_parameter'].sudo().set_param('logistics_bridge.apply_inventory', 'True')
+        newer = self.milestone('inventory.level', None, payload, aggregate=f'inventory:{self.warehouse.code}', occurred_at=timedelta(hours=1))
+        older = self.milestone('inventory.level', None, dict(payload, on_hand={'value': 1, 'uom': 'Units'}),
+                               aggregate=f'inventory:{self.warehouse.code}', occurred_at=timedelta(minutes=30))
+        results = self.api.apply_inventory_levels([newer, older])
+        self.assertEqual([r['status'] for r in results], ['applied', 'stale'])
+        self.product_a.invalidate_recordset()
+        self.assertEqual(self.product_a.with_context(warehouse_id=self.warehouse.id).qty_available, 40)
+
+    def test_every_shared_fixture_type_is_handled(self):
+        """Each milestone type of the contract has a handler (an unknown type would be rejected)."""
+        from ..services import contract
+        from ..services.milestones import MilestoneApplier
+        for mtype in contract.MILESTONE_TYPES:
+            if mtype != 'inventory.level':
+                self.assertTrue(hasattr(MilestoneApplier, '_on_' + mtype.replace('.', '_')), mtype)

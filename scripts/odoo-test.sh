@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# odoo-test.sh - install odoo_addon/logistics_bridge in a FRESH database of a real Odoo 19 and run
+# its tests inside Odoo (--test-tags /logistics_bridge), printing ran/failed/errors.
+#
+#   ODOO_SRC=/path/to/odoo-19 scripts/odoo-test.sh          (npm run test:odoo)
+#
+# env: ODOO_SRC      Odoo 19 source tree (git layout with odoo-bin, or nightly layout with odoo/addons)
+#      PGHOST PGPORT PGUSER PGPASSWORD   PostgreSQL (default: the lab's 127.0.0.1:5433 odoo/odoo)
+#      PY            python with Odoo's dependencies (default /usr/bin/python3)
+#      ODOO_USER     user to run Odoo as when this runs as root (default odoo; Odoo refuses root)
+#      KEEP_DB=1     keep the test database; TEST_TAGS overrides /logistics_bridge
+#      MODULES       modules to install (default logistics_bridge,base_automation: the automation test uses it)
+# Without ODOO_SRC it prints "SKIPPED: no Odoo source (set ODOO_SRC)" and exits 0 (CI replays
+# test/fixtures/odoo/ instead).
+set -euo pipefail
+
+if [ -z "${ODOO_SRC:-}" ]; then
+  echo "SKIPPED: no Odoo source (set ODOO_SRC)"
+  exit 0
+fi
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+ODOO_SRC=$(cd "$ODOO_SRC" && pwd)
+[ -d "$ODOO_SRC/odoo/addons/base" ] || { echo "odoo-test: $ODOO_SRC is not an Odoo source tree" >&2; exit 2; }
+PY=${PY:-/usr/bin/python3}
+export PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5433} PGUSER=${PGUSER:-odoo} PGPASSWORD=${PGPASSWORD:-odoo}
+TEST_TAGS=${TEST_TAGS:-/logistics_bridge}
+DB=lbtest_$(date +%Y%m%d%H%M%S)_$$
+
+# the contract copy inside the module must match shared/json-schema (the Odoo test checks it too)
+if [ -d "$ROOT/shared/json-schema" ]; then
+  "$ROOT/scripts/odoo-sync-contract.sh" --check >/dev/null || echo "odoo-test: WARNING: contract copy is stale (run scripts/odoo-sync-contract.sh)"
+fi
+
+WORK=$(mktemp -d /tmp/odoo-test.XXXXXX)
+ADDONS="$ODOO_SRC/odoo/addons"
+[ -d "$ODOO_SRC/addons" ] && ADDONS="$ODOO_SRC/addons,$ADDONS"
+ADDONS="$ADDONS,$ROOT/odoo_addon"
+HTTP_PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cat > "$WORK/odoo.conf" <<CONF
+[options]
+db_host = $PGHOST
+db_port = $PGPORT
+db_user = $PGUSER
+db_password = $PGPASSWORD
+addons_path = $ADDONS
+data_dir = $WORK/data
+http_interface = 127.0.0.1
+http_port = $HTTP_PORT
+gevent_port = $((HTTP_PORT + 1))
+workers = 0
+max_cron_threads = 0
+CONF
+mkdir -p "$WORK/data"
+
+if [ -f "$ODOO_SRC/odoo-bin" ]; then CMD=("$PY" "$ODOO_SRC/odoo-bin")
+else CMD=(env "PYTHONPATH=$ODOO_SRC" "$PY" -m odoo); fi
+DEMO=()
+grep -q -- '--with-demo' "$ODOO_SRC/odoo/tools/config.py" && DEMO=(--with-demo)
+
+if [ "$(id -u)" = 0 ]; then
+  RUNAS=${ODOO_USER:-odoo}
+  chown -R "$RUNAS:" "$WORK"
+  run() { runuser -u "$RUNAS" -- "$@"; }
+else
+  run() { "$@"; }
+fi
+
+cleanup() {
+  if [ "${KEEP_DB:-0}" != 1 ]; then
+    run env PGPASSWORD="$PGPASSWORD" dropdb --if-exists -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" "$DB" >/dev/null 2>&1 || true
+  else
+    echo "odoo-test: kept database $DB"
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+echo "odoo-test: installing logistics_bridge in fresh database $DB and running $TEST_TAGS ..."
+LOG=$WORK/test.log
+set +e
+run "${CMD[@]}" -c "$WORK/odoo.conf" -d "$DB" -i "${MODULES:-logistics_bridge,base_automation}" "${DEMO[@]}" \
+  --test-tags "$TEST_TAGS" --stop-after-init --log-level=test --logfile="$LOG" </dev/null
+RC=$?
+set -e
+cp "$LOG" "${ODOO_TEST_LOG:-/tmp/odoo-test-last.log}" 2>/dev/null || true
+
+# Odoo's summary line: "<f> failed, <e> error(s) of <n> tests when loading database '<db>'"
+SUMMARY=$(grep -Eo '[0-9]+ failed, [0-9]+ error\(s\) of [0-9]+ tests' "$LOG" | tail -1 || true)
+grep -E ' (ERROR|CRITICAL) ' "$LOG" | grep -v 'odoo.tests.result' | head -40 || true
+if [ -z "$SUMMARY" ]; then
+  RAN=$(grep -Eo 'Ran [0-9]+ tests?' "$LOG" | tail -1 | grep -Eo '[0-9]+' || echo 0)
+  echo "odoo-test: no summary line from Odoo (exit $RC); see ${ODOO_TEST_LOG:-/tmp/odoo-test-last.log}"
+  [ "$RC" = 0 ] && [ "$RAN" = 0 ] && { echo "odoo-test: ran 0 tests"; exit 1; }
+  exit 1
+fi
+FAILED=$(echo "$SUMMARY" | awk '{print $1}')
+ERRORS=$(echo "$SUMMARY" | awk '{print $3}' | grep -Eo '^[0-9]+' || true)
+ERRORS=$(echo "$SUMMARY" | sed -E 's/.*failed, ([0-9]+) error.*/\1/')
+RAN=$(echo "$SUMMARY" | sed -E 's/.* of ([0-9]+) tests/\1/')
+echo "odoo-test: ran=$RAN failed=$FAILED errors=$ERRORS (odoo exit $RC; log ${ODOO_TEST_LOG:-/tmp/odoo-test-last.log})"
+[ "$FAILED" = 0 ] && [ "$ERRORS" = 0 ] && [ "$RC" = 0 ]
