@@ -126,7 +126,7 @@ test('list pages with a cursor and get shows the body', async () => {
   const p3 = h.engine.deadLetters.list({}, { limit: 2, cursor: p2.next_cursor });
   assert.is(p3.next_cursor, undefined);
   assert.equal([...p1.items, ...p2.items, ...p3.items].map((d) => d.id).sort(), events.map((e) => e.id).sort());
-  const one = await h.engine.deadLetters.get(events[0].id);
+  const one = await h.engine.deadLetters.show(events[0].id);
   assert.is((one?.body as any).id, events[0].id);
 });
 

@@ -111,8 +111,10 @@ export interface Engine {
   pollNow(): Promise<void>;
   deadLetters: {
     list(filter?: DeadLetterFilter, page?: { limit?: number; cursor?: string }): { items: DeadLetter[]; next_cursor?: string };
+    /** One entry, without its body. */
+    get(id: string): DeadLetter | undefined;
     /** One entry with its body (the event, with an edited payload if any, or the milestone). */
-    get(id: string): Promise<DeadLetter | undefined>;
+    show(id: string): Promise<DeadLetter | undefined>;
     replay(id: string, options: ReplayOptions): Promise<DeadLetter | { id: string; state: string }>;
     replayMany(filter: DeadLetterFilter, options: Omit<ReplayOptions, 'payload'> & { limit?: number }): Promise<{ replayed: string[]; failed: { id: string; error: string }[] }>;
     discard(id: string, options: { actor: string; note?: string }): Promise<{ id: string; state: string }>;
@@ -898,12 +900,15 @@ export function createEngine(options: EngineOptions): Engine {
         const next = start + limit < all.length ? Buffer.from(String(start + limit)).toString('base64url') : undefined;
         return { items, ...(next && { next_cursor: next }) };
       },
-      async get(id) {
+      get(id) {
         if (id.startsWith('writeback:')) {
           const row = writeback.rejected().find((r) => r.id === id.slice('writeback:'.length));
           return row && writebackView(row);
         }
-        const d = view(id);
+        return view(id);
+      },
+      async show(id) {
+        const d = engine.deadLetters.get(id);
         return d && withBody(d);
       },
       replay,

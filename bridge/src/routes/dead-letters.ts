@@ -1,0 +1,111 @@
+/**
+ * Operator routes for the dead-letter queue and its audit trail, mounted under /v1 behind the
+ * admin bearer token. Every action records who (X-Operator, default "admin-token"), when and what.
+ *
+ *   GET  /dead-letters                 ?kind&state&partner&type&aggregate&error_class&reason&since&until&limit&cursor
+ *   GET  /dead-letters/:id
+ *   POST /dead-letters/:id/replay      {new_key?: boolean, payload?: object}
+ *   POST /dead-letters/replay          {filter: {...same keys as the list...}, new_key?: boolean, limit?: number}
+ *   POST /dead-letters/:id/discard     {note?: string}
+ *   GET  /audit                        ?event_id&target&limit
+ *   GET  /engine                       breakers, queue depths, write-back health
+ *   POST /odoo/resume                  lift a write-back authentication pause after fixing the key
+ */
+import { Hono, type Context } from 'hono';
+import * as v from 'valibot';
+import { ApiError } from '../errors.ts';
+import type { DeadLetterFilter, Engine } from '../core/engine.ts';
+
+const Filter = v.strictObject({
+  kind: v.optional(v.picklist(['event', 'publish', 'writeback'])),
+  state: v.optional(v.picklist(['dead', 'manual'])),
+  partner: v.optional(v.string()),
+  type: v.optional(v.string()),
+  aggregate: v.optional(v.string()),
+  error_class: v.optional(v.picklist(['technical', 'business'])),
+  reason: v.optional(v.string()),
+  since: v.optional(v.pipe(v.string(), v.isoTimestamp('since must be an RFC 3339 date-time'))),
+  until: v.optional(v.pipe(v.string(), v.isoTimestamp('until must be an RFC 3339 date-time'))),
+});
+const Replay = v.strictObject({ new_key: v.optional(v.boolean()), payload: v.optional(v.record(v.string(), v.unknown())) });
+const BulkReplay = v.strictObject({
+  filter: v.optional(Filter, {}),
+  new_key: v.optional(v.boolean()),
+  limit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(500))),
+});
+const Discard = v.strictObject({ note: v.optional(v.string()) });
+
+function parse<T>(schema: v.GenericSchema<unknown, T>, input: unknown): T {
+  const r = v.safeParse(schema, input);
+  if (r.success) return r.output;
+  const issue = r.issues[0];
+  throw new ApiError(400, 'invalid_request', issue.message, v.getDotPath(issue) ?? undefined);
+}
+async function body(c: Context): Promise<unknown> {
+  const text = await c.req.text();
+  if (!text.trim()) return {};
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ApiError(400, 'invalid_json', 'the body must be JSON');
+  }
+}
+const actor = (c: Context) => c.req.header('x-operator')?.trim() || 'admin-token';
+
+/** The dead-letter and audit routes; mount under /v1 behind the admin token. */
+export function deadLetterRoutes(deps: { engine: Engine }): Hono {
+  const { engine } = deps;
+  const app = new Hono();
+  app.onError((err, c) => {
+    if (err instanceof ApiError) return c.json(err.toJSON(), err.status);
+    throw err;
+  });
+
+  app.get('/dead-letters', (c) => {
+    const q = c.req.query();
+    const { limit, cursor, ...rest } = q;
+    const filter = parse(Filter, rest) as DeadLetterFilter;
+    const n = limit === undefined ? 100 : Number(limit);
+    if (!Number.isInteger(n) || n < 1 || n > 500) throw new ApiError(400, 'invalid_request', 'limit must be an integer from 1 to 500', 'limit');
+    return c.json(engine.deadLetters.list(filter, { limit: n, cursor }));
+  });
+
+  app.post('/dead-letters/replay', async (c) => {
+    const b = parse(BulkReplay, await body(c));
+    const r = await engine.deadLetters.replayMany(b.filter as DeadLetterFilter, { actor: actor(c), new_key: b.new_key, limit: b.limit });
+    return c.json(r);
+  });
+
+  app.get('/dead-letters/:id', async (c) => {
+    const d = await engine.deadLetters.show(c.req.param('id'));
+    if (!d) throw new ApiError(404, 'not_found', `no dead letter ${c.req.param('id')}`);
+    return c.json(d);
+  });
+
+  app.post('/dead-letters/:id/replay', async (c) => {
+    const b = parse(Replay, await body(c));
+    const r = await engine.deadLetters.replay(c.req.param('id'), { actor: actor(c), new_key: b.new_key, payload: b.payload });
+    return c.json(r, 202);
+  });
+
+  app.post('/dead-letters/:id/discard', async (c) => {
+    const b = parse(Discard, await body(c));
+    return c.json(await engine.deadLetters.discard(c.req.param('id'), { actor: actor(c), note: b.note }));
+  });
+
+  app.get('/audit', async (c) => {
+    const { event_id, target, limit } = c.req.query();
+    const n = limit === undefined ? 500 : Number(limit);
+    if (!Number.isInteger(n) || n < 1 || n > 5000) throw new ApiError(400, 'invalid_request', 'limit must be an integer from 1 to 5000', 'limit');
+    return c.json({ items: await engine.audit({ event_id, target, limit: n }) });
+  });
+
+  app.get('/engine', (c) => c.json(engine.status()));
+
+  app.post('/odoo/resume', (c) => {
+    engine.writeback.resume();
+    return c.json(engine.writeback.status());
+  });
+
+  return app;
+}
