@@ -36,8 +36,8 @@ export interface DashboardActions {
 /** The part of the engine the dashboard uses (structurally `Engine`, so no import of the engine). */
 export interface EngineDeadLetters {
   deadLetters: {
-    list(filter?: object, page?: { limit?: number; cursor?: string }): { items: DeadLetterRow[]; next_cursor?: string };
-    get(id: string): DeadLetterRow | undefined;
+    list(filter?: object, page?: { limit?: number; cursor?: string }): { items: DeadLetterRow[]; next_cursor?: string } | Promise<{ items: DeadLetterRow[]; next_cursor?: string }>;
+    get(id: string): DeadLetterRow | undefined | Promise<DeadLetterRow | undefined>;
     replay(id: string, options: { actor: string }): Promise<unknown>;
     discard(id: string, options: { actor: string; note?: string }): Promise<{ id: string; state: string }>;
   };
@@ -53,7 +53,7 @@ export function engineActions(engine: EngineDeadLetters): DashboardActions {
       const out: DeadLetterRow[] = [];
       let cursor: string | undefined;
       do {
-        const page = engine.deadLetters.list({}, { limit: 500, cursor });
+        const page = await engine.deadLetters.list({}, { limit: 500, cursor });
         out.push(...page.items);
         cursor = page.next_cursor;
       } while (cursor && out.length < MAX_LISTED);
