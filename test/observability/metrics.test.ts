@@ -2,7 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createMetrics, quantile, EXPECTATIONS } from '../../bridge/src/observability/metrics.ts';
-import { metricsRoutes } from '../../bridge/src/routes/metrics.ts';
+import { metricsRoutes, overviewRoutes } from '../../bridge/src/routes/metrics.ts';
 import { createMemoryStore } from '../../bridge/src/store/memory.ts';
 import { OUTBOX } from '../../bridge/src/odoo/outbox.ts';
 import { sampleEvent } from '../helpers/fixtures.ts';
@@ -215,6 +215,29 @@ test('GET /metrics answers the text format; with METRICS_TOKEN it needs that bea
   assert.is((await closed.request('/metrics')).status, 401);
   assert.is((await closed.request('/metrics', { headers: { authorization: 'Bearer wrong-token-1234' } })).status, 401);
   assert.is((await closed.request('/metrics', { headers: { authorization: 'Bearer scrape-token-123' } })).status, 200);
+});
+
+test('GET /v1/overview gives Odoo its overview: counts by state and age, oldest pending, dead letters by class, write-back', async () => {
+  const store = createMemoryStore();
+  await store.open();
+  const [a, b, c] = [sampleEvent(), sampleEvent(), sampleEvent()];
+  await store.ingest([a, b, c]);
+  await store.setStatus(a.id, { state: 'dead', error_class: 'business' });
+  await store.setStatus(b.id, { state: 'retrying' });
+  await store.setStatus(c.id, { state: 'delivered' });
+  const received = Date.parse((await store.get(b.id))!.received_at);
+  const now = new Date(received + 20 * 60_000);
+  await store.collection<any>(OUTBOX).put([{ id: 'm1', milestone: {}, aggregate: 'x', seq: 1, attempts: 0, run_at: '', state: 'pending', created_at: new Date(now.getTime() - 30_000).toISOString(), updated_at: '' }]);
+  const r = await overviewRoutes({ store, now: () => now }).request('/overview');
+  assert.is(r.status, 200);
+  const o = await r.json();
+  assert.equal(o.by_state.retrying, { count: 1, age: { lt_1m: 0, lt_15m: 0, lt_1h: 1, lt_1d: 0, ge_1d: 0 } });
+  assert.is(o.by_state.dead.count, 1);
+  assert.is(o.by_state.delivered, undefined, 'finished events are not listed');
+  assert.equal([o.oldest_pending.id, o.oldest_pending.state, o.oldest_pending.age_seconds], [b.id, 'retrying', 1200]);
+  assert.equal(o.dead_letters, { business: 1, technical: 0 });
+  assert.equal(o.writeback, { backlog: 1, lag_seconds: 30 });
+  await store.close();
 });
 
 test.run();

@@ -395,6 +395,7 @@ export function createMetrics(o: MetricsOptions = {}) {
       if (gone.length) persistLater(expectationsCol.delete([...new Set(gone)]));
     },
   };
+  if (o.slaSeconds) api.slaTargets(o.slaSeconds);
   return api;
 }
 

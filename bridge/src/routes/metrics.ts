@@ -9,6 +9,8 @@
 import { Hono } from 'hono';
 import { timingSafeEqual } from 'node:crypto';
 import type { Metrics } from '../observability/metrics.ts';
+import { OUTBOX, type OutboxRow } from '../odoo/outbox.ts';
+import type { EventState, Store } from '../store/types.ts';
 
 /** Constant-time string comparison (different lengths are simply unequal). */
 export function sameSecret(a: string, b: string): boolean {
@@ -29,5 +31,46 @@ export function metricsRoutes(deps: { metrics: Metrics; token?: string }): Hono 
     }
     const body = await deps.metrics.exposition();
     return c.body(body, 200, { 'content-type': deps.metrics.contentType, 'cache-control': 'no-store' });
+  });
+}
+
+const AGE_BUCKETS: [string, number][] = [['lt_1m', 60], ['lt_15m', 900], ['lt_1h', 3600], ['lt_1d', 86_400], ['ge_1d', Number.POSITIVE_INFINITY]];
+const PENDING: ReadonlySet<EventState> = new Set(['received', 'queued', 'delivering', 'retrying', 'blocked']);
+
+/**
+ * `GET /v1/overview` (admin token): what the Odoo "Logistics Bridge" overview shows in one call:
+ * unfinished events by state and age, the oldest event still on its way, dead letters by class,
+ * and the write-back backlog and lag. Mount with `adminRoutes`.
+ */
+export function overviewRoutes(deps: { store: Store; now?: () => Date }): Hono {
+  return new Hono().get('/overview', async (c) => {
+    const now = (deps.now ?? (() => new Date()))();
+    const t = now.getTime();
+    const by_state: Record<string, { count: number; age: Record<string, number> }> = {};
+    let oldest: { id: string; type: string; aggregate: string; state: string; received_at: string; age_seconds: number } | undefined;
+    const dead = { business: 0, technical: 0 };
+    for (const s of await deps.store.unfinished()) {
+      const age = Math.max(0, (t - Date.parse(s.received_at)) / 1000);
+      const row = (by_state[s.state] ??= { count: 0, age: Object.fromEntries(AGE_BUCKETS.map(([k]) => [k, 0])) });
+      row.count += 1;
+      row.age[AGE_BUCKETS.find(([, max]) => age < max)![0]] += 1;
+      if (s.state === 'dead' || s.state === 'manual') dead[s.error_class ?? 'technical'] += 1;
+      if (PENDING.has(s.state) && (!oldest || age > oldest.age_seconds)) {
+        oldest = { id: s.event.id, type: s.event.type, aggregate: s.event.aggregate, state: s.state, received_at: s.received_at, age_seconds: Math.round(age) };
+      }
+    }
+    let backlog = 0;
+    let lag = 0;
+    for (const r of deps.store.collection<OutboxRow>(OUTBOX).all()) {
+      if (r.state === 'rejected') dead.business += 1;
+      else {
+        backlog += 1;
+        lag = Math.max(lag, (t - Date.parse(r.created_at)) / 1000 || 0);
+      }
+    }
+    return c.json({
+      generated_at: now.toISOString(), by_state, oldest_pending: oldest ?? null, dead_letters: dead,
+      writeback: { backlog, lag_seconds: Math.round(lag) },
+    });
   });
 }
