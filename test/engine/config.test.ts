@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig, parseConfig, demoConfig, DEMO_ENV } from '../../bridge/src/config/index.ts';
 import { planSteps, ownershipRefusal } from '../../bridge/src/core/routing.ts';
+import { adapterRegistry } from '../../bridge/src/adapters/registry.ts';
 import { event } from './helpers.ts';
 
 const good = () => ({
@@ -93,7 +94,7 @@ test('loadConfig names the file, and reports unreadable or non-JSON files', () =
   assert.throws(() => loadConfig(path, env, { adapters: ['easypost'] }), /partners\[0\]\.adapter: unknown adapter "rest-wms"/);
 });
 
-test('routing: first matching rule wins; warehouse, carrier and country attributes select the partner', () => {
+test('routing: per role, the first matching rule wins; warehouse, carrier and country attributes select the partner', () => {
   const c = parseConfig(good(), env);
   const be = event('order.released');
   (be.payload as any).warehouse = 'BE1';
@@ -116,9 +117,22 @@ test('ownership rules decide who may speak', () => {
   assert.match(ownershipRefusal(c, { ...inv, payload: { warehouse: 'NL1' } }, 'wms-nl', new Set()) ?? '', /no partner owns/);
 });
 
-test('the demo configuration hook returns a file the loader accepts', () => {
-  const c = parseConfig(demoConfig({ simBaseUrl: 'http://127.0.0.1:8787/sim' }), DEMO_ENV, 'demo');
-  assert.ok(Array.isArray(c.partners));
+test('a return reaches its warehouse and a carrier: roles are routed independently', () => {
+  const c = parseConfig({
+    partners: [{ id: 'wh', adapter: 'a', role: 'warehouse' }, { id: 'ep', adapter: 'b', role: 'carrier' }, { id: 'wh2', adapter: 'a', role: 'warehouse' }],
+    routes: [
+      { events: ['return.requested'], partners: ['wh'] },
+      { events: ['return.requested'], partners: ['wh2', 'ep'] },
+    ],
+  }, {});
+  assert.equal(planSteps(c, event('return.requested')).steps.map((s) => [s.step, s.action]), [['wh', 'expectReturn'], ['ep', 'createReturnLabel']]);
+});
+
+test('the demo configuration (simulator partners) loads against the real adapter registry', () => {
+  const c = parseConfig(demoConfig({ simBaseUrl: 'http://127.0.0.1:8787' }), DEMO_ENV, 'demo', { adapters: Object.keys(adapterRegistry) });
+  assert.ok(c.partners.length >= 4);
+  const ship = event('shipment.requested');
+  assert.ok(planSteps(c, ship).steps.length >= 1, 'shipments are routed in the demo');
 });
 
 test.run();

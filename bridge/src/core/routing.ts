@@ -45,28 +45,36 @@ export function workflowOfMilestone(type: Milestone['type']): Workflow {
 }
 
 /**
- * The steps for an event: the first rule whose event types and conditions match decides
- * (like a firewall: put specific rules first). No matching rule: no steps (delivered, logged).
+ * The steps for an event. Rules are read in order and, per partner role, the first rule that
+ * matches (event type and every condition) decides: put specific rules before catch-alls. A return
+ * can so reach both its warehouse (expect the goods) and a carrier (buy the return label).
+ * No matching rule: no steps (the event is delivered with nothing to do, and logged).
  */
 export function planSteps(config: Config, event: Event): { route?: string; steps: PlannedStep[] } {
   const attrs = routingAttributes(event);
   const partners = new Map(config.partners.map((p) => [p.id, p]));
+  const claimed = new Set<string>();
+  const steps: PlannedStep[] = [];
+  const names: string[] = [];
+  const ok = (list: string[] | undefined, value: string | undefined) => !list || (value !== undefined && list.includes(value));
   for (const [i, rule] of config.routes.entries()) {
     if (!rule.events.includes(event.type)) continue;
     const w = rule.when;
-    const ok = (list: string[] | undefined, value: string | undefined) => !list || (value !== undefined && list.includes(value));
     if (!ok(w.warehouse, attrs.warehouse) || !ok(w.carrier, attrs.carrier) || !ok(w.service, attrs.service) || !ok(w.country, attrs.country)) continue;
-    const steps: PlannedStep[] = [];
+    const roles = new Set<string>();
     for (const id of rule.partners) {
       const partner = partners.get(id)!;
-      const action = partner.role === 'visibility' ? undefined : ACTIONS[event.type][partner.role];
+      if (partner.role === 'visibility' || claimed.has(partner.role)) continue;
+      const action = ACTIONS[event.type][partner.role];
       if (!action) continue;
       const fallbacks = partner.role === 'carrier' ? [...rule.fallback, ...partner.fallback] : [];
       steps.push({ step: id, action, candidates: [...new Set([id, ...fallbacks])] });
+      roles.add(partner.role);
     }
-    return { route: rule.name ?? `routes[${i}]`, steps };
+    if (roles.size) names.push(rule.name ?? `routes[${i}]`);
+    for (const r of roles) claimed.add(r);
   }
-  return { steps: [] };
+  return { route: names.join(' + ') || undefined, steps };
 }
 
 /** Visibility partners that hear a milestone type (default: everything but inventory levels). */
