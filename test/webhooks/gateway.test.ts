@@ -9,16 +9,25 @@ import { standardWebhookHeaders, signEasyPost } from '../../bridge/src/webhooks/
 import type { PartnerSettings } from '../../bridge/src/adapters/types.ts';
 import type { Milestone } from '../../shared/src/index.ts';
 import { fakeStore } from './fake-store.ts';
+import { createAfterShipSim } from '../../bridge/src/simulators/aftership/app.ts';
+import { createShippoSim } from '../../bridge/src/simulators/shippo/app.ts';
+import { signAfterShip } from '../../bridge/src/webhooks/signatures.ts';
+import { withShipmentRefs } from '../../bridge/src/webhooks/refs.ts';
+import { adapterRegistry } from '../../bridge/src/adapters/registry.ts';
+import type { CarrierAdapter } from '../../bridge/src/adapters/types.ts';
+import { loadFixtures } from '../helpers/fixtures.ts';
 
 const EP_SECRET = 'ep-webhook-secret';
 const WMS_SECRET = 'whsec_' + Buffer.from('wms secret for the gateway tests').toString('base64');
 const partners: Record<string, PartnerSettings> = {
   'easypost-sim': { id: 'easypost-sim', adapter: 'easypost', credentials: { api_key: 'k', webhook_secret: EP_SECRET }, options: {} },
   'wms-sim': { id: 'wms-sim', adapter: 'rest-wms', credentials: { api_token: 't', webhook_secret: WMS_SECRET }, options: { warehouse: 'WH' } },
+  'aftership-sim': { id: 'aftership-sim', adapter: 'aftership', credentials: { api_key: 'k', webhook_secret: 'as-secret' }, options: {} },
+  'shippo-sim': { id: 'shippo-sim', adapter: 'shippo', credentials: { api_token: 't', webhook_token: 'shippo-token' }, options: {} },
 };
 const NOW = new Date('2026-11-26T17:00:00Z');
 
-function setup(opts: { enqueue?: (m: Milestone[]) => Promise<void>; max?: number } = {}) {
+function setup(opts: { enqueue?: (m: Milestone[], from: { partner: string }) => Promise<void | { refused?: { id?: string; reason: string }[] }>; max?: number } = {}) {
   const store = fakeStore();
   const queued: Milestone[] = [];
   const app = webhookRoutes({
@@ -175,6 +184,66 @@ test('no input crashes the gateway', async () => {
     const res = await post(app, 'wms-sim', b, h);
     assert.ok([200, 202, 400].includes(res.status), `${b} -> ${res.status}`);
   }
+});
+
+test('AfterShip: aftership-hmac-sha256 verified, our custom_fields route it, a replayed event_id is a duplicate', async () => {
+  const { app, queued } = setup();
+  const sim = createAfterShipSim({ webhookSecret: 'as-secret', now: () => NOW });
+  const [w] = sim.updates('9400AS1', ['OutForDelivery']);
+  const body = JSON.parse(w.body);
+  body.msg.custom_fields = { odoo_aggregate: 'stock.picking:44', odoo_shipment_ref: 'WH/OUT/00044' };
+  const raw = JSON.stringify(body);
+  const h = { 'aftership-hmac-sha256': signAfterShip('as-secret', raw) };
+  assert.is((await post(app, 'aftership-sim', raw, h)).status, 200);
+  assert.is((await post(app, 'aftership-sim', raw, h)).status, 200);
+  assert.is(queued.length, 1);
+  assert.is(queued[0].aggregate, 'stock.picking:44');
+  assert.is((await post(app, 'aftership-sim', raw, { 'aftership-hmac-sha256': signAfterShip('nope', raw) })).status, 401);
+});
+
+test('Shippo: the shared token in the URL is required; the body hash dedups a resend', async () => {
+  const { app, queued } = setup();
+  const sim = createShippoSim({ now: () => NOW });
+  const [w] = sim.trackUpdates('SHIPPO1', ['DELIVERED']);
+  const body = JSON.parse(w.body);
+  body.data.metadata = 'stock.picking:45|WH/OUT/00045';
+  const raw = JSON.stringify(body);
+  const send = (q: string) => app.request(`/v1/webhooks/shippo-sim${q}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: raw });
+  assert.is((await send('')).status, 401);
+  assert.is((await send('?token=wrong')).status, 401);
+  assert.is((await send('?token=shippo-token')).status, 200);
+  assert.is((await send('?token=shippo-token')).status, 200);
+  assert.is(queued.length, 1);
+  assert.is(queued[0].type, 'shipment.delivered');
+});
+
+test('milestones the engine refuses (ownership) are reported, not retried; the partner id is handed over', async () => {
+  const froms: string[] = [];
+  const { app, refs } = setup({ enqueue: async (ms, from) => { froms.push(from.partner); return { refused: ms.map((m) => ({ id: m.id, reason: 'not the owner' })) }; } });
+  await refs.remember([label('9400TEST6')]);
+  const [w] = epSim().trackerEvents('9400TEST6', ['in_transit']);
+  const res = await post(app, 'easypost-sim', w.body, w.headers);
+  assert.is(res.status, 200);
+  assert.equal(await res.json(), { accepted: 0, delivery_id: JSON.parse(w.body).id, refused: 1 });
+  assert.equal(froms, ['easypost-sim']);
+});
+
+test('withShipmentRefs: a label bought through the wrapped registry is found by a later tracker webhook', async () => {
+  const store = fakeStore();
+  const refs = shipmentRefs(store);
+  const sim = epSim();
+  const registry = withShipmentRefs(adapterRegistry, refs);
+  const io = { fetch: ((u: string, i?: RequestInit) => sim.app.request(new URL(u).pathname, i)) as typeof fetch, now: () => NOW, dataDir: '/tmp' };
+  const carrier = registry.easypost.create({ ...partners['easypost-sim'], base_url: 'http://sim/v2' }, io) as CarrierAdapter;
+  const ev = loadFixtures('events', 'valid').find(([n]) => n === 'shipment.requested')![1];
+  const r = await carrier.createShipment(ev, { idempotencyKey: 'k-refs', correlationId: 'c', signal: AbortSignal.timeout(2000), data: {} });
+  const tracking = (r.milestones![0].payload as { tracking_number: string }).tracking_number;
+  const queued: Milestone[] = [];
+  const app = webhookRoutes({ partner: (id) => partners[id], store, refs, now: () => NOW, enqueueMilestones: async (ms) => { queued.push(...ms); } });
+  const [w] = sim.trackerEvents(tracking, ['delivered']);
+  assert.is((await post(app, 'easypost-sim', w.body, w.headers)).status, 200);
+  assert.is(queued[0].aggregate, ev.aggregate);
+  assert.is(queued[0].event_id, ev.id);
 });
 
 test.run();

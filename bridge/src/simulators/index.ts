@@ -20,8 +20,8 @@ export { DEMO_PARTNER_ENV, DEMO_SIMULATORS, demoPartnersConfig } from './demo-pa
 export type { Simulator } from './kit.ts';
 
 export interface SimulatorsOptions extends RunFaults {
-  /** The bridge's own origin, e.g. http://127.0.0.1:8787 (webhooks go to its /v1/webhooks/<id>). */
-  baseUrl: string;
+  /** The bridge's own origin, e.g. http://127.0.0.1:8787 (webhooks go to its /v1/webhooks/<id>); a function when the port is known only after listening. */
+  baseUrl: string | (() => string);
   /** The bridge's data dir: the file 3PL's folders live in <dataDir>/files-3pl-eu (as the demo config says). */
   dataDir?: string;
   /** Only these partner ids (default: all). */
@@ -35,7 +35,9 @@ export interface SimulatorsOptions extends RunFaults {
 
 /** Builds the simulators for the demo partners (not mounted). */
 export function createSimulators(o: SimulatorsOptions): Record<string, Simulator> {
-  const hook = (id: string, query = '') => `${o.baseUrl.replace(/\/+$/, '')}/v1/webhooks/${id}${query}`;
+  const origin = () => (typeof o.baseUrl === 'function' ? o.baseUrl() : o.baseUrl).replace(/\/+$/, '');
+  // Resolved when a webhook is sent, so the bridge may learn its port after building the simulators.
+  const hook = (id: string, query = '') => () => `${origin()}/v1/webhooks/${id}${query}`;
   const common = { errorRate: o.errorRate, latencyMs: o.latencyMs, autoProgressMs: o.autoProgressMs ?? 0, fetch: o.fetch };
   const make: Record<DemoPartnerId, () => Simulator> = {
     'wms-sim': () => createWmsSim({ ...common, token: E.DEMO_WMS_TOKEN, webhookUrl: hook('wms-sim'), webhookSecret: E.DEMO_WMS_WEBHOOK_SECRET }),
@@ -50,6 +52,12 @@ export function createSimulators(o: SimulatorsOptions): Record<string, Simulator
     if (!o.only || o.only.includes(id)) out[id] = make[id]();
   }
   return out;
+}
+
+/** A Hono app with every simulator under /_sim/<id>/ and GET /_sim/effects, to mount at "/" (e.g. as a bridge public route). */
+export function simulatorsApp(o: SimulatorsOptions): { app: Hono; simulators: Record<string, Simulator>; stop: () => void } {
+  const app = new Hono();
+  return { app, ...mountSimulators(app, o) };
 }
 
 /** Mounts the simulators on `app` under /_sim/<id>/ plus GET /_sim/effects; answers them and a stop function (file ticks). */

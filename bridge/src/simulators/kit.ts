@@ -24,8 +24,8 @@ export interface RunFaults {
 }
 
 export interface SimOptions extends RunFaults {
-  /** Where the simulator sends its webhooks (the bridge's /v1/webhooks/<partner id>). */
-  webhookUrl?: string;
+  /** Where the simulator sends its webhooks (the bridge's /v1/webhooks/<partner id>); a function when known only later. */
+  webhookUrl?: string | (() => string);
   /** The secret it signs webhooks with. */
   webhookSecret?: string;
   /** Outbound I/O, injectable for tests. */
@@ -200,6 +200,11 @@ export async function sendWebhooks(fetchFn: typeof fetch, url: string, batch: Ou
 function corrupt(v: string): string {
   const last = v.at(-2) ?? 'A';
   return `${v.slice(0, -2)}${last === 'A' ? 'B' : 'A'}${v.at(-1) ?? ''}`;
+}
+
+/** The webhook target now. */
+export function urlOf(u: string | (() => string)): string {
+  return typeof u === 'function' ? u() : u;
 }
 
 /** A partner simulator: its Hono app (routes relative to its mount point), effects and controls. */

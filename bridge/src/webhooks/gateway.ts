@@ -20,8 +20,11 @@ export interface GatewayDeps {
   /** Adapter factories by adapter key (the adapter registry). */
   registry: Record<string, AdapterFactory>;
   store: Pick<Store, 'collection' | 'log'>;
-  /** The engine's write-back queue; resolves once the milestones are durably queued. */
-  enqueueMilestones(milestones: Milestone[]): Promise<void>;
+  /**
+   * The engine's intake (engine.acceptMilestones): resolves once the milestones are durably queued
+   * for write-back. It may answer which ones it refused (ownership); they are reported, not retried.
+   */
+  enqueueMilestones(milestones: Milestone[], from: { partner: string }): Promise<void | { refused?: { id?: string; reason: string }[] }>;
   now?: () => Date;
   /** Largest body accepted, in bytes (default 1 MiB). */
   maxBodyBytes?: number;
@@ -163,13 +166,19 @@ export function createGateway(deps: GatewayDeps) {
           if (!r.ok) return { status: 400, body: { error: r.problem.message, path: `milestones[${i}].${r.problem.path}` } };
         }
         const stale = await advance(milestones);
+        let refused: { id?: string; reason: string }[] = [];
         if (milestones.length) {
-          await deps.enqueueMilestones(milestones);
+          const r = await deps.enqueueMilestones(milestones, { partner: partnerId });
+          refused = (r && Array.isArray(r.refused)) ? r.refused : [];
+          if (refused.length) log('warn', 'webhook milestones refused by the engine', { partner: partnerId, refused });
           await refs.remember(milestones);
         }
         await receipts.put([{ id: key, at: at.toISOString() }]);
         void prune(at).catch(() => undefined);
-        return { status: 200, body: { accepted: milestones.length, delivery_id: deliveryId, ...(stale.length ? { stale } : {}) } };
+        return {
+          status: 200,
+          body: { accepted: milestones.length - refused.length, delivery_id: deliveryId, ...(stale.length ? { stale } : {}), ...(refused.length ? { refused: refused.length } : {}) },
+        };
       } finally {
         inFlight.delete(key);
       }

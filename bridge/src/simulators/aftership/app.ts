@@ -7,7 +7,7 @@
  */
 import { Hono } from 'hono';
 import { signAfterShip } from '../../webhooks/signatures.ts';
-import { controlRoutes, Effects, faultInjection, idMaker, runFaults, sendWebhooks, type OutgoingWebhook, type SendOptions, type SimOptions, type Simulator } from '../kit.ts';
+import { controlRoutes, Effects, faultInjection, idMaker, runFaults, sendWebhooks, urlOf, type OutgoingWebhook, type SendOptions, type SimOptions, type Simulator } from '../kit.ts';
 
 type Tag = 'InfoReceived' | 'InTransit' | 'OutForDelivery' | 'AttemptFail' | 'Delivered' | 'Exception' | 'AvailableForPickup';
 interface SimTracking { id: string; tracking_number: string; slug: string; title?: string; order_id?: string; custom_fields: Record<string, string>; tag: Tag; created_at: string }
@@ -87,7 +87,7 @@ export function createAfterShipSim(o: SimOptions & { apiKey?: string } = {}): Af
     kind: 'aftership', app, effects, run, trackings, updates,
     async emitTracking(trackingNumber, tags, opts = {}) {
       if (!o.webhookUrl) throw new Error('aftership sim: no webhookUrl configured');
-      const res = await sendWebhooks(o.fetch ?? fetch, o.webhookUrl, updates(trackingNumber, tags, opts), opts);
+      const res = await sendWebhooks(o.fetch ?? fetch, urlOf(o.webhookUrl), updates(trackingNumber, tags, opts), opts);
       effects.add('webhook_sent', res.length);
       return res;
     },

@@ -8,7 +8,7 @@
 import { Hono } from 'hono';
 import { signEasyPost } from '../../webhooks/signatures.ts';
 import {
-  controlRoutes, Effects, faultInjection, IdempotencyCache, idMaker, runFaults, sendWebhooks,
+  controlRoutes, Effects, faultInjection, IdempotencyCache, idMaker, runFaults, sendWebhooks, urlOf,
   type OutgoingWebhook, type SendOptions, type SimOptions, type Simulator,
 } from '../kit.ts';
 
@@ -179,7 +179,7 @@ export function createEasyPostSim(o: SimOptions & { apiKey?: string } = {}): Eas
     async emitTracking(trackingCode, statuses, opts = {}) {
       if (!o.webhookUrl) throw new Error('easypost sim: no webhookUrl configured');
       const batch = trackerEvents(trackingCode, statuses, opts);
-      const res = await sendWebhooks(o.fetch ?? fetch, o.webhookUrl, batch, opts);
+      const res = await sendWebhooks(o.fetch ?? fetch, urlOf(o.webhookUrl), batch, opts);
       effects.add('webhook_sent', res.length);
       return res;
     },

@@ -8,7 +8,7 @@
  * Effects: label_purchased, return_label_purchased, label_refunded, webhook_sent.
  */
 import { Hono } from 'hono';
-import { controlRoutes, Effects, faultInjection, idMaker, runFaults, sendWebhooks, type OutgoingWebhook, type SendOptions, type SimOptions, type Simulator } from '../kit.ts';
+import { controlRoutes, Effects, faultInjection, idMaker, runFaults, sendWebhooks, urlOf, type OutgoingWebhook, type SendOptions, type SimOptions, type Simulator } from '../kit.ts';
 
 type TrackStatus = 'PRE_TRANSIT' | 'TRANSIT' | 'DELIVERED' | 'RETURNED' | 'FAILURE';
 interface SimRate { object_id: string; provider: string; servicelevel: { token: string; name: string }; amount: string; currency: string; shipment: string }
@@ -123,7 +123,8 @@ export function createShippoSim(o: SimOptions & { token?: string } = {}): Shippo
     async emitTracking(trackingNumber, statuses, opts = {}) {
       if (!o.webhookUrl) throw new Error('shippo sim: no webhookUrl configured');
       // The shared token rides in the URL's query, as Shippo's docs suggest for securing webhook URLs.
-      const url = opts.badSignature ? o.webhookUrl.replace(/token=[^&]*/, 'token=wrong') : o.webhookUrl;
+      const target = urlOf(o.webhookUrl);
+      const url = opts.badSignature ? target.replace(/token=[^&]*/, 'token=wrong') : target;
       const res = await sendWebhooks(o.fetch ?? fetch, url, trackUpdates(trackingNumber, statuses), { ...opts, badSignature: false });
       effects.add('webhook_sent', res.length);
       return res;

@@ -8,7 +8,7 @@
  */
 import { Hono } from 'hono';
 import { standardWebhookHeaders } from '../../webhooks/signatures.ts';
-import { controlRoutes, Effects, faultInjection, idMaker, runFaults, sendWebhooks, type OutgoingWebhook, type SendOptions, type SimOptions, type Simulator } from '../kit.ts';
+import { controlRoutes, Effects, faultInjection, idMaker, runFaults, sendWebhooks, urlOf, type OutgoingWebhook, type SendOptions, type SimOptions, type Simulator } from '../kit.ts';
 
 interface SimProduct { reference_id: string; name?: string; quantity: number; external_line_id?: string }
 interface SimOrder {
@@ -135,7 +135,7 @@ export function createWmsSim(o: SimOptions & { token?: string; knownSkus?: strin
 
   async function send(batch: OutgoingWebhook[], opts: SendOptions = {}) {
     if (!o.webhookUrl) throw new Error('wms sim: no webhookUrl configured');
-    const res = await sendWebhooks(o.fetch ?? fetch, o.webhookUrl, batch, opts);
+    const res = await sendWebhooks(o.fetch ?? fetch, urlOf(o.webhookUrl), batch, opts);
     effects.add('webhook_sent', res.length);
     return res;
   }
