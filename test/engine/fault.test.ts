@@ -1,0 +1,149 @@
+/**
+ * Fault suite with real processes: a bridge child process (embedded store on disk, real EasyPost
+ * adapter) delivers shipments to the EasyPost simulator, which counts its effects, while this
+ * process injects partner 500s, timeouts, 429 with Retry-After, a 400-class refusal, lost
+ * responses, duplicate publishing (sequential and concurrent), Odoo unreachable during
+ * write-back, and SIGKILLs the bridge 20 times, each time right after the partner acted and
+ * before the bridge heard the answer. Ends with exactly one label per event and every milestone
+ * once in Odoo.
+ *
+ * No wall-clock races: kills happen at request counts, faults are per request, and the suite
+ * waits for the child's own DONE line (bounded by a generous guard timeout).
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { Hono } from 'hono';
+import { serve } from '@hono/node-server';
+import { createEasyPostSim } from '../../bridge/src/simulators/easypost/app.ts';
+import { createEmbeddedStore } from '../../bridge/src/store/embedded.ts';
+import type { Event } from '../../shared/src/index.ts';
+import { fakeOdoo } from './fake-odoo.ts';
+import { event } from './helpers.ts';
+
+const CHILD = join(import.meta.dirname, 'fault-child.ts');
+const KILLS = 20;
+
+test('partner faults, duplicates, Odoo outage and 20 SIGKILLs mid-delivery: one label per event, every milestone once in Odoo', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'bridge-fault-'));
+  const sim = createEasyPostSim({ apiKey: 'ep-test-key' });
+  const odoo = fakeOdoo({ key: 'odoo-test-key' });
+  let odooDown = true;
+  let child: ChildProcess | undefined;
+  let kills = 0;
+  let epRequests = 0;
+  const exited = new Map<ChildProcess, Promise<number | null>>();
+
+  // Faults by request number to the carrier; kills by request number (after the partner acted).
+  const faults: Record<number, string> = { 1: '500', 2: 'timeout=5000', 4: '429=1', 6: 'drop-response', 8: '503', 11: '502', 13: 'timeout=5000' };
+  const killAt = new Set<number>();
+  for (let n = 15; killAt.size < KILLS; n += 2) killAt.add(n);
+
+  const outer = new Hono();
+  outer.all('/ep/*', async (c) => {
+    const n = ++epRequests;
+    const url = new URL(c.req.url);
+    const headers = new Headers(c.req.raw.headers);
+    if (faults[n]) headers.set('x-sim-fault', faults[n]);
+    const req = new Request(`${url.origin}${url.pathname.slice(3)}${url.search}`, {
+      method: c.req.method, headers, body: ['GET', 'HEAD'].includes(c.req.method) ? undefined : await c.req.arrayBuffer(), signal: c.req.raw.signal,
+    });
+    const res = await sim.app.fetch(req, c.env);
+    if (killAt.has(n) && child && res.status < 300) {
+      // The partner acted; the bridge dies before it hears the answer.
+      const dying = child;
+      dying.kill('SIGKILL');
+      await exited.get(dying);
+      kills += 1;
+    }
+    return res;
+  });
+  outer.all('/odoo/*', async (c) => {
+    if (odooDown) {
+      (c.env as { incoming?: { socket?: { destroy(): void } } }).incoming?.socket?.destroy();
+      return new Response(null, { status: 503 });
+    }
+    const url = new URL(c.req.url);
+    return odoo.fetch(`${url.origin}${url.pathname.slice(5)}`, { method: c.req.method, headers: Object.fromEntries(c.req.raw.headers), body: await c.req.text() });
+  });
+  const server = serve({ fetch: outer.fetch, port: 0, hostname: '127.0.0.1' });
+  await new Promise((r) => server.once('listening', r));
+  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  const configPath = join(dir, 'bridge.json');
+  writeFileSync(configPath, JSON.stringify({
+    partners: [{
+      id: 'ep', adapter: 'easypost', role: 'carrier', base_url: `${origin}/ep/v2`, credentials: { api_key: { env: 'EP_KEY' } },
+      options: { service_map: { GROUND: { carrier: 'USPS', service: 'GroundAdvantage' } } },
+      limits: { concurrency: 3, timeout_ms: 400, max_attempts: 50, backoff: { base_ms: 20, cap_ms: 100 }, breaker: { consecutive_failures: 100, half_open_after_ms: 100 } },
+    }],
+    routes: [{ events: ['shipment.requested'], partners: ['ep'] }],
+    odoo: { url: `${origin}/odoo`, db: 'lab', transport: 'json2', api_key: { env: 'ODOO_KEY' }, batch_size: 4, timeout_ms: 500 },
+  }));
+  const events: Event[] = Array.from({ length: 12 }, (_, i) => {
+    const e = event('shipment.requested', `stock.picking:${7000 + i}`, 1);
+    (e.payload as any).shipment_ref = `WH/OUT/F${i}`;
+    return e;
+  });
+  (events[5].payload as any).ship_to.street1 = 'INVALID street'; // the partner refuses this address: a business exception
+  const eventsPath = join(dir, 'events.json');
+  writeFileSync(eventsPath, JSON.stringify(events));
+
+  const start = () => {
+    const c = spawn(process.execPath, ['--import', 'tsx', CHILD, join(dir, 'data'), configPath, eventsPath], {
+      env: { ...process.env, EP_KEY: 'ep-test-key', ODOO_KEY: 'odoo-test-key' }, stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    c.stdout!.on('data', (d) => { out += d; });
+    exited.set(c, new Promise((r) => c.once('exit', (code) => r(code))));
+    child = c;
+    return { c, done: () => out.includes('DONE') };
+  };
+
+  try {
+    const guard = Date.now() + 18_000;
+    let runs = 0;
+    // Run the bridge until it finishes by itself; every kill starts a new process on the same data.
+    for (;;) {
+      assert.ok(Date.now() < guard, `suite guard: ${kills} kills, ${epRequests} partner requests, ${runs} runs`);
+      const { c, done } = start();
+      runs += 1;
+      if (kills >= KILLS / 2) odooDown = false; // Odoo comes back half-way through the kills.
+      const code = await exited.get(c);
+      if (code === 0 && done()) break;
+      assert.is(code, null, 'the child only ever ends by our SIGKILL or by finishing');
+    }
+    assert.is(kills, KILLS, 'the bridge was killed mid-delivery 20 times');
+
+    // Exactly one effect per event at the partner.
+    assert.is(sim.effects.get('label_purchased'), 11, `labels: ${JSON.stringify(sim.effects.counts)}`);
+    assert.is(sim.effects.get('shipment_created'), 11);
+
+    const store = createEmbeddedStore({ dir: join(dir, 'data'), pruneEveryMs: 0 });
+    await store.open();
+    for (const e of events) {
+      const s = await store.get(e.id);
+      if (e === events[5]) {
+        assert.is(s?.state, 'dead', 'the refused address is a dead letter');
+        assert.is(s?.error_class, 'business');
+      } else assert.is(s?.state, 'delivered', `${e.id} ${s?.state} ${s?.last_error}`);
+    }
+    await store.close();
+
+    // Every label milestone once in Odoo (ids are stable across retries, Odoo deduplicates).
+    const byEvent = new Map<string, string>();
+    for (const r of odoo.requests) for (const m of r.body?.milestones ?? []) byEvent.set(m.id, m.event_id);
+    assert.is(odoo.applied.size, 11);
+    assert.ok([...odoo.applied.values()].every((n) => n === 1));
+    assert.equal(new Set([...odoo.applied.keys()].map((id) => byEvent.get(id))), new Set(events.filter((e) => e !== events[5]).map((e) => e.id)));
+  } finally {
+    child?.kill('SIGKILL');
+    server.close();
+  }
+});
+
+test.run();
