@@ -68,6 +68,8 @@ interface Case {
   /** How a repeated call is kept from acting twice. */
   dedup: 'idempotency-key' | 'lookup-by-reference' | 'file-name';
   http: boolean;
+  /** Why 4xx answers are retried rather than permanent, where the partner's protocol says so. */
+  retriesClientErrors?: string;
   /** Make the effect visible (file partners act when they poll their folder). */
   settle?: () => Promise<void>;
 }
@@ -97,6 +99,7 @@ const cases: Case[] = [
   },
   {
     id: 'notify-sim', dedup: 'idempotency-key', http: true, effect: 'milestone_published',
+    retriesClientErrors: 'Standard Webhooks etiquette: every non-2xx answer but 410 Gone is a failure to retry (410 is tested below)',
     settings: (b) => ({ id: 'notify-sim', adapter: 'standard-webhooks', base_url: `${b}/_sim/notify-sim/webhooks/bridge`, credentials: { webhook_secret: E.DEMO_NOTIFY_SECRET }, options: {} }),
     // The message id is the milestone id: the receiver dedups on webhook-id, so one key = one milestone here.
     act: (a, ctx) => (a as VisibilityAdapter).publishMilestone(labelFor(ctx.idempotencyKey), ctx),
@@ -189,17 +192,24 @@ for (const c of cases) {
       assert.is(e.kind, 'retryable');
       assert.is(e.details.retryAfterMs, 2000);
     });
-    t('a validation error (400) is permanent with a reason', async () => {
-      const e = await failure(c.act(make('400'), ctxOf()));
-      assert.is(e.kind, 'permanent');
-      assert.ok(e.details.reason, 'reason');
-      assert.ok(e.message.length > 3, e.message);
-    });
-    t('a business refusal is permanent with a business reason', async () => {
-      const e = await failure(c.act(make('refuse'), ctxOf()));
-      assert.is(e.kind, 'permanent');
-      assert.ok(['invalid_address', 'unknown_sku', 'allocation_conflict', 'refused_by_partner'].includes(e.details.reason!), `reason ${e.details.reason}: ${e.message}`);
-    });
+    if (c.retriesClientErrors) {
+      t('a 4xx answer is retryable (the protocol says so)', async () => {
+        for (const f of ['400', 'refuse']) assert.is((await failure(c.act(make(f), ctxOf()))).kind, 'retryable');
+      });
+      for (const name of ['400', 'business refusal', 'wrong credentials']) skip(`${name} is permanent`, c.retriesClientErrors);
+    } else {
+      t('a validation error (400) is permanent with a reason', async () => {
+        const e = await failure(c.act(make('400'), ctxOf()));
+        assert.is(e.kind, 'permanent');
+        assert.ok(e.details.reason, 'reason');
+        assert.ok(e.message.length > 3, e.message);
+      });
+      t('a business refusal is permanent with a business reason', async () => {
+        const e = await failure(c.act(make('refuse'), ctxOf()));
+        assert.is(e.kind, 'permanent');
+        assert.ok(['invalid_address', 'unknown_sku', 'allocation_conflict', 'refused_by_partner'].includes(e.details.reason!), `reason ${e.details.reason}: ${e.message}`);
+      });
+    }
     t('a timeout is retryable', async () => {
       const started = Date.now();
       const e = await failure(c.act(make('timeout=3000'), ctxOf(undefined, AbortSignal.timeout(150))));
@@ -210,12 +220,14 @@ for (const c of cases) {
       const e = await failure(c.act(make(undefined, 'http://127.0.0.1:9'), ctxOf()));
       assert.is(e.kind, 'retryable');
     });
-    t('wrong credentials are permanent', async () => {
-      const s = c.settings(base);
-      const bad = { ...s, credentials: Object.fromEntries(Object.entries(s.credentials).map(([k, v]) => [k, `wrong-${v}`])) };
-      const e = await failure(c.act(adapterRegistry[s.adapter].create(bad, io()), ctxOf()));
-      assert.is(e.kind, 'permanent');
-    });
+    if (!c.retriesClientErrors) {
+      t('wrong credentials are permanent', async () => {
+        const s = c.settings(base);
+        const bad = { ...s, credentials: Object.fromEntries(Object.entries(s.credentials).map(([k, v]) => [k, `wrong-${v}`])) };
+        const e = await failure(c.act(adapterRegistry[s.adapter].create(bad, io()), ctxOf()));
+        assert.is(e.kind, 'permanent');
+      });
+    }
   } else {
     for (const name of ['lost response then retry', '500', '429 Retry-After', '400', 'business refusal', 'timeout', 'refused connection', 'wrong credentials']) {
       skip(name, 'file exchange: no HTTP between us and the 3PL (its failures are folder errors, tested below and in test/adapters/file-3pl.test.ts)');

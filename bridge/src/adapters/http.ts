@@ -13,6 +13,8 @@ export interface PartnerRequest {
   /** JSON-encoded when an object; sent as is when a string. */
   body?: unknown;
   signal: AbortSignal;
+  /** 'manual' to treat a redirect as an answer (webhook senders must not follow them). */
+  redirect?: 'follow' | 'manual';
 }
 
 export interface PartnerResponse<T = unknown> {
@@ -21,8 +23,11 @@ export interface PartnerResponse<T = unknown> {
   body: T;
 }
 
-/** Reads a partner's error body into a message and a business reason (per partner). */
-export type ErrorClassifier = (status: number, body: unknown) => { message: string; reason?: BusinessReason };
+/**
+ * Reads a partner's error body into a message and a business reason (per partner); `kind`
+ * overrides the default sorting where a protocol says otherwise (Standard Webhooks retries 4xx).
+ */
+export type ErrorClassifier = (status: number, body: unknown) => { message: string; reason?: BusinessReason; kind?: 'retryable' | 'permanent' };
 
 /** Retry-After as seconds or an HTTP date, in milliseconds (never negative). */
 export function parseRetryAfter(value: string | null, now: Date = new Date()): number | undefined {
@@ -52,7 +57,7 @@ export async function callPartner<T = unknown>(
     headers['content-type'] ??= 'application/json';
   }
   try {
-    res = await fetchFn(req.url, { method: req.method, headers, body, signal: req.signal });
+    res = await fetchFn(req.url, { method: req.method, headers, body, signal: req.signal, ...(req.redirect ? { redirect: req.redirect } : {}) });
   } catch (cause) {
     const timedOut = req.signal.aborted;
     throw new PartnerError('retryable', timedOut ? `timeout calling ${req.method} ${pathOf(req.url)}` : `connection failed: ${errMessage(cause)}`, { cause });
@@ -71,12 +76,10 @@ export async function callPartner<T = unknown>(
   }
   const errBody = parsed === PARSE_FAILED ? text : parsed;
   const retryAfterMs = parseRetryAfter(res.headers.get('retry-after'), now());
-  if (res.status === 429 || res.status >= 500 || res.status === 408 || res.status === 409) {
-    const { message } = classify(res.status, errBody);
-    throw new PartnerError('retryable', `${res.status} from partner: ${message}`, { status: res.status, retryAfterMs });
-  }
-  const { message, reason } = classify(res.status, errBody);
-  throw new PartnerError('permanent', message, { status: res.status, reason: reason ?? 'invalid_request' });
+  const c = classify(res.status, errBody);
+  const kind = c.kind ?? (res.status === 429 || res.status >= 500 || res.status === 408 || res.status === 409 ? 'retryable' : 'permanent');
+  if (kind === 'retryable') throw new PartnerError('retryable', `${res.status} from partner: ${c.message}`, { status: res.status, retryAfterMs });
+  throw new PartnerError('permanent', c.message, { status: res.status, reason: c.reason ?? 'invalid_request' });
 }
 
 const PARSE_FAILED = Symbol('parse failed');
