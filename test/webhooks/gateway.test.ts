@@ -9,6 +9,8 @@ import { standardWebhookHeaders, signEasyPost } from '../../bridge/src/webhooks/
 import type { PartnerSettings } from '../../bridge/src/adapters/types.ts';
 import type { Milestone } from '../../shared/src/index.ts';
 import { fakeStore } from './fake-store.ts';
+import { serve } from '@hono/node-server';
+import type { AddressInfo } from 'node:net';
 import { createAfterShipSim } from '../../bridge/src/simulators/aftership/app.ts';
 import { createShippoSim } from '../../bridge/src/simulators/shippo/app.ts';
 import { signAfterShip } from '../../bridge/src/webhooks/signatures.ts';
@@ -104,6 +106,28 @@ test('413 from Content-Length before reading, and while reading a body without i
   const stream = new ReadableStream({ start(c) { for (let i = 0; i < 10; i++) c.enqueue(new TextEncoder().encode('x'.repeat(500))); c.close(); } });
   const r2 = await app.request('/v1/webhooks/easypost-sim', { method: 'POST', body: stream, duplex: 'half' } as RequestInit);
   assert.is(r2.status, 413);
+});
+
+test('over a real socket: 413 from Content-Length and from a chunked body, and a normal delivery still works after', async () => {
+  const { app, refs } = setup({ max: 2048 });
+  await refs.remember([label('9400SOCK')]);
+  const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
+  await new Promise<void>((r) => server.once('listening', () => r()));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/webhooks/easypost-sim`;
+  try {
+    const big = 'x'.repeat(1_000_000);
+    const r1 = await fetch(url, { method: 'POST', body: big, headers: { 'x-hmac-signature': signEasyPost(EP_SECRET, big) } });
+    assert.is(r1.status, 413);
+    const chunks = new ReadableStream({ start(c) { for (let i = 0; i < 100; i++) c.enqueue(new TextEncoder().encode('y'.repeat(1000))); c.close(); } });
+    const r2 = await fetch(url, { method: 'POST', body: chunks, duplex: 'half' } as RequestInit);
+    assert.is(r2.status, 413);
+    const [w] = epSim().trackerEvents('9400SOCK', ['in_transit']);
+    const r3 = await fetch(url, { method: 'POST', body: w.body, headers: w.headers });
+    assert.is(r3.status, 200);
+  } finally {
+    server.close();
+    (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+  }
 });
 
 test('a duplicate delivery answers 2xx and is queued once, also when sent concurrently', async () => {

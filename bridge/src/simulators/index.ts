@@ -45,7 +45,8 @@ export function createSimulators(o: SimulatorsOptions): Record<string, Simulator
     'easypost-sim': () => createEasyPostSim({ ...common, apiKey: E.DEMO_EASYPOST_API_KEY, webhookUrl: hook('easypost-sim'), webhookSecret: E.DEMO_EASYPOST_WEBHOOK_SECRET }),
     'shippo-sim': () => createShippoSim({ ...common, token: E.DEMO_SHIPPO_TOKEN, webhookUrl: hook('shippo-sim', `?token=${encodeURIComponent(E.DEMO_SHIPPO_WEBHOOK_TOKEN)}`) }),
     'notify-sim': () => createStandardWebhooksSim({ ...common, secrets: [E.DEMO_NOTIFY_SECRET] }),
-    'aftership-sim': () => createAfterShipSim({ ...common, apiKey: E.DEMO_AFTERSHIP_API_KEY, webhookUrl: hook('aftership-sim'), webhookSecret: E.DEMO_AFTERSHIP_WEBHOOK_SECRET }),
+    // The carrier already reports the journey; the tracking platform only does so when asked (POST /_control/webhooks).
+    'aftership-sim': () => createAfterShipSim({ ...common, autoProgressMs: 0, apiKey: E.DEMO_AFTERSHIP_API_KEY, webhookUrl: hook('aftership-sim'), webhookSecret: E.DEMO_AFTERSHIP_WEBHOOK_SECRET }),
   };
   const out: Record<string, Simulator> = {};
   for (const id of Object.keys(DEMO_SIMULATORS) as DemoPartnerId[]) {

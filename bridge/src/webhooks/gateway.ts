@@ -11,7 +11,8 @@ import { checkMilestone, SHIPMENT_STATUS_RANK, type Milestone } from '../../../s
 import { webhookSecrets } from '../adapters/common.ts';
 import { PartnerError, type AdapterFactory, type InboundMapper, type PartnerSettings } from '../adapters/types.ts';
 import type { AppendLog, Collection, Store } from '../store/types.ts';
-import { shipmentRefs, type ShipmentRefs } from './refs.ts';
+import type { Logger } from '../log.ts';
+import { SHIPMENT_REFS_COLLECTION, shipmentRefs, type ShipmentRefs } from './refs.ts';
 import { verifyInbound } from './verify.ts';
 
 export interface GatewayDeps {
@@ -32,7 +33,10 @@ export interface GatewayDeps {
   dedupRetentionMs?: number;
   /** Shared with the engine so label.created milestones it enqueues are known here. */
   refs?: ShipmentRefs;
-  log?: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+  /** The bridge's pino logger (verification failures, parked and refused webhooks). */
+  logger?: Pick<Logger, 'info' | 'warn' | 'error'>;
+  /** Shipment statuses and references are forgotten after this long without news (default 180 days). */
+  shipmentRetentionMs?: number;
 }
 
 export interface GatewayAnswer {
@@ -75,7 +79,8 @@ export function createGateway(deps: GatewayDeps) {
   const statuses: Collection<StatusRow> = deps.store.collection<StatusRow>('shipment_status');
   const parked: AppendLog<Parked> = deps.store.log<Parked>('webhook_parked');
   const refs = deps.refs ?? shipmentRefs(deps.store);
-  const log = deps.log ?? (() => undefined);
+  const log = (level: 'info' | 'warn' | 'error', msg: string, fields: Record<string, unknown> = {}) => deps.logger?.[level](fields, msg);
+  const shipmentRetention = deps.shipmentRetentionMs ?? 180 * 24 * 3600_000;
   const inFlight = new Set<string>();
   const mappers = new WeakMap<PartnerSettings, InboundMapper>();
   let lastPrune = 0;
@@ -95,6 +100,12 @@ export function createGateway(deps: GatewayDeps) {
     const cutoff = at.getTime() - retention;
     const old = receipts.all().filter((r) => Date.parse(r.at) < cutoff).map((r) => r.id);
     if (old.length) await receipts.delete(old);
+    const shipmentCutoff = at.getTime() - shipmentRetention;
+    const oldStatus = statuses.all().filter((r) => Date.parse(r.occurred_at) < shipmentCutoff).map((r) => r.id);
+    if (oldStatus.length) await statuses.delete(oldStatus);
+    const refRows = deps.store.collection<{ id: string; at: string }>(SHIPMENT_REFS_COLLECTION);
+    const oldRefs = refRows.all().filter((r) => Date.parse(r.at) < shipmentCutoff).map((r) => r.id);
+    if (oldRefs.length) await refRows.delete(oldRefs);
   }
 
   /** Forward-only status per shipment; answers the ids of milestones that arrived too late to move it. */
