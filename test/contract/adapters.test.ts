@@ -331,6 +331,31 @@ roles('wms-sim: cancel once, a cancel after shipping is refused (allocation_conf
   assert.is(inv[0].type, 'inventory.level');
 });
 
+roles('wms-sim: with poll_shipments, a shipment confirmed without a webhook is collected, with the same id as its webhook', async () => {
+  const wms = sim('wms-sim') as WmsSim;
+  const s = byId('wms-sim').settings(base);
+  const a = adapterRegistry[s.adapter].create({ ...s, options: { ...s.options, poll_shipments: true } }, io()) as WarehouseAdapter;
+  const ev = fresh<'order.released'>('order.released');
+  await a.releaseOrder(ev, ctxOf());
+  let sent: string | undefined;
+  const realSend = wms.send;
+  (wms as any).send = async (batch: { body: string }[]) => { sent = batch[0].body; return [200]; };
+  try {
+    await wms.ship((ev.payload as any).picking_ref, { shipped: { FURN_0269: 1 } });
+  } finally {
+    (wms as any).send = realSend;
+  }
+  const polled = (await a.collectUpdates!({ signal: AbortSignal.timeout(2000) })).filter((m) => m.type === 'shipment.dispatched' && m.aggregate === ev.aggregate);
+  assert.is(polled.length, 1);
+  assert.ok(checkMilestone(polled[0]).ok);
+  const { webhookToMilestones } = await import('../../bridge/src/adapters/wms/map.ts');
+  const viaHook = webhookToMilestones(JSON.parse(sent!), { partnerId: 'wms-sim', receivedAt: new Date(), resolve: () => undefined }, { warehouse: 'WH' });
+  assert.is(viaHook[0].id, polled[0].id);
+  assert.equal((polled[0].payload as any).lines.find((l: any) => l.sku === 'FURN_0269').backorder_quantity, { value: 4, uom: 'Units' });
+  const again = (await a.collectUpdates!({ signal: AbortSignal.timeout(2000) })).filter((m) => m.type === 'shipment.dispatched');
+  assert.is(again.length, 1, 'the minute of overlap re-reads it; same id, deduplicated downstream');
+});
+
 roles('files-3pl-eu: a confirmation file comes back as shipment.dispatched with backorders, once', async () => {
   const a = build('files-3pl-eu') as WarehouseAdapter;
   const f = sim('files-3pl-eu') as File3plSim;

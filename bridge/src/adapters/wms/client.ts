@@ -21,6 +21,10 @@ export class WmsClient {
   createOrder(order: unknown, correlationId: string, signal: AbortSignal): Promise<WmsOrder> {
     return this.call('POST', 'order', signal, order, { 'x-correlation-id': correlationId });
   }
+  /** Orders changed since `since` (ShipBob's LastUpdateStartDate filter), for polling shipment confirmations. */
+  ordersUpdatedSince(since: Date, signal: AbortSignal): Promise<Record<string, unknown>[]> {
+    return this.call('GET', `order?LastUpdateStartDate=${encodeURIComponent(since.toISOString())}`, signal);
+  }
   findOrders(referenceId: string, signal: AbortSignal): Promise<WmsOrder[]> {
     return this.call('GET', `order?ReferenceIds=${encodeURIComponent(referenceId)}`, signal);
   }

@@ -3,7 +3,7 @@ import type { EventOf } from '../../../../shared/src/index.ts';
 import { PartnerError, type AdapterFactory, type AdapterIO, type CallContext, type InboundMapper, type PartnerSettings, type StepResult, type WarehouseAdapter } from '../types.ts';
 import { isoSeconds, payloadOf, requireCredential } from '../common.ts';
 import { WmsClient } from './client.ts';
-import { acceptedMilestone, inventoryMilestones, isDuplicateReference, orderRequest, returnRequest, webhookToMilestones, type WmsOptions } from './map.ts';
+import { acceptedMilestone, inventoryMilestones, isDuplicateReference, orderRequest, returnRequest, shippedOrderAsWebhook, webhookToMilestones, type WmsOptions } from './map.ts';
 
 function options(settings: PartnerSettings): WmsOptions {
   const o = settings.options as Partial<WmsOptions>;
@@ -26,6 +26,8 @@ async function createOrFind<T>(create: () => Promise<T>, find: () => Promise<T[]
 
 function create(settings: PartnerSettings, io: AdapterIO): WarehouseAdapter {
   const o = options(settings);
+  /** Where the last shipment poll started (ms); a minute of overlap is re-read, ids make it harmless. */
+  let pollCursor: number | undefined;
   const client = new WmsClient(settings.base_url ?? 'https://api.shipbob.com/2.0', requireCredential(settings.credentials, 'api_token', settings.id), settings.credentials.channel_id ?? '1', io);
   return {
     role: 'warehouse',
@@ -48,9 +50,28 @@ function create(settings: PartnerSettings, io: AdapterIO): WarehouseAdapter {
       const ret = await createOrFind(() => client.createReturn(returnRequest(event, o), ctx.signal), () => client.findReturns(ref, ctx.signal));
       return { data: { wms_return_id: String(ret.id) } };
     },
+    /**
+     * Polls inventory, and with options.poll_shipments the orders changed since the last poll
+     * (for WMSs without webhooks). Shipment milestones keep their ids across polls and webhooks.
+     */
     async collectUpdates(ctx: { signal: AbortSignal }) {
-      const items = await client.inventory(ctx.signal);
-      return inventoryMilestones(items, o, settings.id, isoSeconds(io.now()));
+      const startedAt = io.now();
+      const out = inventoryMilestones(await client.inventory(ctx.signal), o, settings.id, isoSeconds(startedAt));
+      if (settings.options.poll_shipments) {
+        const since = new Date((pollCursor ?? startedAt.getTime() - Number(settings.options.poll_lookback_ms ?? 86_400_000)) - 60_000);
+        for (const order of await client.ordersUpdatedSince(since, ctx.signal)) {
+          const hook = shippedOrderAsWebhook(order);
+          if (!hook) continue;
+          try {
+            out.push(...webhookToMilestones(hook, { partnerId: settings.id, receivedAt: startedAt, resolve: () => undefined }, o));
+          } catch (e) {
+            // An order we did not send (no odoo tags) or a malformed one is not ours to report.
+            if (!(e instanceof PartnerError)) throw e;
+          }
+        }
+        pollCursor = startedAt.getTime();
+      }
+      return out;
     },
   };
 }

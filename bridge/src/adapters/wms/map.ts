@@ -172,6 +172,15 @@ const TOPIC: Record<string, Milestone['type'] | 'inventory'> = {
   inventory_updated: 'inventory',
 };
 
+/** A polled order (GET /order) as the `order_shipped` webhook body it is equivalent to, or undefined while not shipped. */
+export function shippedOrderAsWebhook(order: Record<string, unknown>): { topic: string; occurred_at?: unknown; data: unknown } | undefined {
+  const shipments = Array.isArray(order.shipments) ? (order.shipments as Record<string, unknown>[]) : [];
+  const done = shipments.find((s) => s && (s.status === 'Completed' || s.status === 'Shipped') && s.tracking);
+  if (!done) return undefined;
+  const { shipments: _omit, ...orderFields } = order;
+  return { topic: 'order_shipped', occurred_at: done.actual_fulfillment_date, data: { ...done, order: orderFields } };
+}
+
 /** Maps a WMS webhook (`{ topic, data }`) to canonical milestones. */
 export function webhookToMilestones(body: unknown, ctx: InboundContext, o: WmsOptions): Milestone[] {
   const b = obj(body, '$');
@@ -195,7 +204,8 @@ export function webhookToMilestones(body: unknown, ctx: InboundContext, o: WmsOp
   const aggregate = tag('odoo_aggregate') ?? ctx.resolve({ partner_ref: order.id !== undefined ? String(order.id) : undefined, tracking_number: trackingNumber })?.aggregate;
   if (!aggregate) throw unknownShipment('data.order.tags', `order ${pickingRef} carries no odoo_aggregate tag and is not known`);
   const base = { occurred_at: at, partner: ctx.partnerId, partner_ref: partnerRef, aggregate, event_id: tag('odoo_event') };
-  const id = (t: string) => stableUuid(ctx.partnerId, pickingRef, partnerRef ?? '', t, at);
+  // One dispatch and one delivery per WMS shipment: the same fact polled or re-sent keeps its id.
+  const id = (t: string) => stableUuid(ctx.partnerId, pickingRef, partnerRef ?? '', t, t === 'exception' ? at : '');
   const status = { shipment_ref: pickingRef, ...(trackingNumber ? { tracking_number: trackingNumber } : {}) };
   if (kind === 'shipment.dispatched') {
     const ordered = Array.isArray(order.products) ? (order.products as Record<string, unknown>[]) : [];

@@ -21,7 +21,8 @@ interface SimOrder {
   products: SimProduct[];
   shipping_method: string;
   tags: { name: string; value: string }[];
-  shipments: { id: number; status: string; tracking?: { carrier: string; tracking_number: string; tracking_url: string } }[];
+  shipments: { id: number; status: string; tracking?: { carrier: string; tracking_number: string; tracking_url: string }; products?: { reference_id: string; quantity: number }[]; actual_fulfillment_date?: string }[];
+  last_update_date: string;
 }
 
 export interface WmsSim extends Simulator {
@@ -79,7 +80,7 @@ export function createWmsSim(o: SimOptions & { token?: string; knownSkus?: strin
     const order: SimOrder = {
       id: ++seq, reference_id: b.reference_id, order_number: b.order_number, status: 'Processing', created_date: now().toISOString(),
       recipient: b.recipient ?? {}, products: b.products.map((p) => ({ ...p, quantity: Number(p.quantity) })), shipping_method: b.shipping_method ?? 'Standard',
-      tags: b.tags ?? [], shipments: [{ id: seq * 10, status: 'Processing' }],
+      tags: b.tags ?? [], shipments: [{ id: seq * 10, status: 'Processing' }], last_update_date: now().toISOString(),
     };
     orders.set(order.id, order);
     for (const p of order.products) { const s = stock.get(p.reference_id); if (s) s.committed += p.quantity; }
@@ -89,7 +90,8 @@ export function createWmsSim(o: SimOptions & { token?: string; knownSkus?: strin
   });
   app.get('/order', (c) => {
     const refs = (c.req.query('ReferenceIds') ?? '').split(',').filter(Boolean);
-    return c.json([...orders.values()].filter((x) => !refs.length || refs.includes(x.reference_id)));
+    const since = c.req.query('LastUpdateStartDate');
+    return c.json([...orders.values()].filter((x) => (!refs.length || refs.includes(x.reference_id)) && (!since || x.last_update_date >= new Date(since).toISOString())));
   });
   app.get('/order/:id', (c) => {
     const x = orders.get(Number(c.req.param('id')));
@@ -152,9 +154,10 @@ export function createWmsSim(o: SimOptions & { token?: string; knownSkus?: strin
         effects.add('order_shipped');
       }
       const tn = `1Z${x.id}${String(x.shipments[0].id).slice(-4)}`;
-      x.shipments[0] = { id: x.shipments[0].id, status: 'Completed', tracking: { carrier: 'UPS', tracking_number: tn, tracking_url: `https://track.example.com/${tn}` } };
-      const data = { ...x.shipments[0], order: { id: x.id, reference_id: x.reference_id, order_number: x.order_number, tags: x.tags, products: x.products }, products, actual_fulfillment_date: now().toISOString() };
-      return send([webhook('order_shipped', data)], opts);
+      x.shipments[0] = { id: x.shipments[0].id, status: 'Completed', tracking: { carrier: 'UPS', tracking_number: tn, tracking_url: `https://track.example.com/${tn}` }, products, actual_fulfillment_date: now().toISOString() };
+      x.last_update_date = now().toISOString();
+      const data = { ...x.shipments[0], order: { id: x.id, reference_id: x.reference_id, order_number: x.order_number, tags: x.tags, products: x.products } };
+      return sim.send([webhook('order_shipped', data)], opts);
     },
     pushInventory(opts = {}) {
       return send([webhook('inventory_updated', { items: inventory() })], opts);
