@@ -331,6 +331,25 @@ roles('wms-sim: cancel once, a cancel after shipping is refused (allocation_conf
   assert.is(inv[0].type, 'inventory.level');
 });
 
+roles('easypost-sim: several parcels are refused with a reason (not silently reduced to one)', async () => {
+  const ev = fresh<'shipment.requested'>('shipment.requested');
+  (ev.payload as any).parcels.push(structuredClone((ev.payload as any).parcels[0]));
+  const e = await failure((build('easypost-sim') as CarrierAdapter).createShipment(ev, ctxOf()));
+  assert.is(e.kind, 'permanent');
+  assert.match(e.message, /2 parcels/);
+});
+
+roles('wms-sim: polled inventory reaches Odoo only when a level changed', async () => {
+  const wms = sim('wms-sim') as WmsSim;
+  const a = build('wms-sim') as WarehouseAdapter;
+  const first = await a.collectUpdates!({ signal: AbortSignal.timeout(2000) });
+  assert.ok(first.length >= 2);
+  assert.equal(await a.collectUpdates!({ signal: AbortSignal.timeout(2000) }), []);
+  wms.stock.get('FURN_7800')!.on_hand += 5;
+  const changed = await a.collectUpdates!({ signal: AbortSignal.timeout(2000) });
+  assert.equal(changed.map((m) => (m.payload as any).sku), ['FURN_7800']);
+});
+
 roles('wms-sim: with poll_shipments, a shipment confirmed without a webhook is collected, with the same id as its webhook', async () => {
   const wms = sim('wms-sim') as WmsSim;
   const s = byId('wms-sim').settings(base);

@@ -23,6 +23,10 @@ function create(settings: PartnerSettings, io: Parameters<AdapterFactory['create
     role: 'carrier',
     async createShipment(event: EventOf<'shipment.requested'>, ctx: CallContext): Promise<StepResult> {
       const p = payloadOf(event);
+      // An EasyPost Shipment has one parcel (several need the Orders API, not implemented): refuse rather than drop parcels.
+      if (p.parcels.length > 1) {
+        throw new PartnerError('permanent', `${p.parcels.length} parcels: this EasyPost adapter buys one label per shipment; split the picking into one package per shipment or route multi-parcel shipments to another carrier`, { reason: 'invalid_request' });
+      }
       const s = await createAndBuy(shipmentRequest(event), p.carrier.service, ctx);
       return {
         data: { easypost_shipment_id: s.id, tracking_code: s.tracking_code, tracker_id: s.tracker?.id },

@@ -28,6 +28,7 @@ function create(settings: PartnerSettings, io: AdapterIO): WarehouseAdapter {
   const o = options(settings);
   /** Where the last shipment poll started (ms); a minute of overlap is re-read, ids make it harmless. */
   let pollCursor: number | undefined;
+  const lastLevels = new Map<string, string>();
   const client = new WmsClient(settings.base_url ?? 'https://api.shipbob.com/2.0', requireCredential(settings.credentials, 'api_token', settings.id), settings.credentials.channel_id ?? '1', io);
   return {
     role: 'warehouse',
@@ -56,7 +57,14 @@ function create(settings: PartnerSettings, io: AdapterIO): WarehouseAdapter {
      */
     async collectUpdates(ctx: { signal: AbortSignal }) {
       const startedAt = io.now();
-      const out = inventoryMilestones(await client.inventory(ctx.signal), o, settings.id, isoSeconds(startedAt));
+      // A snapshot per poll, but only the SKUs whose levels changed since the last one reach Odoo.
+      const out = inventoryMilestones(await client.inventory(ctx.signal), o, settings.id, isoSeconds(startedAt)).filter((m) => {
+        const p = m.payload as { sku: string; on_hand: { value: number }; available: { value: number } };
+        const level = `${p.on_hand.value}/${p.available.value}`;
+        if (lastLevels.get(p.sku) === level) return false;
+        lastLevels.set(p.sku, level);
+        return true;
+      });
       if (settings.options.poll_shipments) {
         const since = new Date((pollCursor ?? startedAt.getTime() - Number(settings.options.poll_lookback_ms ?? 86_400_000)) - 60_000);
         for (const order of await client.ordersUpdatedSince(since, ctx.signal)) {
