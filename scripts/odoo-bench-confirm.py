@@ -1,0 +1,87 @@
+"""Added time per sale order confirmation with the logistics_bridge hook on vs off.
+
+Run inside `odoo shell` against the lab database (the module installed, demo data):
+
+    runuser -u odoo -- /usr/bin/python3 /work/odoo-19/odoo-bin shell -c /work/odoo-lab/odoo.conf -d lab \
+        --no-http < scripts/odoo-bench-confirm.py
+
+Each measured step is what the user waits for: `action_confirm()` + commit (the commit runs the
+post-commit cron notification). Modes alternate order by order (warm-up first) so drift hits both:
+  off      - workflow "order release" off: the hook reads the setting and returns
+  realtime - outbox row + cron trigger in the transaction, cron notified after commit
+  batch    - outbox row only (the 5-minute run sends it)
+The bridge's state does not matter: nothing is sent from the confirmation. N (default 40) orders per mode.
+"""
+import os
+import statistics
+import time
+
+N = int(os.environ.get('BENCH_N', '40'))
+# Pause between measured confirmations (all modes alike): lets the cron worker woken by the previous
+# real-time confirmation finish its (after-commit) run instead of competing for the CPU with the
+# next measurement. BENCH_PAUSE=0 measures back-to-back confirmations.
+PAUSE = float(os.environ.get('BENCH_PAUSE', '0.3'))
+WARMUP = 3
+icp = env['ir.config_parameter'].sudo()
+previous = icp.get_param('logistics_bridge.workflow_order', 'realtime')
+partner = env.ref('base.res_partner_2')
+warehouse = env['stock.warehouse'].search([('company_id', '=', env.company.id)], limit=1)
+products = env['product.product'].search([('is_storable', '=', True), ('default_code', '!=', False)], limit=2)
+carrier = env.ref('logistics_bridge.delivery_carrier_bridge_ground')
+modes = ['off', 'realtime', 'batch']
+timings = {m: [] for m in modes}
+parts = {m: ([], []) for m in modes}  # (action_confirm only, commit only)
+
+
+def make_order():
+    time.sleep(PAUSE)
+    order = env['sale.order'].create({
+        'partner_id': partner.id, 'warehouse_id': warehouse.id, 'carrier_id': carrier.id,
+        'order_line': [(0, 0, {'product_id': p.id, 'product_uom_qty': 1}) for p in products]})
+    env.cr.commit()
+    return order
+
+
+def confirm(order, mode):
+    icp.set_param('logistics_bridge.workflow_order', mode)
+    env.cr.commit()
+    env.invalidate_all()
+    start = time.perf_counter()
+    order.action_confirm()
+    middle = time.perf_counter()
+    env.cr.commit()
+    end = time.perf_counter()
+    parts[mode][0].append((middle - start) * 1000.0)
+    parts[mode][1].append((end - middle) * 1000.0)
+    return (end - start) * 1000.0
+
+
+def p95(values):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+
+
+try:
+    for i in range(WARMUP):
+        for mode in modes:
+            confirm(make_order(), mode)
+    for m in modes:
+        parts[m][0].clear()
+        parts[m][1].clear()
+    for i in range(N):
+        for mode in (modes if i % 2 == 0 else list(reversed(modes))):
+            timings[mode].append(confirm(make_order(), mode))
+finally:
+    icp.set_param('logistics_bridge.workflow_order', previous)
+    env.cr.commit()
+
+base_median = statistics.median(timings['off'])
+base_p95 = p95(timings['off'])
+print(f"\nsale order confirmation (action_confirm + commit), {N} orders per mode, 2 lines, bridge carrier, db {env.cr.dbname}, pause {PAUSE}s")
+print(f"{'mode':<10}{'median ms':>12}{'p95 ms':>10}{'added median':>15}{'added p95':>12}{'confirm med':>14}{'commit med':>13}")
+for mode in modes:
+    med, top = statistics.median(timings[mode]), p95(timings[mode])
+    print(f"{mode:<10}{med:>12.1f}{top:>10.1f}{med - base_median:>+15.1f}{top - base_p95:>+12.1f}"
+          f"{statistics.median(parts[mode][0]):>14.1f}{statistics.median(parts[mode][1]):>13.1f}")
+events = env['logistics.bridge.event'].search_count([('state', '=', 'pending')])
+print(f"(pending events now in the outbox: {events}; the bridge's state never enters these figures)")
