@@ -123,6 +123,29 @@ test('an answer stored but not yet applied (crash in between) is applied on star
   assert.is(h.engine.writeback.status().pending, 1, 'its milestone reached the outbox');
 });
 
+test('a two-step event with one step answered before a crash runs its other step on start, not delivered early', async () => {
+  const clock = fakeClock();
+  const store = createMemoryStore({ now: clock.now });
+  await store.open();
+  const config = testConfig({
+    partners: [{ id: 'wms', adapter: 'fake-wms', role: 'warehouse' }, { id: 'ups', adapter: 'fake-carrier', role: 'carrier' }],
+    routes: [{ events: ['return.requested'], partners: ['wms', 'ups'] }],
+  });
+  const e = event('return.requested', 'stock.picking:503', 1);
+  await store.ingest([e]);
+  const now = clock.now().toISOString();
+  await store.collection<Job>(JOBS).put([{
+    id: `${e.id}/wms`, kind: 'event', subject: e.id, event_id: e.id, type: e.type, aggregate: e.aggregate, group: e.aggregate, seq: 1, step: 'wms',
+    action: 'expectReturn', candidates: ['wms'], candidate: 0, key: `${e.id}:wms`, attempts: 0, max_attempts: 8, calls: 1, run_at: now,
+    state: 'done', in_doubt: false, result: { data: { rma: 'R1' } }, replays: 0, rekeys: 0, created_at: now, updated_at: now,
+  }]);
+  const h = await harness({ store, clock, config });
+  await h.engine.runDue();
+  assert.equal(h.partner('wms').calls.length, 0, 'the answered step is not asked again');
+  assert.equal(h.partner('ups').calls.map((c) => c.action), ['createReturnLabel']);
+  assert.is(await h.state(e.id), 'delivered');
+});
+
 test('events acknowledged but never routed (crash right after ingest) are routed on start', async () => {
   const clock = fakeClock();
   const store = createMemoryStore({ now: clock.now });

@@ -206,6 +206,8 @@ export function createEngine(options: EngineOptions): Engine {
   let publishSeq = 0;
   let started = false;
   let stopped = false;
+  /** While recovering, nothing starts: stored answers are applied before later steps may need them. */
+  let recovering = false;
   let wake: { at: number; handle: unknown } | undefined;
   let pollTimer: unknown;
   let intake: Promise<unknown> = Promise.resolve();
@@ -320,45 +322,53 @@ export function createEngine(options: EngineOptions): Engine {
 
   // ---------------------------------------------------------------- admission
 
-  /** Routes new events into jobs (idempotent: an event already planned is skipped). */
+  /**
+   * Routes events into jobs (idempotent: steps that already have a job are skipped). Fresh jobs
+   * are not written: until a first call they can be planned again from the stored event (that is
+   * what recovery does), which keeps the jobs file as small as the work in flight.
+   */
   async function admit(events: Event[]) {
-    const rows: Job[] = [];
+    const durable: Job[] = [];
+    const touched = new Set<string>();
     const unrouted: Event[] = [];
     const now = nowMs();
     for (const event of events) {
-      if (bySubject.has(event.id)) continue;
       const plan = planSteps(config, event);
       if (!plan.steps.length) {
-        unrouted.push(event);
+        if (!bySubject.has(event.id)) unrouted.push(event);
         continue;
       }
       const wf = config.workflows[workflowOfEvent(event.type)];
       const runAt = wf?.mode === 'batch' ? nextFlush(now, wf.flush_interval_ms) : now;
       const late = aggregates.get(event.aggregate);
-      const outOfOrder = late && event.sequence <= late.high_water;
+      const outOfOrder = !bySubject.has(event.id) && late && event.sequence <= late.high_water;
       for (const s of plan.steps) {
+        const id = `${event.id}/${s.step}`;
+        if (jobs.has(id)) continue;
         const limits = gates.get(s.candidates[0])!.limits;
-        const key = `${event.id}:${s.step}`;
-        rows.push({
-          id: `${event.id}/${s.step}`, kind: 'event', subject: event.id, event_id: event.id, type: event.type, aggregate: event.aggregate,
-          group: event.aggregate, seq: event.sequence, step: s.step, action: s.action, candidates: s.candidates, candidate: 0, key,
+        const job: Job = {
+          id, kind: 'event', subject: event.id, event_id: event.id, type: event.type, aggregate: event.aggregate,
+          group: event.aggregate, seq: event.sequence, step: s.step, action: s.action, candidates: s.candidates, candidate: 0, key: `${event.id}:${s.step}`,
           attempts: 0, max_attempts: limits.max_attempts, calls: 0, run_at: iso(runAt), state: outOfOrder ? 'dead' : 'pending', in_doubt: false,
           replays: 0, rekeys: 0, created_at: iso(now), updated_at: iso(now),
           ...(outOfOrder && {
             error_class: 'business' as const, reason: 'out_of_order' as const, dead_at: iso(now),
             last_error: `arrived after sequence ${late!.high_water} of ${event.aggregate} was already delivered; replay to deliver it late, or discard`,
           }),
-        });
+        };
+        index(job);
+        touched.add(job.group);
+        if (outOfOrder) durable.push(job);
       }
       logger.debug({ event_id: event.id, route: plan.route, steps: plan.steps.map((s) => s.step) }, 'event routed');
     }
-    if (rows.length) await persist(rows);
+    if (durable.length) await persist(durable);
     for (const e of unrouted) {
       logger.warn({ event_id: e.id, type: e.type, aggregate: e.aggregate }, 'no route matches this event: nothing to deliver');
       await writeStatus(e.id, { state: 'delivered', attempts: 0, last_error: 'no partner is routed for this event' });
       lastStatus.delete(e.id);
     }
-    for (const g of new Set(rows.map((r) => r.group))) await refreshGroup(g);
+    for (const g of touched) await refreshGroup(g);
     pump();
   }
 
@@ -379,7 +389,7 @@ export function createEngine(options: EngineOptions): Engine {
 
   /** Starts every job that may run now; schedules a wake-up for the earliest one that may not yet. */
   function pump() {
-    if (stopped) return;
+    if (stopped || recovering) return;
     const now = nowMs();
     let next = Number.POSITIVE_INFINITY;
     for (const [partnerId, set] of pending) {
@@ -525,8 +535,9 @@ export function createEngine(options: EngineOptions): Engine {
       const r = await acceptMilestones(result.milestones, { partner: partnerId });
       if (r.refused.length) logger.error({ partner: partnerId, refused: r.refused }, 'a partner step returned milestones the contract or ownership refuses');
     }
+    // No write for "applied": applying is idempotent (bag merge, outbox and publishes keyed by id),
+    // so a crash before the job row is deleted just applies it again on start.
     job.applied = true;
-    await persist([job]);
     logger.info({ event_id: job.event_id, subject: job.subject, partner: partnerId, action: job.action, calls: job.calls }, 'delivered');
     await settle(job.subject);
   }
@@ -823,6 +834,7 @@ export function createEngine(options: EngineOptions): Engine {
   // ---------------------------------------------------------------- lifecycle
 
   async function recover() {
+    recovering = true;
     for (const a of aggCol.all()) aggregates.set(a.id, structuredClone(a));
     const rows = jobsCol.all().map((j) => structuredClone(j));
     const resumed: Job[] = [];
@@ -841,13 +853,14 @@ export function createEngine(options: EngineOptions): Engine {
       logger.warn({ jobs: resumed.length }, 'resuming partner calls interrupted by a stop or crash');
       await persist(resumed);
     }
-    for (const j of rows) if (j.state === 'done' && !j.applied) await apply(j);
-    for (const subject of new Set(rows.map((j) => j.subject))) await settle(subject);
-    // Events acknowledged but never routed (a crash right after ingest) or left in a stale state.
+    // Plan again what was never written (fresh steps, events never routed), before anything settles.
     const open = await store.unfinished();
-    const unrouted = open.filter((s) => !bySubject.has(s.event.id));
-    if (unrouted.length) await admit(unrouted.map((s) => s.event));
+    if (open.length) await admit(open.map((s) => s.event));
+    // Answers stored but maybe not applied: apply again (idempotent), then finish what is finished.
+    for (const j of rows) if (j.state === 'done') await apply(j);
+    for (const subject of new Set(rows.map((j) => j.subject))) await settle(subject);
     for (const g of new Set(rows.map((j) => j.group))) await refreshGroup(g);
+    recovering = false;
   }
 
   const engine: Engine = {
