@@ -139,7 +139,9 @@ test('Shippo: transaction -> label.created; ERROR transaction -> address reason;
   valid(ms);
   assert.is(ms[0].type, 'shipment.out_for_delivery');
   assert.is(ms[0].aggregate, 'stock.picking:17');
-  assert.is(shippo.metadataFor('stock.picking:17', 'WH/OUT/00012'), t.metadata);
+  assert.equal(shippo.parseMetadata(t.metadata), { aggregate: 'stock.picking:17', shipment_ref: 'WH/OUT/00012' });
+  const meta = shippo.metadataFor('stock.picking:17', 'WH/OUT/00012', { carrier: 'bridge_ground', service: 'GROUND' });
+  assert.equal(shippo.parseMetadata(meta), { aggregate: 'stock.picking:17', shipment_ref: 'WH/OUT/00012', carrier: 'bridge_ground', service: 'GROUND' });
 });
 
 test('AfterShip: tracking request carries our references; Delivered webhook -> delivered + POD; Exception_011 -> returned', () => {

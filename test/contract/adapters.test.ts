@@ -331,6 +331,16 @@ roles('wms-sim: cancel once, a cancel after shipping is refused (allocation_conf
   assert.is(inv[0].type, 'inventory.level');
 });
 
+roles('shippo-sim: findShipment (the engine\'s reconciliation) gives the same label.created as the purchase', async () => {
+  const a = build('shippo-sim') as CarrierAdapter;
+  const ev = fresh<'shipment.requested'>('shipment.requested');
+  const bought = await a.createShipment(ev, ctxOf());
+  const found = await a.findShipment!((ev.payload as any).shipment_ref, { ...ctxOf(), correlationId: ev.id });
+  assert.ok(found, 'found');
+  assert.equal(found!.milestones, bought.milestones!.map((m) => ({ ...m, occurred_at: found!.milestones![0].occurred_at })));
+  assert.is(await a.findShipment!('NO/SUCH/REF', ctxOf()), undefined);
+});
+
 roles('easypost-sim: several parcels are refused with a reason (not silently reduced to one)', async () => {
   const ev = fresh<'shipment.requested'>('shipment.requested');
   (ev.payload as any).parcels.push(structuredClone((ev.payload as any).parcels[0]));

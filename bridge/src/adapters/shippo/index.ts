@@ -3,7 +3,7 @@ import type { EventOf } from '../../../../shared/src/index.ts';
 import { PartnerError, type AdapterFactory, type AdapterIO, type CallContext, type CarrierAdapter, type InboundMapper, type PartnerSettings, type StepResult } from '../types.ts';
 import { payloadOf, requireCredential } from '../common.ts';
 import { ShippoClient } from './client.ts';
-import { labelMilestone, metadataFor, returnShipmentRequest, selectRate, shipmentRequest, trackToMilestones, transactionFailure, type ShippoRate, type ShippoTransaction } from './map.ts';
+import { labelMilestone, parseMetadata, returnShipmentRequest, selectRate, shipmentRequest, trackToMilestones, transactionFailure, type ShippoRate, type ShippoTransaction } from './map.ts';
 
 function create(settings: PartnerSettings, io: AdapterIO): CarrierAdapter {
   const client = new ShippoClient(settings.base_url ?? 'https://api.goshippo.com', requireCredential(settings.credentials, 'api_token', settings.id), io);
@@ -42,7 +42,7 @@ function create(settings: PartnerSettings, io: AdapterIO): CarrierAdapter {
     },
     async cancelShipment(event: EventOf<'shipment.cancelled'>, ctx): Promise<StepResult> {
       let id = ctx.data.shippo_transaction_id as string | undefined;
-      id ??= (await find(metadataFor(event.aggregate, payloadOf(event).shipment_ref), ctx.signal))?.object_id;
+      id ??= (await client.listTransactions(ctx.signal)).results.find((t) => t.status === 'SUCCESS' && parseMetadata(t.metadata)?.aggregate === event.aggregate && parseMetadata(t.metadata)?.shipment_ref === payloadOf(event).shipment_ref)?.object_id;
       if (!id) throw new PartnerError('permanent', `no Shippo transaction recorded for ${payloadOf(event).shipment_ref}; nothing to refund`, { reason: 'not_found' });
       try {
         const r = await client.refund(id, ctx.signal);
@@ -60,9 +60,20 @@ function create(settings: PartnerSettings, io: AdapterIO): CarrierAdapter {
         milestones: [labelMilestone(t, rate, { aggregate: event.aggregate, event_id: event.id, shipment_ref: p.return_ref, carrier: p.carrier?.carrier ?? settings.id, service: p.carrier?.service }, settings.id, io.now())],
       };
     },
+    /**
+     * The engine's reconciliation after a call that may have bought without us hearing: the same
+     * result createShipment gives, rebuilt from the transaction's metadata.
+     */
     async findShipment(shipmentRef: string, ctx: CallContext) {
-      const t = (await client.listTransactions(ctx.signal)).results.find((x) => x.status === 'SUCCESS' && x.metadata?.endsWith(`|${shipmentRef}`));
-      return t ? { data: { shippo_transaction_id: t.object_id, tracking_number: t.tracking_number } } : undefined;
+      const t = (await client.listTransactions(ctx.signal)).results.find((x) => x.status === 'SUCCESS' && parseMetadata(x.metadata)?.shipment_ref === shipmentRef);
+      const meta = parseMetadata(t?.metadata);
+      if (!t || !meta) return undefined;
+      const rate = typeof t.rate === 'object' ? t.rate : t.rate ? await client.getRate(t.rate, ctx.signal) : undefined;
+      const eventId = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(ctx.correlationId) ? ctx.correlationId : undefined;
+      return {
+        data: { shippo_transaction_id: t.object_id, tracking_number: t.tracking_number },
+        milestones: [labelMilestone(t, rate, { aggregate: meta.aggregate, event_id: eventId, shipment_ref: meta.shipment_ref, carrier: meta.carrier ?? settings.id, service: meta.service }, settings.id, io.now())],
+      };
     },
   };
 }

@@ -39,9 +39,21 @@ export function toParcels(parcels: PayloadOf<'shipment.requested'>['parcels']) {
   }));
 }
 
-/** `metadata` (max 100 characters) that finds this shipment again: our aggregate and shipment reference. */
-export function metadataFor(aggregate: string, ref: string): string {
-  return `${aggregate}|${ref}`.slice(0, 100);
+/**
+ * `metadata` (max 100 characters) that finds this shipment again and rebuilds its milestone:
+ * `<aggregate>|<shipment ref>|<carrier>[/<service>]`. Shippo echoes it in track_updated webhooks.
+ */
+export function metadataFor(aggregate: string, ref: string, carrier?: { carrier: string; service?: string }): string {
+  const c = carrier ? `|${carrier.carrier}${carrier.service ? `/${carrier.service}` : ''}` : '';
+  return `${aggregate}|${ref}${c}`.slice(0, 100);
+}
+
+/** Reads metadataFor's fields back (carrier may be absent). */
+export function parseMetadata(metadata: string | undefined): { aggregate: string; shipment_ref: string; carrier?: string; service?: string } | undefined {
+  const [aggregate, shipmentRef, carrier] = (metadata ?? '').split('|');
+  if (!aggregate || !shipmentRef) return undefined;
+  const [c, service] = (carrier ?? '').split('/');
+  return { aggregate, shipment_ref: shipmentRef, ...(c ? { carrier: c } : {}), ...(service ? { service } : {}) };
 }
 
 export function shipmentRequest(e: EventOf<'shipment.requested'>) {
@@ -50,7 +62,7 @@ export function shipmentRequest(e: EventOf<'shipment.requested'>) {
     address_from: toAddress(p.ship_from),
     address_to: toAddress(p.ship_to, p.contact),
     parcels: toParcels(p.parcels),
-    metadata: metadataFor(e.aggregate, p.shipment_ref),
+    metadata: metadataFor(e.aggregate, p.shipment_ref, p.carrier),
     async: false,
   };
 }
@@ -62,7 +74,7 @@ export function returnShipmentRequest(e: EventOf<'return.requested'>) {
     address_to: toAddress(p.return_from, p.contact),
     parcels: [{ length: '30', width: '20', height: '10', distance_unit: 'cm', weight: '1', mass_unit: 'kg' }],
     extra: { is_return: true },
-    metadata: metadataFor(e.aggregate, p.return_ref),
+    metadata: metadataFor(e.aggregate, p.return_ref, p.carrier),
     async: false,
   };
 }
@@ -74,7 +86,7 @@ export function selectRate(rates: ShippoRate[] | undefined, service: string | un
   return [...c].sort((a, b) => Number(a.amount) - Number(b.amount))[0];
 }
 
-export function labelMilestone(t: ShippoTransaction, rate: ShippoRate | undefined, link: { aggregate: string; event_id: string; shipment_ref: string; carrier: string; service?: string }, partnerId: string, now: Date): Milestone {
+export function labelMilestone(t: ShippoTransaction, rate: ShippoRate | undefined, link: { aggregate: string; event_id?: string; shipment_ref: string; carrier: string; service?: string }, partnerId: string, now: Date): Milestone {
   return milestone('label.created', {
     id: stableUuid(partnerId, link.aggregate, link.shipment_ref, 'label.created', t.object_id),
     occurred_at: isoSeconds(now), partner: partnerId, partner_ref: t.object_id, aggregate: link.aggregate, event_id: link.event_id,
@@ -129,9 +141,8 @@ export function trackToMilestones(body: unknown, ctx: InboundContext): Milestone
   let type = STATUS[status];
   if (status === 'TRANSIT' && substatus.code === 'out_for_delivery') type = 'shipment.out_for_delivery';
   if (!type) return [];
-  const meta = optStr(d.metadata, 'data.metadata');
-  const [aggregate, shipmentRef] = meta?.includes('|') ? meta.split('|', 2) : [undefined, undefined];
-  const link = aggregate && shipmentRef ? { aggregate, shipment_ref: shipmentRef, event_id: undefined } : ctx.resolve({ tracking_number: trackingNumber });
+  const meta = parseMetadata(optStr(d.metadata, 'data.metadata'));
+  const link = meta ? { aggregate: meta.aggregate, shipment_ref: meta.shipment_ref, event_id: undefined } : ctx.resolve({ tracking_number: trackingNumber });
   if (!link) throw unknownShipment('data.metadata', `tracking ${trackingNumber} carries no bridge metadata and is not known`);
   const occurredAt = toIso(ts.status_date, ctx.receivedAt);
   const loc = (ts.location && typeof ts.location === 'object' ? ts.location : undefined) as Record<string, unknown> | undefined;
