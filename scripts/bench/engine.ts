@@ -86,7 +86,7 @@ async function odooMilestones() {
     } };
     const wb = createWriteback({
       store, client: counting, logger, io: { now: () => new Date(), random: Math.random, setTimeout: (f, ms) => setTimeout(f, ms) },
-      settings: { url, db: '', transport: 'auto', api_key: '', api_key_env: 'ODOO_API_KEY', model: 'logistics.bridge.api', batch_size: batch, max_in_flight: 1, timeout_ms: 60_000, target_latency_ms: 60_000 },
+      settings: { url, db: '', transport: 'auto', api_key: '', api_key_env: 'ODOO_API_KEY', model: 'logistics.bridge.api', batch_size: batch, max_in_flight: 1, event_states_method: '', timeout_ms: 60_000, target_latency_ms: 60_000 },
     });
     await wb.enqueue(make());
     const t0 = performance.now();

@@ -23,6 +23,9 @@ export interface FakeOdoo {
   /** Answer /jsonrpc with a different id (a broken proxy). */
   wrongId: boolean;
   version: number;
+  /** Latest event state pushed per event id (apply_event_states), when `statesMethod` is on. */
+  states: Map<string, any>;
+  statesMethod: boolean;
   /** Called with the batch size; returns ms the call "takes" (moves the clock via `advance`). */
   latency?: (size: number) => number;
 }
@@ -31,6 +34,7 @@ export function fakeOdoo(options: { key?: string; version?: number; advance?: (m
   const odoo: FakeOdoo = {
     applied: new Map(), order: [], batches: [], requests: [], down: false, conflicts: 0, key: options.key ?? 'secret-key',
     rejectIds: new Set(), wrongId: false, version: options.version ?? 19, fetch: undefined as any,
+    states: new Map(), statesMethod: true,
   };
   const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
   const apply = (milestones: Milestone[]) => {
@@ -65,6 +69,10 @@ export function fakeOdoo(options: { key?: string; version?: number; advance?: (m
           odoo.conflicts -= 1;
           return json({ jsonrpc: '2.0', id, error: odooError('psycopg2.errors.SerializationFailure', 'could not serialize access due to concurrent update') });
         }
+        if (m === 'apply_event_states' && odoo.statesMethod) {
+          for (const st of positional[0]) odoo.states.set(st.id, st);
+          return json({ jsonrpc: '2.0', id, result: true });
+        }
         if (model !== 'logistics.bridge.api' || m !== 'apply_milestones') return json({ jsonrpc: '2.0', id, error: odooError('builtins.AttributeError', `no method ${m}`) });
         return json({ jsonrpc: '2.0', id, result: apply(positional[0]) });
       }
@@ -77,6 +85,10 @@ export function fakeOdoo(options: { key?: string; version?: number; advance?: (m
       if (odoo.conflicts > 0) {
         odoo.conflicts -= 1;
         return json({ name: 'psycopg2.errors.SerializationFailure', message: 'could not serialize access due to concurrent update', arguments: [], context: {}, debug: '' }, 500);
+      }
+      if (m[2] === 'apply_event_states' && odoo.statesMethod) {
+        for (const st of body.states) odoo.states.set(st.id, st);
+        return json(true);
       }
       if (m[1] !== 'logistics.bridge.api' || m[2] !== 'apply_milestones') return json({ name: 'werkzeug.exceptions.NotFound', message: 'not found', arguments: [], context: {}, debug: '' }, 404);
       return json(apply(body.milestones));

@@ -9,7 +9,7 @@ import { createWriteback } from '../../bridge/src/odoo/outbox.ts';
 import { createMemoryStore } from '../../bridge/src/store/memory.ts';
 import { loadFixtures } from '../helpers/fixtures.ts';
 import { fakeOdoo } from './fake-odoo.ts';
-import { fakeClock, quietLogger, stableId } from './helpers.ts';
+import { event, fakeClock, harness, quietLogger, stableId } from './helpers.ts';
 
 const transit = loadFixtures<Milestone>('milestones', 'valid').find(([n]) => n === 'shipment.in_transit')![1];
 function milestones(n: number, aggregates = 3): Milestone[] {
@@ -213,6 +213,29 @@ test('batch size adapts: grows while Odoo answers fast, halves when it is slow',
   await wb.runDue();
   assert.ok(wb.status().batch_size < grown, `shrank from ${grown} to ${wb.status().batch_size}`);
   assert.is(odoo.applied.size, 400);
+});
+
+test('event delivery states reach Odoo (dead, delivered) for its screens; a method Odoo lacks turns the push off', async () => {
+  const clock = fakeClock();
+  for (const hasMethod of [true, false]) {
+    const odoo = fakeOdoo();
+    odoo.statesMethod = hasMethod;
+    const client = createOdooClient({ ...settings({ transport: 'json2' }), fetch: odoo.fetch });
+    const h = await harness({ clock, odoo: client });
+    h.partner('wms').script = ['refuse'];
+    const dead = event('order.released', 'stock.picking:1200', 1);
+    const ok = event('order.released', 'stock.picking:1201', 1);
+    await h.publish(dead, ok);
+    if (hasMethod) {
+      assert.equal([odoo.states.get(dead.id)?.state, odoo.states.get(dead.id)?.error_class], ['dead', 'business']);
+      assert.is(odoo.states.get(ok.id)?.state, 'delivered');
+    } else {
+      const calls = odoo.requests.filter((r) => r.url.endsWith('/apply_event_states')).length;
+      assert.is(calls, 1, 'tried once, then off');
+      await h.publish(event('order.released', 'stock.picking:1202', 1));
+      assert.is(odoo.requests.filter((r) => r.url.endsWith('/apply_event_states')).length, 1);
+    }
+  }
 });
 
 // Recorded request/response pairs of the real Odoo (test/fixtures/odoo/*.json), replayed through the client.

@@ -106,6 +106,12 @@ export const OdooSettings = v.strictObject({
   /** Batches in flight at once (never two for the same shipment). */
   max_in_flight: v.optional(v.pipe(PositiveInt, v.maxValue(16, 'must be <= 16')), 2),
   timeout_ms: v.optional(Millis, 30_000),
+  /**
+   * Method of the write-back model that takes event delivery states ({id, state, attempts,
+   * last_error, error_class, blocked_by}[]) so Odoo's screens show them; "" turns the push off.
+   * A method Odoo does not have turns the push off by itself (with a warning).
+   */
+  event_states_method: v.optional(v.string(), 'apply_event_states'),
   /** Answer time the adaptive batch size aims under. */
   target_latency_ms: v.optional(Millis, 2_000),
 });

@@ -284,6 +284,14 @@ export function createEngine(options: EngineOptions): Engine {
       await store.setStatus(eventId, status);
     } catch (e) {
       logger.error({ err: e, event_id: eventId }, 'cannot record event status');
+      return;
+    }
+    // Odoo's screens show where each event stands (not the chatty in-between states).
+    if (status.state !== 'queued' && status.state !== 'delivering') {
+      await writeback.enqueueState({
+        id: eventId, state: status.state, attempts: status.attempts ?? 0,
+        ...(status.last_error && { last_error: status.last_error }), ...(status.error_class && { error_class: status.error_class }), ...(status.blocked_by && { blocked_by: status.blocked_by }),
+      });
     }
   }
   /** Re-derives and records the status of every event in the group (blocked_by changes with the group). */

@@ -16,6 +16,20 @@ import { backoffDelay } from '../core/policy.ts';
 import { OdooError, type OdooClient } from './client.ts';
 
 export const OUTBOX = 'odoo_outbox';
+export const EVENT_STATES_OUTBOX = 'odoo_event_states';
+
+/** The latest delivery state of an event, waiting to be shown in Odoo (one row per event, replaced on change). */
+export interface EventStateRow {
+  /** The event id. */
+  id: string;
+  state: string;
+  attempts: number;
+  last_error?: string;
+  error_class?: string;
+  blocked_by?: string;
+  /** When the bridge recorded this state (RFC 3339). */
+  at: string;
+}
 
 /** One milestone waiting for Odoo. Written rows are deleted; Odoo deduplicates by `id` anyway. */
 export interface OutboxRow {
@@ -59,6 +73,8 @@ export interface WritebackStatus {
 export interface Writeback {
   /** Stores milestones durably for writing (a milestone already queued is not queued twice). */
   enqueue(milestones: Milestone[]): Promise<void>;
+  /** Queues an event's latest delivery state for Odoo's screens (replaces an unsent older one). */
+  enqueueState(state: Omit<EventStateRow, 'at'>): Promise<void>;
   start(): void;
   stop(): Promise<void>;
   /** Writes every due batch now, until nothing is due or Odoo fails (the timer calls it; tests too). */
@@ -75,7 +91,7 @@ export interface Writeback {
 export interface WritebackOptions {
   store: Store;
   client?: OdooClient;
-  settings?: ResolvedOdoo;
+  settings?: Partial<ResolvedOdoo>;
   io: { now: () => Date; random: () => number; setTimeout: (fn: () => void, ms: number) => unknown; clearTimeout?: (h: any) => void };
   logger: Logger;
   workflows?: ParsedConfig['workflows'];
@@ -102,6 +118,10 @@ export function createWriteback(options: WritebackOptions): Writeback {
   const iso = (ms = nowMs()) => new Date(ms).toISOString();
 
   let rows: Map<string, OutboxRow> | undefined;
+  const statesCol = store.collection<EventStateRow>(EVENT_STATES_OUTBOX);
+  let states: Map<string, EventStateRow> | undefined;
+  let statesMethod = client ? (settings?.event_states_method ?? 'apply_event_states') : '';
+  const stateTable = () => (states ??= new Map(statesCol.all().map((r) => [r.id, r])));
   let seq = 0;
   let batchSize = Math.max(1, Math.min(maxBatch, 10));
   let inFlightLimit = 1;
@@ -255,7 +275,38 @@ export function createWriteback(options: WritebackOptions): Writeback {
     }
   }
 
+  /** Pushes queued event states in batches; a method Odoo lacks turns the push off. */
+  async function sendStates() {
+    const t = stateTable();
+    while (statesMethod && t.size) {
+      const batch = [...t.values()].slice(0, maxBatch);
+      try {
+        await client!.call(statesMethod, { states: batch }, [batch]);
+      } catch (e) {
+        const err = e instanceof OdooError ? e : new OdooError('unavailable', String(e));
+        if (err.kind !== 'application') return;
+        logger.warn({ method: statesMethod, error: err.message }, 'Odoo does not take event delivery states; the push is off (states stay visible in the bridge)');
+        statesMethod = '';
+        const ids = [...t.keys()];
+        t.clear();
+        await statesCol.delete(ids);
+        return;
+      }
+      // Only rows not replaced by a newer state meanwhile are done.
+      const sent = batch.filter((r) => t.get(r.id) === r).map((r) => r.id);
+      for (const id of sent) t.delete(id);
+      await statesCol.delete(sent);
+    }
+  }
+
   const writer: Writeback = {
+    async enqueueState(state) {
+      if (!statesMethod) return;
+      const row: EventStateRow = { ...state, at: iso() };
+      stateTable().set(row.id, row);
+      await statesCol.put([row]);
+      schedule(nowMs());
+    },
     async enqueue(milestones) {
       const t = table();
       const now = nowMs();
@@ -313,6 +364,7 @@ export function createWriteback(options: WritebackOptions): Writeback {
         await Promise.race(inFlight);
       }
       while (inFlight.size) await Promise.allSettled([...inFlight]);
+      if (!authPaused && !odooDown && nowMs() >= blockedUntil) await sendStates();
     },
     resume() {
       authPaused = false;
