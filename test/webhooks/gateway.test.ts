@@ -130,15 +130,23 @@ test('over a real socket: 413 from Content-Length and from a chunked body, and a
   }
 });
 
-test('a duplicate delivery answers 2xx and is queued once, also when sent concurrently', async () => {
-  const { app, queued, refs } = setup();
+test('a duplicate delivery answers 2xx and is queued once; a copy arriving while the first is processed gets 409 (retry)', async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => { release = r; });
+  const queued: Milestone[] = [];
+  const { app, refs } = setup({ enqueue: async (ms) => { await gate; queued.push(...ms); } });
   await refs.remember([label('9400TEST3')]);
   const [w] = epSim().trackerEvents('9400TEST3', ['in_transit']);
-  const answers = await Promise.all([post(app, 'easypost-sim', w.body, w.headers), post(app, 'easypost-sim', w.body, w.headers)]);
+  const first = post(app, 'easypost-sim', w.body, w.headers);
+  await new Promise((r) => setTimeout(r, 10));
+  const concurrent = await post(app, 'easypost-sim', w.body, w.headers);
+  assert.is(concurrent.status, 409);
+  release();
+  assert.is((await first).status, 200);
   const again = await post(app, 'easypost-sim', w.body, w.headers);
-  assert.equal(answers.map((r) => r.status).concat(again.status), [200, 200, 200]);
-  assert.is(queued.length, 1);
+  assert.is(again.status, 200);
   assert.ok(((await again.json()) as { duplicate?: boolean }).duplicate);
+  assert.is(queued.length, 1);
 });
 
 test('Standard Webhooks partner: replayed id is a duplicate, stale and future timestamps 401, rotated secret accepted', async () => {

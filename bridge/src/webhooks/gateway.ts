@@ -152,7 +152,9 @@ export function createGateway(deps: GatewayDeps) {
       }
       const deliveryId = mapper.deliveryId(req.headers, body) ?? `sha256:${createHash('sha256').update(raw).digest('hex')}`;
       const key = `${partnerId}:${deliveryId}`;
-      if (receipts.get(key) || inFlight.has(key)) return { status: 200, body: { duplicate: true, delivery_id: deliveryId } };
+      if (receipts.get(key)) return { status: 200, body: { duplicate: true, delivery_id: deliveryId } };
+      // Not yet a duplicate: the first copy may still fail, and a 2xx here would make the sender stop retrying.
+      if (inFlight.has(key)) return { status: 409, body: { error: 'this delivery is being processed; retry later', delivery_id: deliveryId } };
       inFlight.add(key);
       try {
         let milestones: Milestone[];
