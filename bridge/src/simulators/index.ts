@@ -3,6 +3,15 @@
  * under /_sim/<partner id>/ on the given Hono app and serves GET /_sim/effects ->
  * { "<partner id>": { "<effect>": count } }. Each simulator sends its webhooks to
  * `${baseUrl}/v1/webhooks/<partner id>`, signed with the demo secrets.
+ *
+ * Controls, under each /_sim/<partner id>/ (faults per request: header X-Sim-Fault, see kit.ts):
+ *   POST _control {errorRate, latencyMs, down, reset_effects}   per-run faults (every simulator)
+ *   GET  _control/effects                                        this simulator's counts
+ *   POST _control/webhooks {tracking_code|tracking_number, statuses|tags, duplicate, outOfOrder, badSignature}
+ *                                                                easypost-sim, shippo-sim, aftership-sim
+ *   POST _control/ship {reference_id|picking_ref, shipped: {sku: qty}, duplicate...}   wms-sim, files-3pl-eu
+ *   POST _control/inventory (wms-sim), _control/stock (files-3pl-eu), _control/tick (files-3pl-eu)
+ *   POST _control/gone {gone}                                    notify-sim answers 410 Gone
  */
 import { Hono } from 'hono';
 import { join } from 'node:path';
