@@ -1,7 +1,8 @@
 /** Write-back to Odoo: both transports, timeouts, error classes, and the outbox's guarantees. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Milestone } from '../../shared/src/index.ts';
 import { createOdooClient, OdooError } from '../../bridge/src/odoo/client.ts';
@@ -238,26 +239,68 @@ test('event delivery states reach Odoo (dead, delivered) for its screens; a meth
   }
 });
 
-// Recorded request/response pairs of the real Odoo (test/fixtures/odoo/*.json), replayed through the client.
+// Recorded exchanges of the real Odoo (scripts/odoo-record-fixtures.py writes test/fixtures/odoo/*.json as
+// {transport, description, request: {method, url, headers, body}, response: {status, body}}), replayed
+// through the client: same request shape out, same results (or the same error class) back.
 const recorded = join(import.meta.dirname, '..', 'fixtures', 'odoo');
-test('recorded Odoo exchanges replay through the client (skipped until test/fixtures/odoo exists)', async () => {
+test('recorded Odoo exchanges replay through the client (nothing to replay until test/fixtures/odoo exists)', async () => {
   if (!existsSync(recorded)) return;
-  const files = readdirSync(recorded).filter((f) => f.endsWith('.json'));
-  for (const f of files) {
+  assert.ok((await replayRecorded(recorded)) > 0, 'test/fixtures/odoo holds no apply_milestones exchange');
+});
+
+test('the replayer itself: exchanges in the recorder format replay (a batch on each transport, a refused key)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'odoo-fx-'));
+  const ms = milestones(2);
+  const results = [{ id: ms[0].id, status: 'applied', message: '' }, { id: ms[1].id, status: 'rejected', message: 'picking not found' }];
+  writeFileSync(join(dir, 'json2.json'), JSON.stringify({
+    transport: 'json2', description: 'batch', request: { method: 'POST', url: 'http://127.0.0.1:8069/json/2/logistics.bridge.api/apply_milestones', headers: {}, body: { milestones: ms } },
+    response: { status: 200, body: results },
+  }));
+  writeFileSync(join(dir, 'jsonrpc.json'), JSON.stringify({
+    transport: 'jsonrpc', description: 'batch', request: { method: 'POST', url: 'http://127.0.0.1:8069/jsonrpc', headers: {}, body: { jsonrpc: '2.0', method: 'call', id: 99, params: { service: 'object', method: 'execute_kw', args: ['lab', 7, '<key>', 'logistics.bridge.api', 'apply_milestones', [ms]] } } },
+    response: { status: 200, body: { jsonrpc: '2.0', id: 99, result: results } },
+  }));
+  writeFileSync(join(dir, 'denied.json'), JSON.stringify({
+    transport: 'json2', description: 'revoked key', request: { method: 'POST', url: 'http://127.0.0.1:8069/json/2/logistics.bridge.api/apply_milestones', headers: {}, body: { milestones: ms } },
+    response: { status: 401, body: { name: 'werkzeug.exceptions.Unauthorized', message: 'Invalid apikey' } },
+  }));
+  assert.is(await replayRecorded(dir), 3);
+});
+
+async function replayRecorded(dir: string): Promise<number> {
+  const recorded = dir;
+  let replayed = 0;
+  for (const f of readdirSync(recorded).filter((x) => x.endsWith('.json'))) {
     const fx = JSON.parse(readFileSync(join(recorded, f), 'utf8'));
-    if (!fx?.request?.url || !fx?.response || !/apply_milestones|jsonrpc/.test(fx.request.url)) continue;
-    const fetch = (async () => new Response(typeof fx.response.body === 'string' ? fx.response.body : JSON.stringify(fx.response.body), { status: fx.response.status ?? 200 })) as unknown as typeof globalThis.fetch;
-    const transport = fx.request.url.includes('/json/2/') ? 'json2' : 'jsonrpc';
-    const client = createOdooClient({ ...settings({ transport }), fetch });
-    const input = fx.request.body?.milestones ?? fx.request.body?.params?.args?.[5]?.[0];
-    if (!Array.isArray(input)) continue;
+    const url: string = fx?.request?.url ?? '';
+    const json2 = /\/json\/2\/logistics\.bridge\.api\/apply_milestones$/.test(url);
+    const args = fx?.request?.body?.params?.args;
+    const rpc = url.endsWith('/jsonrpc') && fx.request.body?.params?.method === 'execute_kw' && args?.[4] === 'apply_milestones';
+    if (!json2 && !rpc) continue;
+    const input: unknown[] = json2 ? fx.request.body.milestones : args[5][0];
+    const sent: any[] = [];
+    const fetch = (async (_u: string, init: RequestInit) => {
+      const body = JSON.parse(String(init.body));
+      sent.push(body);
+      if (rpc && body.params?.service === 'common') return new Response(JSON.stringify({ jsonrpc: '2.0', id: body.id, result: args[1] }));
+      const answer = rpc ? { ...fx.response.body, id: body.id } : fx.response.body;
+      return new Response(typeof answer === 'string' ? answer : JSON.stringify(answer), { status: fx.response.status ?? 200 });
+    }) as unknown as typeof globalThis.fetch;
+    const client = createOdooClient({ ...settings({ transport: json2 ? 'json2' : 'jsonrpc' }), fetch });
+    const expected = json2 ? fx.response.body : fx.response.body?.result;
     try {
-      const r = await client.applyMilestones(input);
-      assert.is(r.length, input.length, f);
+      const r = await client.applyMilestones(input as Milestone[]);
+      assert.equal(r, expected, `${f}: results as recorded`);
     } catch (e) {
       assert.instance(e, OdooError, f);
+      assert.ok((fx.response.status ?? 200) >= 400 || fx.response.body?.error, `${f}: failed although Odoo answered ${fx.response.status}`);
     }
+    const out = sent.at(-1);
+    if (json2) assert.equal(out, { milestones: input }, `${f}: same request body`);
+    else assert.equal(out.params.args.slice(3), args.slice(3), `${f}: same execute_kw arguments`);
+    replayed += 1;
   }
-});
+  return replayed;
+}
 
 test.run();
