@@ -98,4 +98,78 @@ ERRORS=$(echo "$SUMMARY" | awk '{print $3}' | grep -Eo '^[0-9]+' || true)
 ERRORS=$(echo "$SUMMARY" | sed -E 's/.*failed, ([0-9]+) error.*/\1/')
 RAN=$(echo "$SUMMARY" | sed -E 's/.* of ([0-9]+) tests/\1/')
 echo "odoo-test: ran=$RAN failed=$FAILED errors=$ERRORS (odoo exit $RC; log ${ODOO_TEST_LOG:-/tmp/odoo-test-last.log})"
-[ "$FAILED" = 0 ] && [ "$ERRORS" = 0 ] && [ "$RC" = 0 ]
+[ "$FAILED" = 0 ] && [ "$ERRORS" = 0 ] && [ "$RC" = 0 ] || exit 1
+
+# ---- live end-to-end: the real bridge + the database just tested ---------------------------------
+# Odoo confirms and ships an order (committed), the dispatch cron sends over the websocket to the
+# real bridge (bridge/src/server.ts), every event must come back acknowledged and be readable in
+# the bridge's operator API. SKIP_E2E=1 skips it.
+if [ "${SKIP_E2E:-0}" = 1 ]; then echo "odoo-test: e2e skipped (SKIP_E2E=1)"; exit 0; fi
+if ! command -v node >/dev/null || [ ! -f "$ROOT/bridge/src/server.ts" ] || [ ! -d "$ROOT/node_modules/tsx" ]; then
+  echo "odoo-test: e2e SKIPPED: needs node, bridge/src/server.ts and node_modules (npm ci)"; exit 0
+fi
+BTOKEN=$("$PY" -c 'import secrets; print(secrets.token_hex(16))')
+BADMIN=$("$PY" -c 'import secrets; print(secrets.token_hex(16))')
+mkdir -p "$WORK/bridge"
+( cd "$ROOT" && PORT=0 BRIDGE_ANNOUNCE_PORT=1 BRIDGE_DATA_DIR="$WORK/bridge" BRIDGE_TOKEN=$BTOKEN BRIDGE_ADMIN_TOKEN=$BADMIN LOG_LEVEL=warn \
+  exec node --import tsx bridge/src/server.ts >"$WORK/bridge.out" 2>&1 ) &
+BRIDGE_PID=$!
+stop_bridge() { kill "$BRIDGE_PID" 2>/dev/null || true; wait "$BRIDGE_PID" 2>/dev/null || true; }
+BPORT=
+for _ in $(seq 1 100); do
+  BPORT=$(grep -Eo 'BRIDGE_PORT=[0-9]+' "$WORK/bridge.out" 2>/dev/null | cut -d= -f2 || true)
+  [ -n "$BPORT" ] && break
+  kill -0 "$BRIDGE_PID" 2>/dev/null || break
+  sleep 0.2
+done
+if [ -z "$BPORT" ]; then echo "odoo-test: e2e FAILED: the bridge did not start:"; cat "$WORK/bridge.out"; stop_bridge; exit 1; fi
+cat > "$WORK/e2e.py" <<PYE2E
+import json
+icp = env['ir.config_parameter'].sudo()
+icp.set_param('logistics_bridge.url', 'ws://127.0.0.1:$BPORT/v1/odoo')
+icp.set_param('logistics_bridge.token', '$BTOKEN')
+carrier = env.ref('logistics_bridge.delivery_carrier_bridge_ground')
+warehouse = env['stock.warehouse'].search([('company_id', '=', env.company.id)], limit=1)
+products = env['product.product'].search([('is_storable', '=', True), ('default_code', '!=', False)], limit=2)
+for p in products:
+    env['stock.quant']._update_available_quantity(p, warehouse.lot_stock_id, 5)
+    p.weight = p.weight or 1.0
+order = env['sale.order'].create({'partner_id': env.ref('base.res_partner_2').id, 'warehouse_id': warehouse.id, 'carrier_id': carrier.id,
+    'order_line': [(0, 0, {'product_id': p.id, 'product_uom_qty': 2}) for p in products]})
+order.action_confirm()
+picking = order.picking_ids.filtered(lambda p: p.picking_type_code == 'outgoing')[:1]
+picking.carrier_id = carrier
+for move in picking.move_ids:
+    move.quantity = 1
+    move.picked = True
+picking.with_context(cancel_backorder=False)._action_done()
+env.cr.commit()
+env['logistics.bridge.event']._cron_dispatch()
+env.cr.commit()
+events = env['logistics.bridge.event'].search([], order='id')
+print('E2E ' + json.dumps([{'id': e.uuid, 'type': e.event_type, 'state': e.state, 'error': e.last_error or ''} for e in events]))
+PYE2E
+[ "$(id -u)" = 0 ] && chown "${ODOO_USER:-odoo}:" "$WORK/e2e.py"
+E2E_JSON=$(run "${CMD[@]}" shell -c "$WORK/odoo.conf" -d "$DB" --no-http --logfile="$WORK/e2e.log" < "$WORK/e2e.py" 2>/dev/null | grep '^E2E ' | cut -c5- || true)
+RESULT=$("$PY" - "$E2E_JSON" "http://127.0.0.1:$BPORT" "$BADMIN" <<'PYCHECK'
+import json, sys, urllib.request
+raw, base, admin = sys.argv[1], sys.argv[2], sys.argv[3]
+if not raw:
+    print('FAIL no answer from the Odoo shell'); sys.exit(0)
+events = json.loads(raw)
+types = sorted({e['type'] for e in events})
+bad = [e for e in events if e['state'] not in ('acknowledged', 'duplicate')]
+if not events or bad:
+    print('FAIL ' + json.dumps(bad or 'no events')); sys.exit(0)
+for e in events:
+    req = urllib.request.Request(f"{base}/v1/events/{e['id']}", headers={'Authorization': f'Bearer {admin}'})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        body = json.load(r)
+    if body.get('id', body.get('event', {}).get('id')) != e['id']:
+        print('FAIL bridge does not know ' + e['id']); sys.exit(0)
+print(f"OK {len(events)} events ({', '.join(types)}) acknowledged by the bridge and readable at GET /v1/events/:id")
+PYCHECK
+)
+stop_bridge
+echo "odoo-test: e2e: $RESULT"
+case "$RESULT" in OK*) exit 0 ;; *) tail -30 "$WORK/e2e.log" 2>/dev/null; tail -20 "$WORK/bridge.out"; exit 1 ;; esac
