@@ -9,6 +9,7 @@ import { standardWebhookHeaders, signEasyPost } from '../../bridge/src/webhooks/
 import type { PartnerSettings } from '../../bridge/src/adapters/types.ts';
 import type { Milestone } from '../../shared/src/index.ts';
 import { fakeStore } from './fake-store.ts';
+import { createGateway } from '../../bridge/src/webhooks/gateway.ts';
 import { serve } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import { createAfterShipSim } from '../../bridge/src/simulators/aftership/app.ts';
@@ -194,13 +195,21 @@ test('write-back queue failure answers 503 and the retry is accepted (nothing lo
   assert.is(got.length, 1);
 });
 
-test('a verified webhook for an unknown shipment is parked (202), not refused', async () => {
-  const { app, queued, store } = setup();
-  const [w] = epSim().trackerEvents('9400UNKNOWN', ['in_transit']);
-  const res = await post(app, 'easypost-sim', w.body, w.headers);
-  assert.is(res.status, 202);
+test('a verified webhook for an unknown shipment is parked (202), not refused, and released once the shipment is known', async () => {
+  const store = fakeStore();
+  const queued: Milestone[] = [];
+  const gateway = createGateway({ partner: (id) => partners[id], registry: adapterRegistry, store, now: () => NOW, enqueueMilestones: async (ms) => { queued.push(...ms); } });
+  const [w] = epSim().trackerEvents('9400LATE', ['in_transit']);
+  const req = () => new Request('http://x/v1/webhooks/easypost-sim', { method: 'POST', headers: w.headers, body: w.body });
+  assert.is((await gateway.receive('easypost-sim', req())).status, 202);
   assert.is(queued.length, 0);
-  assert.is((await store.log('webhook_parked').query(() => true)).length, 1);
+  assert.is(gateway.parked().length, 1);
+  assert.is((await gateway.receive('easypost-sim', req())).status, 200, 'a resend of a parked delivery is a duplicate');
+  assert.equal(await gateway.unpark(true), { released: 0, still: 1 });
+  await gateway.refs.remember([label('9400LATE')]);
+  assert.equal(await gateway.unpark(true), { released: 1, still: 0 });
+  assert.equal(queued.map((m) => m.type), ['shipment.in_transit']);
+  assert.is(queued[0].aggregate, 'stock.picking:17');
 });
 
 test('no input crashes the gateway', async () => {

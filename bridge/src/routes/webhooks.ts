@@ -1,12 +1,13 @@
-/** POST /v1/webhooks/:partner — signed partner webhooks in, canonical milestones to the write-back queue. */
+/** POST /v1/webhooks/:partner — signed partner webhooks in, canonical milestones to the engine's write-back queue. */
 import { Hono } from 'hono';
 import { adapterRegistry } from '../adapters/registry.ts';
-import { createGateway, type GatewayDeps } from '../webhooks/gateway.ts';
+import { createGateway, type Gateway, type GatewayDeps } from '../webhooks/gateway.ts';
 
-export type WebhookRouteDeps = Omit<GatewayDeps, 'registry'> & { registry?: GatewayDeps['registry'] };
+export type WebhookRouteDeps = (Omit<GatewayDeps, 'registry'> & { registry?: GatewayDeps['registry'] }) | { gateway: Gateway };
 
+/** The route; pass `{ gateway }` to share one gateway with other code (parked webhooks, shipment status). */
 export function webhookRoutes(deps: WebhookRouteDeps): Hono {
-  const gateway = createGateway({ registry: adapterRegistry, ...deps });
+  const gateway = 'gateway' in deps ? deps.gateway : createGateway({ registry: adapterRegistry, ...deps });
   const app = new Hono();
   app.post('/v1/webhooks/:partner', async (c) => {
     const answer = await gateway.receive(c.req.param('partner'), c.req.raw);

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { checkMilestone, SHIPMENT_STATUS_RANK, type Milestone } from '../../../shared/src/index.ts';
 import { webhookSecrets } from '../adapters/common.ts';
 import { PartnerError, type AdapterFactory, type InboundMapper, type PartnerSettings } from '../adapters/types.ts';
-import type { AppendLog, Collection, Store } from '../store/types.ts';
+import type { Collection, Store } from '../store/types.ts';
 import type { Logger } from '../log.ts';
 import { SHIPMENT_REFS_COLLECTION, shipmentRefs, type ShipmentRefs } from './refs.ts';
 import { verifyInbound } from './verify.ts';
@@ -46,9 +46,12 @@ export interface GatewayAnswer {
 
 interface Receipt { id: string; at: string }
 interface StatusRow { id: string; type: string; rank: number; occurred_at: string; milestone_id: string }
-interface Parked { partner: string; delivery_id: string; received_at: string; reason: string; body: string }
+/** A verified webhook about a shipment not known yet; retried as references arrive, kept for an operator meanwhile. */
+interface Parked { id: string; partner: string; delivery_id: string; received_at: string; reason: string; body: string; attempts: number }
 
 export const DEFAULT_MAX_BODY = 1024 * 1024;
+/** Store collection of parked webhooks (verified, about shipments not known yet). */
+export const PARKED_COLLECTION = 'webhook_parked';
 
 /** Reads a request body up to `max` bytes; `undefined` when it is larger (the rest is not read). */
 export async function readCapped(req: Request, max: number): Promise<Buffer | undefined> {
@@ -77,7 +80,8 @@ export function createGateway(deps: GatewayDeps) {
   const retention = deps.dedupRetentionMs ?? 7 * 24 * 3600_000;
   const receipts: Collection<Receipt> = deps.store.collection<Receipt>('webhook_receipts');
   const statuses: Collection<StatusRow> = deps.store.collection<StatusRow>('shipment_status');
-  const parked: AppendLog<Parked> = deps.store.log<Parked>('webhook_parked');
+  const parked: Collection<Parked> = deps.store.collection<Parked>(PARKED_COLLECTION);
+  let lastUnpark = 0;
   const refs = deps.refs ?? shipmentRefs(deps.store);
   const log = (level: 'info' | 'warn' | 'error', msg: string, fields: Record<string, unknown> = {}) => deps.logger?.[level](fields, msg);
   const shipmentRetention = deps.shipmentRetentionMs ?? 180 * 24 * 3600_000;
@@ -126,6 +130,36 @@ export function createGateway(deps: GatewayDeps) {
     return stale;
   }
 
+  /**
+   * Maps parked webhooks again now that more shipments may be known; those that map are queued
+   * and leave the parking. Runs at most once a minute on its own (on incoming traffic), or when called.
+   */
+  async function unpark(force = false): Promise<{ released: number; still: number }> {
+    const at = now();
+    if (!force && at.getTime() - lastUnpark < 60_000) return { released: 0, still: parked.all().length };
+    lastUnpark = at.getTime();
+    let released = 0;
+    for (const row of parked.all()) {
+      const settings = deps.partner(row.partner);
+      const mapper = settings && mapperFor(settings);
+      if (!mapper) continue;
+      let milestones: Milestone[];
+      try {
+        milestones = mapper.toMilestones(JSON.parse(row.body), { partnerId: row.partner, receivedAt: new Date(row.received_at), resolve: (k) => refs.resolve(row.partner, k) });
+      } catch {
+        await parked.put([{ ...row, attempts: row.attempts + 1 }]);
+        continue;
+      }
+      if (milestones.some((m) => !checkMilestone(m).ok)) continue;
+      await advance(milestones);
+      if (milestones.length) await deps.enqueueMilestones(milestones, { partner: row.partner });
+      await parked.delete([row.id]);
+      released++;
+      log('info', 'parked webhook released', { partner: row.partner, delivery_id: row.delivery_id, milestones: milestones.length });
+    }
+    return { released, still: parked.all().length };
+  }
+
   /** Handles one delivery for partner `partnerId`. Never throws. */
   async function receive(partnerId: string, req: Request): Promise<GatewayAnswer> {
     try {
@@ -163,7 +197,7 @@ export function createGateway(deps: GatewayDeps) {
         } catch (e) {
           if (e instanceof PartnerError && e.details.reason === 'not_found') {
             // Verified but about a shipment we cannot place yet: kept for an operator, not refused.
-            await parked.append([{ partner: partnerId, delivery_id: deliveryId, received_at: at.toISOString(), reason: e.message, body: raw.toString('utf8') }]);
+            await parked.put([{ id: key, partner: partnerId, delivery_id: deliveryId, received_at: at.toISOString(), reason: e.message, body: raw.toString('utf8'), attempts: 0 }]);
             await receipts.put([{ id: key, at: at.toISOString() }]);
             log('warn', 'webhook parked: unknown shipment', { partner: partnerId, delivery_id: deliveryId, reason: e.message });
             return { status: 202, body: { parked: true, delivery_id: deliveryId } };
@@ -188,6 +222,7 @@ export function createGateway(deps: GatewayDeps) {
         }
         await receipts.put([{ id: key, at: at.toISOString() }]);
         void prune(at).catch(() => undefined);
+        if (parked.all().length) void unpark().catch((e) => log('warn', 'releasing parked webhooks failed', { error: (e as Error)?.message }));
         return {
           status: 200,
           body: { accepted: milestones.length - refused.length, delivery_id: deliveryId, ...(stale.length ? { stale } : {}), ...(refused.length ? { refused: refused.length } : {}) },
@@ -205,6 +240,9 @@ export function createGateway(deps: GatewayDeps) {
   return {
     receive,
     refs,
+    unpark,
+    /** Parked webhooks, oldest first (for operators). */
+    parked: () => parked.all(),
     /** The recorded status of one shipment (forward-only). */
     status: (aggregate: string, shipmentRef: string) => statuses.get(`${aggregate}|${shipmentRef}`),
   };
