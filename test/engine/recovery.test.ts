@@ -178,6 +178,44 @@ test('label milestones go to the Odoo outbox and the visibility partner; a visib
   assert.is(h.engine.jobs().length, 0);
 });
 
+test('a partner removed from the configuration: its queued work becomes a visible dead letter on start, and replay says why it cannot', async () => {
+  const clock = fakeClock();
+  const store = createMemoryStore({ now: clock.now });
+  await store.open();
+  const first = await harness({ store, clock, config: fastTimeout() });
+  first.partner('wms').otherwise = 'fail500';
+  const e = event('order.released', 'stock.picking:530', 1);
+  await first.publish(e);
+  assert.is(await first.state(e.id), 'retrying');
+  await first.engine.stop();
+  const config = testConfig({ partners: [{ id: 'ups', adapter: 'fake-carrier', role: 'carrier' }], routes: [{ events: ['shipment.requested'], partners: ['ups'] }] });
+  const second = await harness({ store, clock, config });
+  assert.is(await second.state(e.id), 'dead');
+  assert.match(second.engine.deadLetters.list().items[0].last_error, /partner wms is not in the configuration/);
+  try {
+    await second.engine.deadLetters.replay(e.id, { actor: 'ops' });
+    assert.unreachable();
+  } catch (err) {
+    assert.is((err as { code?: string }).code, 'partner_not_configured');
+  }
+});
+
+test('a publish the visibility partner refuses for good is a dead letter that does not hold back later news', async () => {
+  const h = await harness({ config: fastTimeout() });
+  const vis = h.partner('vis');
+  vis.script = ['refuse'];
+  const s1 = event('shipment.requested', 'stock.picking:540', 1);
+  await h.publish(s1);
+  const delivered = loadFixtures<any>('milestones', 'valid').find(([n]) => n === 'shipment.delivered')![1];
+  const later = { ...delivered, source: { partner: 'ups' }, aggregate: 'stock.picking:540' };
+  assert.equal((await h.engine.acceptMilestones([later], { partner: 'ups' })).accepted, [later.id]);
+  await h.engine.runDue();
+  const dl = h.engine.deadLetters.list({ kind: 'publish' }).items;
+  assert.is(dl.length, 1);
+  assert.is(dl[0].error_class, 'business');
+  assert.is(vis.effects.get(later.id), 1, 'the later milestone was published');
+});
+
 test('ownership: inventory only from the owning warehouse; shipment milestones only from partners that own the shipment', async () => {
   const h = await harness({ config: fastTimeout() });
   const inv = loadFixtures<any>('milestones', 'valid').find(([n]) => n === 'inventory.level')![1];

@@ -257,7 +257,8 @@ export function createEngine(options: EngineOptions): Engine {
     return best;
   }
   function isHead(job: Job): boolean {
-    for (const j of byGroup.get(job.group) ?? []) if (j.seq < job.seq) return false;
+    // A dead publish does not hold back later publishes: tracking news must not stall on one bad message.
+    for (const j of byGroup.get(job.group) ?? []) if (j.seq < job.seq && !(j.kind === 'publish' && DEAD_STATES.has(j.state))) return false;
     return true;
   }
 
@@ -401,7 +402,8 @@ export function createEngine(options: EngineOptions): Engine {
     const now = nowMs();
     let next = Number.POSITIVE_INFINITY;
     for (const [partnerId, set] of pending) {
-      const gate = gates.get(partnerId)!;
+      const gate = gates.get(partnerId);
+      if (!gate) continue; // recovery dead-letters jobs of partners no longer configured
       for (const job of set) {
         if (!isHead(job)) continue;
         const due = Date.parse(job.run_at);
@@ -411,7 +413,9 @@ export function createEngine(options: EngineOptions): Engine {
         }
         const circuit = gate.circuit();
         if (circuit.open) {
-          if (roleOf(partnerId) === 'carrier' && job.kind === 'event') {
+          // A carrier with an open circuit: fall back now, or (no alternate left) manual handling; while
+          // a half-open probe runs, wait for its outcome instead of giving up on the carrier.
+          if (roleOf(partnerId) === 'carrier' && job.kind === 'event' && (hasNext(job) || circuit.state === 'open')) {
             set.delete(job);
             track(circuitOpen(job, circuit.retryInMs).then(() => refreshGroup(job.group)));
             continue;
@@ -784,6 +788,8 @@ export function createEngine(options: EngineOptions): Engine {
       before = body.payload;
       after = checked.value.payload;
     }
+    const gone = failed.map((j) => j.candidates[0]).find((p) => !adapters.has(p));
+    if (gone) throw new ApiError(409, 'partner_not_configured', `partner ${gone} is not in the configuration: add it back before replaying, or discard`);
     const keysBefore = failed.map((j) => j.key);
     for (const j of failed) {
       j.state = 'pending';
@@ -856,6 +862,11 @@ export function createEngine(options: EngineOptions): Engine {
         resumed.push(j);
       }
       index(j);
+    }
+    for (const j of rows) {
+      if (FINISHED.has(j.state) || DEAD_STATES.has(j.state) || adapters.has(partnerOf(j))) continue;
+      giveUp(j, 'dead', 'technical', undefined, `partner ${partnerOf(j)} is not in the configuration any more: add it back and replay, or discard`);
+      if (!resumed.includes(j)) resumed.push(j);
     }
     if (resumed.length) {
       logger.warn({ jobs: resumed.length }, 'resuming partner calls interrupted by a stop or crash');
