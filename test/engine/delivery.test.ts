@@ -2,6 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { backoffDelay, TokenBucket } from '../../bridge/src/core/policy.ts';
+import { createMetrics } from '../../bridge/src/observability/metrics.ts';
 import { event, harness, testConfig } from './helpers.ts';
 
 test('an order goes to the warehouse its route names, with a key derived from event id and step', async () => {
@@ -291,6 +292,19 @@ test('batch workflow: events wait for the next flush boundary', async () => {
   await h.advance(1);
   assert.is(h.partner('wms').calls.length, 1);
   assert.is(await h.state(e.id), 'delivered');
+});
+
+test('metrics: partner calls, labels, dead letters and milestones written reach the observability registry', async () => {
+  const metrics = createMetrics({ partners: ['wms', 'ups', 'dhl'] });
+  const h = await harness({ metrics, odoo: undefined });
+  h.partner('wms').script = ['fail500', 'refuse'];
+  await h.publish(event('order.released', 'stock.picking:60', 1), event('shipment.requested', 'stock.picking:61', 1));
+  await h.advance(1000);
+  const text = await metrics.exposition();
+  assert.match(text, /partner="ups",outcome="success"/);
+  assert.match(text, /partner="wms",outcome="retryable"/);
+  assert.match(text, /partner="wms",outcome="permanent"/);
+  assert.match(text, /dead_letter\w*\{error_class="business",reason="invalid_address"\} 1/);
 });
 
 test.run();

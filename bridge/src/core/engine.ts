@@ -42,6 +42,22 @@ export interface EngineIO {
   dataDir?: string;
 }
 
+/**
+ * The metrics the engine records, when given (structurally bridge/src/observability/metrics.ts's
+ * `Metrics`; the engine does not import it).
+ */
+export interface EngineMetrics {
+  partnerCall(partnerId: string, outcome: 'success' | 'retryable' | 'permanent' | 'timeout' | 'circuit_open', secondsTaken: number, errorClass?: 'none' | 'technical' | 'business'): void;
+  rateLimited(partnerId: string): void;
+  deadLettered(errorClass: 'technical' | 'business', reason?: string): void;
+  orderRelease(partnerId: string, ok: boolean): void;
+  labelRequest(partnerId: string, ok: boolean): void;
+  firstPartnerRequest(event: { type: string; occurred_at: string }, at?: Date): void;
+  eventDelivered(event: { type: string; aggregate: string }, at?: Date): void;
+  milestonesWritten(milestones: { type: string; occurred_at: string; aggregate: string }[], at?: Date): void;
+  milestonesSeen(milestones: { type: string; aggregate: string }[]): void;
+}
+
 export interface EngineOptions {
   store: Store;
   config: Config;
@@ -50,6 +66,8 @@ export interface EngineOptions {
   /** The Odoo write-back client; built from `config.odoo` when omitted; none: milestones wait in the outbox. */
   odoo?: OdooClient;
   logger: Logger;
+  /** Prometheus figures (bridge/src/observability/metrics.ts `createMetrics()`), optional. */
+  metrics?: EngineMetrics;
 }
 
 /** Filter for dead-letter lists and bulk replays. */
@@ -167,7 +185,7 @@ function nextFlush(now: number, interval: number): number {
 
 /** Creates the engine; call `start()` once the store is open. */
 export function createEngine(options: EngineOptions): Engine {
-  const { store, config, registry, logger } = options;
+  const { store, config, registry, logger, metrics } = options;
   const io = defaults(options.io ?? {});
   const nowMs = () => io.now().getTime();
   const iso = (ms = nowMs()) => new Date(ms).toISOString();
@@ -189,7 +207,9 @@ export function createEngine(options: EngineOptions): Engine {
   }
 
   const odooClient = options.odoo ?? (config.odoo ? createOdooClient({ ...config.odoo, fetch: io.fetch }) : undefined);
-  const writeback = createWriteback({ store, client: odooClient, settings: config.odoo, io, logger, workflows: config.workflows });
+  const writeback = createWriteback({
+    store, client: odooClient, settings: config.odoo, io, logger, workflows: config.workflows, onWritten: metrics && ((ms) => metrics.milestonesWritten(ms, io.now())),
+  });
 
   // In-memory indexes over the jobs collection (the engine is its only writer).
   const jobs = new Map<string, Job>();
@@ -315,8 +335,10 @@ export function createEngine(options: EngineOptions): Engine {
       agg.high_water = Math.max(agg.high_water, first.seq);
       agg.updated_at = iso();
       await aggCol.put([structuredClone(agg)]);
-      await writeStatus(subject, eventStatus(subject));
+      const status = eventStatus(subject);
+      await writeStatus(subject, status);
       lastStatus.delete(subject);
+      if (status.state === 'delivered') metrics?.eventDelivered({ type: first.type, aggregate: first.aggregate }, io.now());
     }
     for (const j of js) unindex(j);
     await jobsCol.delete(js.map((j) => j.id));
@@ -495,12 +517,14 @@ export function createEngine(options: EngineOptions): Engine {
       return refreshGroup(job.group);
     }
     const reconcile = job.in_doubt;
+    if (metrics && job.kind === 'event' && job.calls === 0 && (body as Event).occurred_at) metrics.firstPartnerRequest(body as Event, io.now());
     job.state = 'running';
     job.calls += 1;
     job.in_doubt = true;
     await persist([job]);
     if (job.kind === 'event') await refreshGroup(job.group);
     const data = aggregates.get(job.aggregate)?.data[partnerId] ?? {};
+    const began = nowMs();
     try {
       const result = await gate.call(async (signal) => {
         const ctx: CallContext = { idempotencyKey: job.key, correlationId: job.event_id ?? job.subject, signal, data };
@@ -513,8 +537,16 @@ export function createEngine(options: EngineOptions): Engine {
         }
         return invoke(adapter, job, body, ctx);
       });
+      metrics?.partnerCall(partnerId, 'success', (nowMs() - began) / 1000, 'none');
       await succeed(job, partnerId, result);
     } catch (e) {
+      if (metrics) {
+        const outcome = e instanceof CircuitOpenError ? 'circuit_open'
+          : e instanceof PartnerError && e.kind === 'permanent' ? 'permanent'
+          : e instanceof PartnerError && e.cause instanceof Error && e.cause.name === 'TaskCancelledError' ? 'timeout' : 'retryable';
+        metrics.partnerCall(partnerId, outcome, outcome === 'circuit_open' ? 0 : (nowMs() - began) / 1000);
+        if (e instanceof PartnerError && e.details.status === 429) metrics.rateLimited(partnerId);
+      }
       await fail(job, partnerId, e, reconcile);
     }
   }
@@ -551,6 +583,8 @@ export function createEngine(options: EngineOptions): Engine {
     // so a crash before the job row is deleted just applies it again on start.
     job.applied = true;
     logger.info({ event_id: job.event_id, subject: job.subject, partner: partnerId, action: job.action, calls: job.calls }, 'delivered');
+    if (job.action === 'releaseOrder') metrics?.orderRelease(partnerId, true);
+    if (job.action === 'createShipment' || job.action === 'createReturnLabel') metrics?.labelRequest(partnerId, true);
     await settle(job.subject);
   }
 
@@ -573,6 +607,9 @@ export function createEngine(options: EngineOptions): Engine {
     job.reason = reason;
     job.last_error = message;
     job.dead_at = iso();
+    metrics?.deadLettered(errorClass, reason);
+    if (job.action === 'releaseOrder') metrics?.orderRelease(partnerOf(job), false);
+    if (job.action === 'createShipment' || job.action === 'createReturnLabel') metrics?.labelRequest(partnerOf(job), false);
     const log = errorClass === 'business' ? 'business exception: a person must act' : state === 'manual' ? 'manual handling needed' : 'dead letter';
     logger.warn({ event_id: job.event_id, subject: job.subject, partner: partnerOf(job), reason, error: message }, log);
   }
@@ -657,6 +694,7 @@ export function createEngine(options: EngineOptions): Engine {
     }
     if (accepted.length) {
       await writeback.enqueue(accepted);
+      metrics?.milestonesSeen(accepted);
       const rows: Job[] = [];
       const now = nowMs();
       for (const m of accepted) {

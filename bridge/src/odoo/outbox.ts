@@ -101,6 +101,8 @@ export interface WritebackOptions {
   downCapMs?: number;
   /** A row Odoo failed this many times alone goes to the dead-letter queue. Default 3. */
   maxRowAttempts?: number;
+  /** Called with the milestones Odoo committed (applied, duplicate or stale), for metrics. */
+  onWritten?: (milestones: Milestone[]) => void;
 }
 
 /** Creates the write-back outbox and its writer (idle when no client is configured). */
@@ -230,6 +232,10 @@ export function createWriteback(options: WritebackOptions): Writeback {
         }
       });
       written += done.length;
+      if (done.length && options.onWritten) {
+        const ids = new Set(done);
+        options.onWritten(batch.filter((r) => ids.has(r.id)).map((r) => r.milestone));
+      }
       if (rejected.length) await save(rejected);
       if (done.length) await col.delete(done);
     } catch (e) {
