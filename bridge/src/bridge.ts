@@ -21,6 +21,19 @@ export interface BridgeOptions {
   maxFrameBytes?: number;
   publicRoutes?: { path: string; app: Hono }[];
   adminRoutes?: Hono[];
+  /**
+   * Builds what needs the bridge's own origin (demo simulators, webhook URLs): called once the
+   * port is bound, before any request is served (until then requests get 503).
+   */
+  extend?: (origin: string) => Promise<Extension> | Extension;
+}
+
+/** Routes and a shutdown hook contributed by `extend`. */
+export interface Extension {
+  publicRoutes?: { path: string; app: Hono }[];
+  adminRoutes?: Hono[];
+  /** Runs on close, before the HTTP server stops (engine, simulators). */
+  close?: () => Promise<void>;
 }
 
 export interface RunningBridge {
@@ -34,10 +47,10 @@ export interface RunningBridge {
 /** Opens the store if needed and listens; resolves once the port is bound. */
 export async function startBridge(o: BridgeOptions): Promise<RunningBridge> {
   if (!o.store.isOpen) await o.store.open();
-  const app = createApp({ store: o.store, adminToken: o.adminToken, logger: o.logger, version: VERSION, publicRoutes: o.publicRoutes, adminRoutes: o.adminRoutes });
   const host = o.host ?? '127.0.0.1';
-  const server = serve({ fetch: app.fetch, hostname: host, port: o.port ?? 8787 }) as Server;
-  const closeSocket = attachOdooSocket(server, { token: o.token, rpc: createOdooRpcServer(o.store), logger: o.logger, maxFrameBytes: o.maxFrameBytes });
+  let handle: (req: Request) => Response | Promise<Response> = () =>
+    new Response(JSON.stringify({ error: { code: 'starting', message: 'the bridge is starting; retry in a moment' } }), { status: 503, headers: { 'content-type': 'application/json' } });
+  const server = serve({ fetch: (req) => handle(req), hostname: host, port: o.port ?? 8787 }) as Server;
   await new Promise<void>((ok, fail) => {
     if (server.listening) return ok();
     server.once('listening', ok);
@@ -45,12 +58,22 @@ export async function startBridge(o: BridgeOptions): Promise<RunningBridge> {
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : (o.port ?? 8787);
+  const url = `http://${host}:${port}`;
+  const ext = o.extend ? await o.extend(url) : {};
+  const app = createApp({
+    store: o.store, adminToken: o.adminToken, logger: o.logger, version: VERSION,
+    publicRoutes: [...(o.publicRoutes ?? []), ...(ext.publicRoutes ?? [])],
+    adminRoutes: [...(o.adminRoutes ?? []), ...(ext.adminRoutes ?? [])],
+  });
+  handle = app.fetch;
+  const closeSocket = attachOdooSocket(server, { token: o.token, rpc: createOdooRpcServer(o.store), logger: o.logger, maxFrameBytes: o.maxFrameBytes });
   return {
     port,
-    url: `http://${host}:${port}`,
+    url,
     server,
     async close() {
       await closeSocket();
+      await ext.close?.();
       server.closeAllConnections?.();
       await new Promise<void>((ok) => server.close(() => ok()));
     },

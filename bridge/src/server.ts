@@ -5,6 +5,7 @@ import { createLogger } from './log.ts';
 import { resolveTokens } from './secrets.ts';
 import { createEmbeddedStore } from './store/embedded.ts';
 import { startBridge } from './bridge.ts';
+import { extendWith } from './runtime.ts';
 
 async function main() {
   const logger = createLogger();
@@ -21,7 +22,8 @@ async function main() {
 
   const store = createEmbeddedStore({ dir: dataDir, fsync: settings.fsync, retentionMs: settings.retentionDays * 86_400_000 });
   await store.open();
-  const bridge = await startBridge({ store, token: tokens.token, adminToken: tokens.adminToken, logger, host: settings.host, port: settings.port, maxFrameBytes: settings.maxFrameBytes });
+  const { extend } = extendWith({ store, logger, adminToken: tokens.adminToken, dataDir, configPath: settings.configPath, metricsToken: process.env.METRICS_TOKEN });
+  const bridge = await startBridge({ store, token: tokens.token, adminToken: tokens.adminToken, logger, host: settings.host, port: settings.port, maxFrameBytes: settings.maxFrameBytes, extend });
   logger.info({ url: bridge.url, websocket: `${bridge.url.replace('http', 'ws')}/v1/odoo`, data_dir: dataDir, fsync: settings.fsync }, 'bridge listening');
   // One line for scripts and tests that start the bridge on port 0.
   if (process.env.BRIDGE_ANNOUNCE_PORT === '1') console.log(`BRIDGE_PORT=${bridge.port}`);

@@ -1,0 +1,71 @@
+/**
+ * Assembles the delivery side around a store: configuration (a file, or the demo with simulators),
+ * the engine, the signed webhook gateway, operator routes, metrics and the dashboard.
+ * server.ts hands `extendWith(...)` to startBridge; tests can do the same.
+ */
+import { Hono } from 'hono';
+import { adapterRegistry } from './adapters/registry.ts';
+import { loadConfig, parseConfig, type Config } from './config/load.ts';
+import { demoConfig, DEMO_ENV } from './config/demo.ts';
+import { createEngine, type Engine } from './core/engine.ts';
+import { dashboardRoutes } from './dashboard/index.tsx';
+import { createMetrics } from './observability/metrics.ts';
+import { deadLetterRoutes } from './routes/dead-letters.ts';
+import { metricsRoutes, overviewRoutes } from './routes/metrics.ts';
+import { webhookRoutes } from './routes/webhooks.ts';
+import { mountSimulators } from './simulators/index.ts';
+import { shipmentRefs, withShipmentRefs } from './webhooks/refs.ts';
+import type { Extension } from './bridge.ts';
+import type { Logger } from './log.ts';
+import type { Store } from './store/types.ts';
+
+export interface RuntimeOptions {
+  store: Store;
+  logger: Logger;
+  adminToken: string;
+  dataDir: string;
+  /** Configuration file; undefined runs the demo: every partner is a simulator on the bridge's own port. */
+  configPath?: string;
+  env?: Record<string, string | undefined>;
+  /** Bearer token a Prometheus scraper must send to /metrics; unset = open. */
+  metricsToken?: string;
+}
+
+/** What the runtime exposes once built (for tests and the process). */
+export interface Runtime { engine: Engine; config: Config; demo: boolean }
+
+/** Returns an `extend` hook for startBridge and a handle filled in once it ran. */
+export function extendWith(o: RuntimeOptions): { extend: (origin: string) => Promise<Extension>; runtime: () => Runtime } {
+  let built: Runtime | undefined;
+  const extend = async (origin: string): Promise<Extension> => {
+    const env = o.env ?? process.env;
+    const demo = !o.configPath;
+    const adapters = { adapters: Object.keys(adapterRegistry) };
+    const config = demo
+      ? parseConfig(demoConfig({ simBaseUrl: origin }), { ...DEMO_ENV, ...env }, 'demo configuration', adapters)
+      : loadConfig(o.configPath!, env, adapters);
+    if (demo) o.logger.warn({ simulators: config.partners.map((p) => p.id) }, 'DEMO MODE: no BRIDGE_CONFIG, every partner is a built-in simulator on this port (/_sim/...); set BRIDGE_CONFIG for real partners');
+    const refs = shipmentRefs(o.store);
+    const engine = createEngine({ store: o.store, config, registry: withShipmentRefs(adapterRegistry, refs), io: { dataDir: o.dataDir }, logger: o.logger });
+    const metrics = createMetrics({ store: o.store, partners: config.partners.map((p) => p.id), engineStatus: () => engine.status(), processMetrics: true });
+    const publicRoutes: { path: string; app: Hono }[] = [
+      { path: '/', app: webhookRoutes({ partner: (id) => config.partners.find((p) => p.id === id), store: o.store, refs, logger: o.logger, enqueueMilestones: (ms, from) => engine.acceptMilestones(ms, from) }) },
+      { path: '/', app: metricsRoutes({ metrics, token: o.metricsToken }) },
+      { path: '/dashboard', app: dashboardRoutes({ store: o.store, adminToken: o.adminToken, logger: o.logger, engine, metrics }) },
+    ];
+    let stopSims = () => {};
+    if (demo) {
+      const sims = new Hono();
+      stopSims = mountSimulators(sims, { baseUrl: origin, dataDir: o.dataDir, autoProgressMs: 1500 }).stop;
+      publicRoutes.push({ path: '/', app: sims });
+    }
+    await engine.start();
+    built = { engine, config, demo };
+    return {
+      publicRoutes,
+      adminRoutes: [deadLetterRoutes({ engine }), overviewRoutes({ store: o.store })],
+      async close() { stopSims(); await engine.stop(); },
+    };
+  };
+  return { extend, runtime: () => { if (!built) throw new Error('runtime not built yet'); return built; } };
+}
