@@ -3,7 +3,7 @@
  * <data dir>/secrets.json (mode 0600) and reused on every start. The tokens are never logged;
  * the log names the file, which only the bridge's own user can read.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -24,4 +24,11 @@ export function resolveTokens(dataDir: string, fromEnv: { token?: string; adminT
     writeFileSync(file, JSON.stringify(next, null, 2) + '\n', { mode: 0o600 });
   }
   return { token: fromEnv.token ?? next.BRIDGE_TOKEN, adminToken: fromEnv.adminToken ?? next.BRIDGE_ADMIN_TOKEN, generatedFile: file };
+}
+
+/** Compares secrets in constant time (hashing first so neither content nor length leaks). */
+export function sameSecret(given: string, expected: string): boolean {
+  const a = createHash('sha256').update(given).digest();
+  const b = createHash('sha256').update(expected).digest();
+  return timingSafeEqual(a, b);
 }

@@ -7,17 +7,10 @@
  * (Prometheus `authorization: { credentials: ... }`).
  */
 import { Hono } from 'hono';
-import { timingSafeEqual } from 'node:crypto';
 import type { Metrics } from '../observability/metrics.ts';
+import { sameSecret } from '../secrets.ts';
 import { OUTBOX, type OutboxRow } from '../odoo/outbox.ts';
 import type { EventState, Store } from '../store/types.ts';
-
-/** Constant-time string comparison (different lengths are simply unequal). */
-export function sameSecret(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
 
 /** Mount as a public route at `/`; `token` (METRICS_TOKEN) makes the scrape require a bearer token. */
 export function metricsRoutes(deps: { metrics: Metrics; token?: string }): Hono {

@@ -1,10 +1,10 @@
 /** The websocket Odoo publishes events on: bearer auth before the upgrade, JSON-RPC on frames. */
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { timingSafeEqual, createHash } from 'node:crypto';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { JSONRPCServer } from 'json-rpc-2.0';
 import { answerFrame } from '../rpc/router.ts';
+import { sameSecret } from '../secrets.ts';
 import type { Logger } from '../log.ts';
 
 export const ODOO_SOCKET_PATH = '/v1/odoo';
@@ -17,13 +17,6 @@ export interface OdooSocketOptions {
   maxFrameBytes?: number;
   /** Ping interval; a peer that misses one is dropped. Default 30 s. */
   heartbeatMs?: number;
-}
-
-/** Compares secrets in constant time (hashing first so lengths do not leak). */
-export function sameSecret(given: string, expected: string): boolean {
-  const a = createHash('sha256').update(given).digest();
-  const b = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(a, b);
 }
 
 /** Takes over HTTP upgrades on `server` for the Odoo socket; returns a function that closes it. */
