@@ -3,7 +3,7 @@ import { serve } from '@hono/node-server';
 import type { Server } from 'node:http';
 import type { Hono } from 'hono';
 import { createApp } from './app.ts';
-import { createOdooRpcServer } from './ingest/publish.ts';
+import { createOdooRpcServer, type PublishObserver } from './ingest/publish.ts';
 import { attachOdooSocket } from './routes/odoo-socket.ts';
 import type { Logger } from './log.ts';
 import type { Store } from './store/types.ts';
@@ -34,6 +34,8 @@ export interface Extension {
   adminRoutes?: Hono[];
   /** Runs on close, before the HTTP server stops (engine, simulators). */
   close?: () => Promise<void>;
+  /** Hears every answered events.publish batch (metrics). */
+  observePublish?: PublishObserver;
 }
 
 export interface RunningBridge {
@@ -66,7 +68,7 @@ export async function startBridge(o: BridgeOptions): Promise<RunningBridge> {
     adminRoutes: [...(o.adminRoutes ?? []), ...(ext.adminRoutes ?? [])],
   });
   handle = app.fetch;
-  const closeSocket = attachOdooSocket(server, { token: o.token, rpc: createOdooRpcServer(o.store), logger: o.logger, maxFrameBytes: o.maxFrameBytes });
+  const closeSocket = attachOdooSocket(server, { token: o.token, rpc: createOdooRpcServer(o.store, ext.observePublish), logger: o.logger, maxFrameBytes: o.maxFrameBytes });
   return {
     port,
     url,

@@ -65,6 +65,12 @@ export function extendWith(o: RuntimeOptions): { extend: (origin: string) => Pro
       publicRoutes,
       adminRoutes: [deadLetterRoutes({ engine }), overviewRoutes({ store: o.store })],
       async close() { stopSims(); await engine.stop(); },
+      observePublish: (events, result) => {
+        const typeOf = new Map(events.map((e: any) => [e?.id, typeof e?.type === 'string' ? e.type : 'unknown']));
+        for (const id of result.accepted) metrics.eventsReceived(typeOf.get(id) ?? 'unknown', 'accepted');
+        for (const id of result.duplicates) metrics.eventsReceived(typeOf.get(id) ?? 'unknown', 'duplicate');
+        for (const r of result.rejected) metrics.eventsReceived(typeOf.get(r.id) ?? 'unknown', 'rejected');
+      },
     };
   };
   return { extend, runtime: () => { if (!built) throw new Error('runtime not built yet'); return built; } };

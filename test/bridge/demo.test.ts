@@ -41,6 +41,8 @@ test('demo mode: events published on the socket reach the simulators exactly onc
     assert.is((await admin('/v1/dead-letters')).items.length, 0);
     const metrics = await (await fetch(`${bridge.url}/metrics`)).text();
     assert.match(metrics, /logistics_bridge_events\{/);
+    assert.match(metrics, /logistics_bridge_events_received_total\{type="order.released",outcome="accepted"\} 1/);
+    assert.match(metrics, /logistics_bridge_events_received_total\{type="order.released",outcome="duplicate"\} 1/);
     await c.close();
   } finally {
     await bridge.close();

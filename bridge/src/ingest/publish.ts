@@ -28,6 +28,9 @@ export interface PublishResult {
   rejected: Rejection[];
 }
 
+/** Hears every answered batch (metrics): the events as received and what became of them. */
+export type PublishObserver = (events: unknown[], result: PublishResult) => void;
+
 /** Validates and stores a batch; never throws for a bad event, only for a store failure. */
 export async function publishEvents(store: Store, events: unknown[]): Promise<PublishResult> {
   const valid: Event[] = [];
@@ -45,7 +48,7 @@ export async function publishEvents(store: Store, events: unknown[]): Promise<Pu
 }
 
 /** The JSON-RPC methods Odoo calls on the socket. */
-export function createOdooRpcServer(store: Store): JSONRPCServer {
+export function createOdooRpcServer(store: Store, observe?: PublishObserver): JSONRPCServer {
   // Errors are answered to the caller; the library's console listener would only add noise.
   const server = new JSONRPCServer({ errorListener: () => {} });
   server.addMethod('events.publish', async (params) => {
@@ -55,7 +58,9 @@ export function createOdooRpcServer(store: Store): JSONRPCServer {
       throw new JSONRPCErrorException(`Invalid params: ${issue.message}`, JSONRPCErrorCode.InvalidParams, { path: v.getDotPath(issue) ?? '' });
     }
     try {
-      return await publishEvents(store, parsed.output.events);
+      const result = await publishEvents(store, parsed.output.events);
+      observe?.(parsed.output.events, result);
+      return result;
     } catch (e) {
       // Nothing in this batch was acknowledged: Odoo keeps the events pending and resends them.
       throw new JSONRPCErrorException(`events not stored, resend the batch: ${(e as Error).message}`, JSONRPCErrorCode.InternalError);
