@@ -1,8 +1,12 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Record request/response pairs of the write-back API from a real running Odoo 19 into
 test/fixtures/odoo/*.json (one file per pair), for CI to replay without Odoo.
 
     ODOO_SRC=/work/odoo-19 LAB=/work/odoo-lab python3 scripts/odoo-record-fixtures.py
+
+With node_modules present it also starts the real bridge (bridge/src/server.ts) and records the
+websocket exchanges: every event type produced by Odoo's standard flows, sent with the
+dispatcher's own wire code, and the bridge's answers (accepted, duplicate, rejected).
 
 It (1) prepares data through `odoo-bin shell` on the lab database: an API key for the integration
 user `logistics_bridge`, and a sale order with the demo bridge carrier, confirmed and delivered;
@@ -16,8 +20,10 @@ ODOO_DB (lab), OUT (test/fixtures/odoo), PY (/usr/bin/python3), ODOO_USER (odoo 
 """
 import json
 import os
+import secrets
 import subprocess
 import sys
+import tempfile
 import urllib.error
 import urllib.request
 import uuid
@@ -31,6 +37,13 @@ KEY_PLACEHOLDER = '<api key of the integration user>'
 
 SETUP = r'''
 import json
+# The lab's own cron worker must not pick up these events while we record (it would write the same
+# outbox rows concurrently): batch mode for the duration, restored at the end.
+icp = env['ir.config_parameter'].sudo()
+saved_modes = {w: icp.get_param('logistics_bridge.workflow_' + w, 'realtime') for w in ('order', 'shipment', 'return')}
+for w in saved_modes:
+    icp.set_param('logistics_bridge.workflow_' + w, 'batch')
+env.cr.commit()
 user = env.ref('logistics_bridge.user_logistics_bridge')
 key = env['res.users.apikeys'].with_user(user).sudo()._generate(None, %(key_name)r, None)
 carrier = env.ref('logistics_bridge.delivery_carrier_bridge_ground')
@@ -52,9 +65,80 @@ for move in picking.move_ids:
 picking.button_validate()
 events = env['logistics.bridge.event'].search([('picking_id', '=', picking.id)], order='sequence')
 env.cr.commit()
+exchanges = []
+bridge_port = %(bridge_port)r
+if bridge_port:
+    # Every event type from the standard flows, sent with the dispatcher's own wire code
+    # (Dispatcher._call) to the real bridge, each frame recorded as it crossed the socket.
+    import copy
+    from odoo.addons.logistics_bridge.services.dispatcher import Dispatcher, _default_connect
+    from odoo.addons.logistics_bridge.services.settings import BridgeSettings
+    Event = env['logistics.bridge.event']
+    def new_order(qty):
+        o = env['sale.order'].create({'partner_id': partner.id, 'warehouse_id': warehouse.id, 'carrier_id': carrier.id,
+            'order_line': [(0, 0, {'product_id': p.id, 'product_uom_qty': qty}) for p in products]})
+        o.action_confirm()
+        pk = o.picking_ids.filtered(lambda p: p.picking_type_code == 'outgoing')[:1]
+        pk.carrier_id = carrier
+        return o, pk
+    o2, p2 = new_order(3)
+    for move in p2.move_ids:
+        move.quantity = 1
+        move.picked = True
+    p2._action_done()                       # shipment.requested (partial) + order.released of the backorder
+    p2.carrier_tracking_ref = 'TRK-FIXTURE'
+    p2.cancel_shipment()                    # shipment.cancelled
+    wizard = env['stock.return.picking'].with_context(active_ids=p2.ids, active_id=p2.id, active_model='stock.picking').create({'picking_id': p2.id})
+    for line in wizard.product_return_moves:
+        line.quantity = 1
+    returned = env['stock.picking'].browse(wizard.action_create_returns()['res_id'])   # return.requested
+    o3, p3 = new_order(1)
+    o3._action_cancel()                     # order.cancelled
+    picked = {}
+    for e in Event.search([('picking_id', 'in', (picking | p2 | p2.backorder_ids | returned | p3).ids)], order='id'):
+        kind = e.event_type + ('.backorder' if e.event_type == 'order.released' and e.payload['fulfilment'].get('backorder_of') else '')
+        picked.setdefault(kind, e)
+    env.cr.commit()
+    frames = []
+    def recording_connect(url, headers, timeout):
+        ws = _default_connect(url, headers, timeout)
+        send, recv = ws.send, ws.recv
+        def rec_send(text):
+            frames.append(('request', text))
+            return send(text)
+        def rec_recv():
+            text = recv()
+            frames.append(('response', text))
+            return text
+        ws.send, ws.recv = rec_send, rec_recv
+        return ws
+    settings = BridgeSettings(url='ws://127.0.0.1:%%s/v1/odoo' %% bridge_port, token=%(bridge_token)r, timeout=10)
+    dispatcher = Dispatcher(env, settings, connect=recording_connect)
+    def exchange(name, description, envelopes):
+        del frames[:]
+        dispatcher._call('events.publish', {'events': envelopes})
+        exchanges.append({'name': name, 'description': description, 'request': frames[0][1], 'response': frames[-1][1]})
+    for kind, e in sorted(picked.items()):
+        exchange('ws-events-publish-' + kind.replace('.', '-'), 'A real %%s event produced by Odoo, accepted by the bridge.' %% kind, [e._to_envelope()])
+    first = sorted(picked.values(), key=lambda e: e.id)[0]
+    exchange('ws-events-publish-duplicate', 'The same event sent again (e.g. after a lost answer): a duplicate, done.', [first._to_envelope()])
+    broken = copy.deepcopy(picked['order.released']._to_envelope())
+    broken['id'] = '%(broken_id)s'
+    broken['payload']['ship_to']['country'] = 'USA'
+    exchange('ws-events-publish-rejected', 'An event with a payload the contract refuses (country "USA"): rejected with path and message.', [broken])
+    dispatcher.close()
+    answered = set()
+    for x in exchanges:
+        result = json.loads(x['response']).get('result') or {}
+        answered |= set(result.get('accepted', [])) | set(result.get('duplicates', []))
+    Event.search([('uuid', 'in', list(answered))]).write({'state': 'acknowledged', 'next_attempt_at': False})
+    env.cr.commit()
+for w, mode in saved_modes.items():
+    icp.set_param('logistics_bridge.workflow_' + w, mode)
+env.cr.commit()
 print('FIXTURE_SETUP ' + json.dumps({'key': key, 'uid': user.id, 'login': user.login, 'picking_id': picking.id,
     'picking': picking.name, 'order': order.name, 'warehouse': warehouse.code,
-    'sku': products[0].default_code, 'event_ids': events.mapped('uuid')}))
+    'sku': products[0].default_code, 'event_ids': events.mapped('uuid'), 'exchanges': exchanges}))
 '''
 
 TEARDOWN = r'''
@@ -80,10 +164,14 @@ def odoo_shell(code):
     cmd += ['-c', os.path.join(lab, 'odoo.conf'), '-d', DB, '--no-http', '--logfile', os.path.join(lab, 'log', 'shell.log')]
     if os.geteuid() == 0:
         cmd = ['runuser', '-u', os.environ.get('ODOO_USER', 'odoo'), '--'] + cmd
-    proc = subprocess.run(cmd, input=code, capture_output=True, text=True, cwd=lab, env=env, timeout=600, check=False)
-    for line in proc.stdout.splitlines():
-        if line.startswith('FIXTURE_'):
-            return line.split(' ', 1)[1]
+    for _attempt in range(3):
+        proc = subprocess.run(cmd, input=code, capture_output=True, text=True, cwd=lab, env=env, timeout=600, check=False)
+        for line in proc.stdout.splitlines():
+            if line.startswith('FIXTURE_'):
+                return line.split(' ', 1)[1]
+        if 'SerializationFailure' not in proc.stderr:
+            break
+        print('  (serialization conflict with the running Odoo, trying again)')
     sys.exit(f'odoo shell failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}')
 
 
@@ -177,9 +265,52 @@ def milestone(setup, mtype, payload, occurred_at, **extra):
     return item
 
 
+def start_bridge(token, admin):
+    """The real bridge (bridge/src/server.ts) on a free port, for the websocket exchanges; None without node."""
+    if os.environ.get('NO_BRIDGE') == '1' or not os.path.isdir(os.path.join(ROOT, 'node_modules', 'tsx')):
+        print('  (no bridge: websocket exchanges not recorded; needs node_modules)')
+        return None, None
+    data_dir = tempfile.mkdtemp(prefix='lb-record-')
+    proc = subprocess.Popen(['node', '--import', 'tsx', 'bridge/src/server.ts'], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, env=dict(os.environ, PORT='0', BRIDGE_ANNOUNCE_PORT='1', BRIDGE_DATA_DIR=data_dir,
+                                                BRIDGE_TOKEN=token, BRIDGE_ADMIN_TOKEN=admin, LOG_LEVEL='warn'))
+    for line in proc.stdout:
+        if line.startswith('BRIDGE_PORT='):
+            return proc, int(line.strip().split('=')[1])
+    sys.exit('the bridge did not start')
+
+
+def write_ws_fixture(exchange):
+    request, response = json.loads(exchange['request']), json.loads(exchange['response'])
+    fixture = {
+        'transport': 'websocket',
+        'description': exchange['description'],
+        'recorded_from': 'Odoo 19.0 Community (real server, the dispatcher\'s wire code) -> the real bridge (bridge/src/server.ts)',
+        'request': {'method': 'events.publish', 'url': 'ws://127.0.0.1:8787/v1/odoo',
+                    'headers': {'Authorization': 'Bearer <bridge token>'}, 'body': request},
+        'response': {'status': 101, 'body': response},
+    }
+    with open(os.path.join(OUT, exchange['name'] + '.json'), 'w', encoding='utf-8') as f:
+        json.dump(fixture, f, indent=2, ensure_ascii=False)
+        f.write('\n')
+    result = response.get('result') or {}
+    print(f"  {exchange['name']}.json  accepted={len(result.get('accepted', []))} duplicates={len(result.get('duplicates', []))} rejected={len(result.get('rejected', []))}")
+
+
 def main():
-    setup = json.loads(odoo_shell(SETUP % {'key_name': KEY_NAME}))
+    token, admin = secrets.token_hex(16), secrets.token_hex(16)
+    bridge, port = start_bridge(token, admin)
+    try:
+        setup = json.loads(odoo_shell(SETUP % {'key_name': KEY_NAME, 'bridge_port': port, 'bridge_token': token,
+                                               'broken_id': str(uuid.uuid4())}))
+    finally:
+        if bridge:
+            bridge.terminate()
+            bridge.wait(10)
     print(f"recording against {URL} db={DB}: picking {setup['picking']} (id {setup['picking_id']}), order {setup['order']}")
+    os.makedirs(OUT, exist_ok=True)
+    for exchange in setup.get('exchanges', []):
+        write_ws_fixture(exchange)
     rec = Recorder(setup['key'])
     try:
         ref = setup['picking']
@@ -229,7 +360,7 @@ def main():
                     'object', 'execute_kw', [DB, uid, setup['key'], 'sale.order', 'write', [[1], {'note': 'not allowed'}]])
     finally:
         odoo_shell(TEARDOWN % {'key_name': KEY_NAME})
-    print(f'wrote {len(rec.written)} fixtures to {os.path.relpath(OUT, ROOT)}')
+    print(f"wrote {len(rec.written) + len(setup.get('exchanges', []))} fixtures to {os.path.relpath(OUT, ROOT)}")
 
 
 if __name__ == '__main__':

@@ -87,8 +87,7 @@ class MilestoneApplier:
             'payload': payload,
         }
         milestone = Milestone.create(vals)
-        handler = getattr(self, '_on_' + mtype.replace('.', '_'))
-        handler(picking, payload, occurred_at, milestone, stale)
+        self._handlers()[mtype](picking, payload, occurred_at, milestone, stale)
         if stale:
             return 'stale', f"older than the current status ({picking.bridge_status} at {contract.format_timestamp(picking.bridge_status_at)}): recorded, status unchanged"
         if mtype in contract.SHIPMENT_STATUS_RANK:
@@ -96,6 +95,22 @@ class MilestoneApplier:
         if mtype in CHATTER_TYPES:
             self._post(picking, milestone, summary)
         return 'applied', ''
+
+    def _handlers(self):
+        """Milestone type -> its effect on the picking (inventory.level has its own path)."""
+        return {
+            'order.accepted': self._on_order_accepted,
+            'order.rejected': self._on_order_rejected,
+            'label.created': self._on_label_created,
+            'shipment.dispatched': self._on_shipment_dispatched,
+            'shipment.in_transit': self._on_shipment_in_transit,
+            'shipment.out_for_delivery': self._on_shipment_out_for_delivery,
+            'shipment.delivered': self._on_shipment_delivered,
+            'shipment.exception': self._on_shipment_exception,
+            'shipment.returned': self._on_shipment_returned,
+            'shipment.proof_of_delivery': self._on_shipment_proof_of_delivery,
+            'freight.charged': self._on_freight_charged,
+        }
 
     # -- checks ---------------------------------------------------------------------------------
 
@@ -248,7 +263,7 @@ class MilestoneApplier:
         if milestone.partner:
             body += Markup('<p class="text-muted">%s</p>') % _("Reported by %(partner)s at %(at)s UTC",
                                                                  partner=milestone.partner, at=milestone.occurred_at)
-        attachments = getattr(self, '_label_attachment', None)
+        attachments = self._label_attachment
         self._label_attachment = None
         picking.message_post(body=body, message_type='comment', subtype_xmlid='mail.mt_note',
                              attachment_ids=attachments.ids if attachments else [])

@@ -72,8 +72,8 @@ def warehouse_partner(picking):
 
 def carrier_service(carrier):
     """CarrierService of a delivery.carrier: the bridge routes on these codes."""
-    code = _text(getattr(carrier, 'bridge_carrier_code', '')) or carrier.name
-    return _put({'carrier': _text(code, 128)}, 'service', _text(getattr(carrier, 'bridge_service_code', ''), 128))
+    code = _text(carrier.bridge_carrier_code) or carrier.name
+    return _put({'carrier': _text(code, 128)}, 'service', _text(carrier.bridge_service_code, 128))
 
 
 def sku(product):
@@ -145,11 +145,11 @@ def parcels(picking):
     packages = picking.move_line_ids.result_package_id
     result = []
     for package in packages:
-        weight = getattr(package, 'shipping_weight', 0.0) or getattr(package, 'weight', 0.0)
+        weight = package.shipping_weight or package.weight
         parcel = {'weight': {'value': round(weight, 3), 'unit': unit}, 'reference': package.name}
         result.append(parcel)
     if not result:
-        weight = getattr(picking, 'shipping_weight', 0.0) or picking.weight
+        weight = picking.shipping_weight or picking.weight
         result.append({'weight': {'value': round(weight, 3), 'unit': unit}})
     return result
 
