@@ -5,6 +5,7 @@
  * finished and the write-back queue is empty, prints DONE and exits. The suite SIGKILLs it at will.
  *
  * usage: node --import tsx test/engine/fault-child.ts <data dir> <config.json> <events.json>
+ * (the suite runs it bundled with esbuild so each restart is a plain, fast node start)
  */
 import { readFileSync } from 'node:fs';
 import { adapterRegistry } from '../../bridge/src/adapters/registry.ts';
