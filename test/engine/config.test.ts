@@ -135,4 +135,16 @@ test('the demo configuration (simulator partners) loads against the real adapter
   assert.ok(planSteps(c, ship).steps.length >= 1, 'shipments are routed in the demo');
 });
 
+test('the documented example file (bridge/src/config/example.bridge.json) loads against the real registry', () => {
+  const path = join(import.meta.dirname, '..', '..', 'bridge', 'src', 'config', 'example.bridge.json');
+  const env = Object.fromEntries(['WMS_BE_TOKEN', 'WMS_BE_WEBHOOK_SECRET', 'EASYPOST_API_KEY', 'EASYPOST_WEBHOOK_SECRET', 'SHIPPO_TOKEN', 'SHIPPO_WEBHOOK_TOKEN', 'NOTIFY_WEBHOOK_SECRET', 'ODOO_API_KEY'].map((k) => [k, 'x']));
+  const c = loadConfig(path, env, { adapters: Object.keys(adapterRegistry) });
+  const ret = event('return.requested');
+  (ret.payload as any).warehouse = 'BE1';
+  assert.equal(planSteps(c, ret).steps.map((s) => s.step), ['wms-be', 'easypost'], 'a US ground return: the Belgian warehouse and easypost');
+  (ret.payload as any).return_from.country = 'DE';
+  assert.equal(planSteps(c, ret).steps.map((s) => s.step), ['wms-be', 'shippo'], 'from Germany: the catch-all carrier');
+  assert.throws(() => loadConfig(path, { ...env, ODOO_API_KEY: undefined }), /odoo\.api_key: environment variable ODOO_API_KEY is not set/);
+});
+
 test.run();
