@@ -268,6 +268,39 @@ test('no carrier left: the shipment goes to manual handling, visible as such, an
   assert.equal(dl.map((d) => [d.id, d.reason]), [[a.id, 'no_carrier_available']]);
 });
 
+test('single carrier, open circuit: shipments go to manual handling; while a replayed one probes half-open, others wait instead', async () => {
+  const config = testConfig({
+    partners: [{ id: 'ups', adapter: 'fake-carrier', role: 'carrier', limits: { max_attempts: 10, backoff: { base_ms: 10, cap_ms: 10 }, timeout_ms: 600_000, breaker: { consecutive_failures: 1, half_open_after_ms: 1000 } } }],
+    routes: [{ events: ['shipment.requested'], partners: ['ups'] }],
+  });
+  const h = await harness({ config });
+  const ups = h.partner('ups');
+  ups.script = ['fail500', 'hang'];
+  const a = event('shipment.requested', 'stock.picking:34', 1);
+  const b = event('shipment.requested', 'stock.picking:35', 1);
+  await h.publish(a);
+  assert.is(h.engine.status().partners.ups.circuit, 'open');
+  await h.publish(b);
+  assert.is(await h.state(b.id), 'manual', 'open, no alternate: manual handling at once');
+  await h.advance(1000);
+  assert.is(await h.state(a.id), 'manual', 'the failed one too, when its retry found the circuit open');
+  assert.is(ups.calls.length, 1);
+  const turns = async () => { for (let i = 0; i < 200; i++) await new Promise((r) => setImmediate(r)); };
+  await h.engine.deadLetters.replay(b.id, { actor: 'ops' });
+  await turns();
+  assert.is(ups.calls.length, 2, 'the replay is the half-open probe');
+  assert.is(h.engine.status().partners.ups.circuit, 'half-open');
+  await h.engine.deadLetters.replay(a.id, { actor: 'ops' });
+  await turns();
+  assert.is(await h.state(a.id), 'queued', 'waits for the probe instead of going manual again');
+  assert.is(ups.calls.length, 2);
+  ups.release();
+  await h.engine.runDue();
+  assert.is(await h.state(b.id), 'delivered');
+  assert.is(await h.state(a.id), 'delivered');
+  assert.is(h.engine.status().partners.ups.circuit, 'closed');
+});
+
 test('a lower sequence arriving after a higher one was delivered is held as out of order, not delivered', async () => {
   const h = await harness();
   const two = event('order.cancelled', 'stock.picking:40', 2);
