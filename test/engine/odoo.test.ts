@@ -177,6 +177,23 @@ test('authentication refused: write-back pauses with an alert, probes rarely, re
   assert.is(odoo.applied.size, 20);
 });
 
+test('an operator resume (POST /v1/odoo/resume) retries at once after the key was fixed', async () => {
+  const { odoo, store, wb } = outbox();
+  await store.open();
+  wb.start();
+  odoo.key = 'revoked';
+  await wb.enqueue(milestones(5));
+  await wb.runDue();
+  assert.is(wb.status().auth_paused, true);
+  odoo.key = 'secret-key';
+  await wb.runDue();
+  assert.is(odoo.applied.size, 0, 'still paused: no storm');
+  wb.resume();
+  await wb.runDue();
+  assert.is(odoo.applied.size, 5);
+  assert.is(wb.status().auth_paused, false);
+});
+
 test('a milestone Odoo rejects becomes a dead letter; replay sends it again, discard drops it', async () => {
   const { odoo, store, wb } = outbox();
   await store.open();
