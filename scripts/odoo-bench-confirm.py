@@ -10,11 +10,17 @@ post-commit cron notification). Modes alternate order by order (warm-up first) s
   off      - workflow "order release" off: the hook reads the setting and returns
   realtime - outbox row + cron trigger in the transaction, cron notified after commit
   batch    - outbox row only (the 5-minute run sends it)
+  webhook  - for comparison, no outbox but Odoo 19's own "Send Webhook Notification" server action
+             run on the confirmation (what an automation rule would do), posting after commit to a
+             local partner that answers in BENCH_WEBHOOK_DELAY seconds (default 0.3; Odoo caps the
+             wait at 1 s and drops the call if the partner is down)
 The bridge's state does not matter: nothing is sent from the confirmation. N (default 40) orders per mode.
 """
 import os
 import statistics
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 N = int(os.environ.get('BENCH_N', '40'))
 # Pause between measured confirmations (all modes alike): lets the cron worker woken by the previous
@@ -28,7 +34,27 @@ partner = env.ref('base.res_partner_2')
 warehouse = env['stock.warehouse'].search([('company_id', '=', env.company.id)], limit=1)
 products = env['product.product'].search([('is_storable', '=', True), ('default_code', '!=', False)], limit=2)
 carrier = env.ref('logistics_bridge.delivery_carrier_bridge_ground')
-modes = ['off', 'realtime', 'batch']
+modes = ['off', 'realtime', 'batch', 'webhook']
+DELAY = float(os.environ.get('BENCH_WEBHOOK_DELAY', '0.3'))
+
+
+class SlowPartner(BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get('Content-Length') or 0))
+        time.sleep(DELAY)
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+partner_server = ThreadingHTTPServer(('127.0.0.1', 0), SlowPartner)
+threading.Thread(target=partner_server.serve_forever, daemon=True).start()
+webhook = env['ir.actions.server'].create({
+    'name': 'bench: order confirmed webhook', 'model_id': env['ir.model']._get_id('sale.order'), 'state': 'webhook',
+    'webhook_url': f'http://127.0.0.1:{partner_server.server_address[1]}/hook'})
+env.cr.commit()
 timings = {m: [] for m in modes}
 parts = {m: ([], []) for m in modes}  # (action_confirm only, commit only)
 
@@ -43,11 +69,13 @@ def make_order():
 
 
 def confirm(order, mode):
-    icp.set_param('logistics_bridge.workflow_order', mode)
+    icp.set_param('logistics_bridge.workflow_order', 'off' if mode == 'webhook' else mode)
     env.cr.commit()
     env.invalidate_all()
     start = time.perf_counter()
     order.action_confirm()
+    if mode == 'webhook':
+        webhook.with_context(active_model='sale.order', active_id=order.id, active_ids=order.ids).run()
     middle = time.perf_counter()
     env.cr.commit()
     end = time.perf_counter()
@@ -73,11 +101,13 @@ try:
             timings[mode].append(confirm(make_order(), mode))
 finally:
     icp.set_param('logistics_bridge.workflow_order', previous)
+    webhook.unlink()
     env.cr.commit()
+    partner_server.shutdown()
 
 base_median = statistics.median(timings['off'])
 base_p95 = p95(timings['off'])
-print(f"\nsale order confirmation (action_confirm + commit), {N} orders per mode, 2 lines, bridge carrier, db {env.cr.dbname}, pause {PAUSE}s")
+print(f"\nsale order confirmation (action_confirm + commit), {N} orders per mode, 2 lines, bridge carrier, db {env.cr.dbname}, pause {PAUSE}s, webhook partner {DELAY}s")
 print(f"{'mode':<10}{'median ms':>12}{'p95 ms':>10}{'added median':>15}{'added p95':>12}{'confirm med':>14}{'commit med':>13}")
 for mode in modes:
     med, top = statistics.median(timings[mode]), p95(timings[mode])

@@ -1,3 +1,4 @@
+from . import logistics_bridge_aggregate_sequence
 from . import logistics_bridge_event
 from . import logistics_bridge_milestone
 from . import logistics_bridge_api

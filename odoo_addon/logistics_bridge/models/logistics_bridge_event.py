@@ -85,6 +85,7 @@ class LogisticsBridgeEvent(models.Model):
     # ------------------------------------------------------------------
 
     @api.model
+    @api.private
     def emit(self, event_type, record=None, payload=None, aggregate=None, occurred_at=None, company=None):
         """Write one canonical event to the outbox, in the caller's transaction.
 
@@ -103,6 +104,9 @@ class LogisticsBridgeEvent(models.Model):
 
         Nothing is sent here: the dispatcher cron is woken and sends after commit, so a rolled-back
         transaction leaves no event and no network call happens inside the business transaction.
+
+        Not callable over RPC (``api.private``): it writes the outbox as superuser, so only server
+        code (business hooks, automated actions written by administrators) may use it.
         """
         if event_type not in contract.EVENT_TYPES:
             raise ValidationError(_("Unknown logistics event type %(type)s (known: %(known)s)",
@@ -139,15 +143,9 @@ class LogisticsBridgeEvent(models.Model):
         return event.sudo(False)
 
     def _create_with_sequence(self, vals):
-        """Create the row with the next sequence of its aggregate, serialised per aggregate."""
-        cr = self.env.cr
-        # A transaction-scoped advisory lock per aggregate: two concurrent transactions emitting for
-        # the same picking get consecutive numbers instead of a unique-constraint failure.
-        cr.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", ['logistics_bridge:' + vals['aggregate']])
-        self.flush_model(['aggregate', 'sequence'])
-        cr.execute("SELECT COALESCE(MAX(sequence), 0) + 1 FROM logistics_bridge_event WHERE aggregate = %s", [vals['aggregate']])
-        vals = dict(vals, sequence=cr.fetchone()[0])
-        return self.create(vals)
+        """Create the row with the next sequence number of its aggregate."""
+        sequence = self.env['logistics.bridge.aggregate.sequence']._next(vals['aggregate'])
+        return self.create(dict(vals, sequence=sequence))
 
     def _wake_dispatcher(self):
         """Ask for a dispatch run right after commit, once per transaction, for real-time workflows."""
@@ -191,6 +189,7 @@ class LogisticsBridgeEvent(models.Model):
 
     def action_dispatch_now(self):
         """Manager button: wake the dispatcher now, whatever the workflow's mode."""
+        self.check_access('write')
         self.env.ref('logistics_bridge.ir_cron_dispatch_events').sudo()._trigger()
         return True
 

@@ -200,6 +200,32 @@ class TestDispatchLocking(LogisticsBridgeCase):
             cr1.rollback()
             cr2.rollback()
 
+    def test_concurrent_emits_on_one_aggregate_never_share_a_number(self):
+        """The later transaction gets a serialization failure (Odoo retries the request), never a duplicate number."""
+        import psycopg2
+        from odoo.tools import mute_logger
+        aggregate = 'test.concurrency:1'
+        registry = self.env.registry
+        self.addCleanup(self._delete_aggregate, aggregate)
+        with registry.cursor() as cr1, registry.cursor() as cr2:
+            env1 = api.Environment(cr1, SUPERUSER_ID, {})
+            env2 = api.Environment(cr2, SUPERUSER_ID, {})
+            cr2.execute("SELECT COUNT(*) FROM logistics_bridge_event")  # cr2's snapshot starts now
+            env1['logistics.bridge.event'].emit('order.released', payload={'n': 1}, aggregate=aggregate)
+            cr1.commit()
+            with self.assertRaises(psycopg2.errors.SerializationFailure), mute_logger('odoo.sql_db'):
+                env2['logistics.bridge.event'].emit('order.released', payload={'n': 2}, aggregate=aggregate)
+            cr2.rollback()
+            # retried, as Odoo does: the next number
+            event = env2['logistics.bridge.event'].emit('order.released', payload={'n': 2}, aggregate=aggregate)
+            self.assertEqual(event.sequence, 2)
+            cr2.commit()
+
+    def _delete_aggregate(self, aggregate):
+        with self.env.registry.cursor() as cr:
+            cr.execute("DELETE FROM logistics_bridge_event WHERE aggregate = %s", [aggregate])
+            cr.execute("DELETE FROM logistics_bridge_aggregate_sequence WHERE aggregate = %s", [aggregate])
+
     def _delete(self, ids):
         with self.env.registry.cursor() as cr:
             cr.execute("DELETE FROM logistics_bridge_event WHERE id = ANY(%s)", [ids])

@@ -49,6 +49,12 @@ class TestSecurity(LogisticsBridgeCase):
         self.assertFalse(self.integration_user.has_group('base.group_system'))
         self.assertFalse(self.integration_user.has_group('logistics_bridge.group_logistics_bridge_manager'))
 
+    def test_emit_is_not_reachable_over_rpc(self):
+        from odoo.service.model import get_public_method
+        with self.assertRaises(AccessError):
+            get_public_method(self.env['logistics.bridge.event'], 'emit')
+        get_public_method(self.env['logistics.bridge.api'], 'apply_milestones')  # the API is
+
     def test_token_field_is_for_administrators_only(self):
         field = self.env['res.config.settings']._fields['logistics_bridge_token']
         self.assertEqual(field.groups, 'base.group_system')
