@@ -216,6 +216,27 @@ test('a publish the visibility partner refuses for good is a dead letter that do
   assert.is(vis.effects.get(later.id), 1, 'the later milestone was published');
 });
 
+test('aggregate memory is kept across restarts and forgotten after its retention once idle', async () => {
+  const clock = fakeClock();
+  const store = createMemoryStore({ now: clock.now });
+  await store.open();
+  const first = await harness({ store, clock, config: fastTimeout(), aggregateRetentionMs: 10 * 86_400_000 });
+  await first.publish(event('shipment.requested', 'stock.picking:550', 1));
+  await first.engine.stop();
+  const rows = () => Array.from({ length: 64 }, (_, i) => store.collection<any>(`engine_aggregates_${i}`).all()).flat();
+  assert.equal(rows().map((r) => [r.id, r.partners]), [['stock.picking:550', ['ups']]]);
+  const delivered = loadFixtures<any>('milestones', 'valid').find(([n]) => n === 'shipment.delivered')![1];
+  const late = { ...delivered, source: { partner: 'ups' }, aggregate: 'stock.picking:550' };
+  clock.advance(9 * 86_400_000);
+  const second = await harness({ store, clock, config: fastTimeout(), aggregateRetentionMs: 10 * 86_400_000 });
+  assert.equal((await second.engine.acceptMilestones([late], { partner: 'ups' })).accepted, [late.id], 'nine days later the carrier still speaks for it');
+  await second.engine.stop();
+  clock.advance(2 * 86_400_000);
+  const third = await harness({ store, clock, config: fastTimeout(), aggregateRetentionMs: 10 * 86_400_000 });
+  assert.is(rows().length, 0, 'forgotten after ten idle days');
+  assert.is((await third.engine.acceptMilestones([{ ...late, id: '5c1d2e3f-4a5b-4c6d-8e7f-0000000000cc' }], { partner: 'ups' })).refused.length, 1);
+});
+
 test('ownership: inventory only from the owning warehouse; shipment milestones only from partners that own the shipment', async () => {
   const h = await harness({ config: fastTimeout() });
   const inv = loadFixtures<any>('milestones', 'valid').find(([n]) => n === 'inventory.level')![1];

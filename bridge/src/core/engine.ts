@@ -68,6 +68,11 @@ export interface EngineOptions {
   logger: Logger;
   /** Prometheus figures (bridge/src/observability/metrics.ts `createMetrics()`), optional. */
   metrics?: EngineMetrics;
+  /**
+   * How long an aggregate's memory (partner ids, who may speak for it, last sequence) is kept after
+   * its last activity. Default 180 days: beyond late tracking webhooks and returns.
+   */
+  aggregateRetentionMs?: number;
 }
 
 /** Filter for dead-letter lists and bulk replays. */
@@ -179,18 +184,29 @@ function limitsOf(p: ResolvedPartner): ResolvedLimits {
   };
 }
 
+const AGGREGATE_SHARDS = 64;
+/** FNV-1a of the key, to a shard number. */
+function shardOf(key: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % AGGREGATE_SHARDS;
+}
+
 function nextFlush(now: number, interval: number): number {
   return Math.ceil(now / interval) * interval;
 }
 
 /** Creates the engine; call `start()` once the store is open. */
 export function createEngine(options: EngineOptions): Engine {
-  const { store, config, registry, logger, metrics } = options;
+  const { store, config, registry, logger, metrics, aggregateRetentionMs = 180 * 86_400_000 } = options;
   const io = defaults(options.io ?? {});
   const nowMs = () => io.now().getTime();
   const iso = (ms = nowMs()) => new Date(ms).toISOString();
   const jobsCol = store.collection<Job>(JOBS);
-  const aggCol = store.collection<AggregateRow>(AGGREGATES);
+  // Aggregate memory outlives events (a tracking webhook comes days later), so there are many rows;
+  // a collection file is rewritten whole on each write, hence shards, and idle rows are pruned.
+  const aggShard = (key: string) => store.collection<AggregateRow>(`${AGGREGATES}_${shardOf(key)}`);
+  const saveAggregate = (agg: AggregateRow) => aggShard(agg.id).put([structuredClone(agg)]);
   const auditLog = store.log<AuditEntry>(AUDIT);
   const adapterIO: AdapterIO = { fetch: io.fetch, now: io.now, dataDir: io.dataDir! };
 
@@ -230,6 +246,7 @@ export function createEngine(options: EngineOptions): Engine {
   let recovering = false;
   let wake: { at: number; handle: unknown } | undefined;
   let pollTimer: unknown;
+  let pruneTimer: unknown;
   let intake: Promise<unknown> = Promise.resolve();
 
   const partnerOf = (job: Job) => job.candidates[job.candidate];
@@ -334,7 +351,7 @@ export function createEngine(options: EngineOptions): Engine {
       const agg = aggregateRow(first.aggregate);
       agg.high_water = Math.max(agg.high_water, first.seq);
       agg.updated_at = iso();
-      await aggCol.put([structuredClone(agg)]);
+      await saveAggregate(agg);
       const status = eventStatus(subject);
       await writeStatus(subject, status);
       lastStatus.delete(subject);
@@ -573,7 +590,7 @@ export function createEngine(options: EngineOptions): Engine {
       agg.performed[job.action] = partnerId;
       if (!agg.partners.includes(partnerId)) agg.partners.push(partnerId);
       agg.updated_at = iso();
-      await aggCol.put([structuredClone(agg)]);
+      // Written when the event settles (one write per event): until then the job row holds the answer.
     }
     if (result.milestones?.length) {
       const r = await acceptMilestones(result.milestones, { partner: partnerId });
@@ -885,9 +902,24 @@ export function createEngine(options: EngineOptions): Engine {
 
   // ---------------------------------------------------------------- lifecycle
 
+  /** Forgets aggregates idle longer than the retention that have no work left (keeps the memory bounded). */
+  async function pruneAggregates() {
+    const cutoff = nowMs() - aggregateRetentionMs;
+    const busyGroups = new Set([...jobs.values()].map((j) => j.aggregate));
+    const byShard = new Map<number, string[]>();
+    for (const a of aggregates.values()) {
+      if (Date.parse(a.updated_at) >= cutoff || busyGroups.has(a.id)) continue;
+      aggregates.delete(a.id);
+      const n = shardOf(a.id);
+      byShard.set(n, [...(byShard.get(n) ?? []), a.id]);
+    }
+    for (const [n, ids] of byShard) await store.collection<AggregateRow>(`${AGGREGATES}_${n}`).delete(ids);
+  }
+
   async function recover() {
     recovering = true;
-    for (const a of aggCol.all()) aggregates.set(a.id, structuredClone(a));
+    for (let i = 0; i < AGGREGATE_SHARDS; i++) for (const a of store.collection<AggregateRow>(`${AGGREGATES}_${i}`).all()) aggregates.set(a.id, structuredClone(a));
+    await pruneAggregates();
     const rows = jobsCol.all().map((j) => structuredClone(j));
     const resumed: Job[] = [];
     for (const j of rows) {
@@ -934,6 +966,11 @@ export function createEngine(options: EngineOptions): Engine {
       await intake;
       writeback.start();
       schedulePoll();
+      const day = 86_400_000;
+      const prune = () => {
+        pruneTimer = io.setTimeout(() => void pruneAggregates().catch((e) => logger.error({ err: e }, 'pruning aggregates failed')).finally(() => { if (!stopped) prune(); }), day);
+      };
+      prune();
       pump();
     },
     async stop() {
@@ -941,6 +978,7 @@ export function createEngine(options: EngineOptions): Engine {
       if (wake && io.clearTimeout) io.clearTimeout(wake.handle);
       wake = undefined;
       if (pollTimer !== undefined && io.clearTimeout) io.clearTimeout(pollTimer);
+      if (pruneTimer !== undefined && io.clearTimeout) io.clearTimeout(pruneTimer);
       await writeback.stop();
       await intake;
       while (inFlight.size) await Promise.allSettled([...inFlight]);

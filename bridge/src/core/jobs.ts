@@ -5,6 +5,7 @@ import type { Action } from './routing.ts';
 
 /** Collection names in the store. */
 export const JOBS = 'engine_jobs';
+/** Prefix of the aggregate memory's 64 shard collections (`engine_aggregates_<0..63>`). */
 export const AGGREGATES = 'engine_aggregates';
 export const AUDIT = 'audit';
 
