@@ -6,3 +6,4 @@ from . import test_writeback
 from . import test_security
 from . import test_automation
 from . import test_http_api
+from . import test_screens
