@@ -256,6 +256,30 @@ test('event delivery states reach Odoo (dead, delivered) for its screens; a meth
   }
 });
 
+test('a milestone Odoo rejects is an operator dead letter: listed, replayed with an edited payload (validated), audited', async () => {
+  const odoo = fakeOdoo();
+  const client = createOdooClient({ ...settings({ transport: 'json2' }), fetch: odoo.fetch });
+  const h = await harness({ odoo: client });
+  const s1 = event('shipment.requested', 'stock.picking:1300', 1);
+  odoo.rejectIds.add(stableIdOf(s1));
+  await h.publish(s1);
+  const [dl] = h.engine.deadLetters.list({ kind: 'writeback' }).items;
+  assert.is(dl.id, `writeback:${stableIdOf(s1)}`);
+  assert.is(dl.last_error, 'picking not found');
+  const payload = { ...(dl.body as any).payload, tracking_url: 'not a url' };
+  await h.engine.deadLetters.replay(dl.id, { actor: 'ops', payload }).then(() => assert.unreachable(), (e) => assert.is(e.path, 'payload.tracking_url'));
+  odoo.rejectIds.clear();
+  const fixed = { ...(dl.body as any).payload, tracking_url: 'https://track.example.com/x' };
+  await h.engine.deadLetters.replay(dl.id, { actor: 'ops', payload: fixed });
+  await h.engine.runDue();
+  assert.is(odoo.applied.get(stableIdOf(s1)), 1);
+  assert.is(h.engine.deadLetters.list().items.length, 0);
+  const [entry] = await h.engine.audit({ target: dl.id });
+  assert.equal([entry.actor, (entry.after as any).tracking_url], ['ops', 'https://track.example.com/x']);
+});
+/** The fake carrier's label milestone id for an event (stable per partner and event). */
+const stableIdOf = (e: { id: string }) => stableId('ups', e.id);
+
 // Recorded exchanges of the real Odoo (scripts/odoo-record-fixtures.py writes test/fixtures/odoo/*.json as
 // {transport, description, request: {method, url, headers, body}, response: {status, body}}), replayed
 // through the client: same request shape out, same results (or the same error class) back.
