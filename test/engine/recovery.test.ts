@@ -237,6 +237,26 @@ test('aggregate memory is kept across restarts and forgotten after its retention
   assert.is((await third.engine.acceptMilestones([{ ...late, id: '5c1d2e3f-4a5b-4c6d-8e7f-0000000000cc' }], { partner: 'ups' })).refused.length, 1);
 });
 
+test('a store failure outside the partner call does not lose the step: it runs again later', async () => {
+  const clock = fakeClock();
+  const real = createMemoryStore({ now: clock.now });
+  await real.open();
+  let failGets = 1;
+  const flaky: Store = Object.assign(Object.create(Object.getPrototypeOf(real)), real, {
+    get: async (id: string) => {
+      if (failGets-- > 0) throw new Error('EIO: disk read failed');
+      return real.get(id);
+    },
+  });
+  const h = await harness({ store: flaky, clock, config: fastTimeout() });
+  const e = event('order.released', 'stock.picking:560', 1);
+  await h.publish(e);
+  assert.is(h.partner('wms').calls.length, 0);
+  await h.advance(5_000);
+  assert.is(h.partner('wms').calls.length, 1);
+  assert.is(await real.get(e.id).then((s) => s?.state), 'delivered');
+});
+
 test('ownership: inventory only from the owning warehouse; shipment milestones only from partners that own the shipment', async () => {
   const h = await harness({ config: fastTimeout() });
   const inv = loadFixtures<any>('milestones', 'valid').find(([n]) => n === 'inventory.level')![1];

@@ -470,7 +470,7 @@ export function createEngine(options: EngineOptions): Engine {
         }
         set.delete(job);
         busy.set(partnerId, (busy.get(partnerId) ?? 0) + 1);
-        track(run(job), partnerId);
+        track(safeRun(job), partnerId);
       }
     }
     schedule(next);
@@ -511,6 +511,21 @@ export function createEngine(options: EngineOptions): Engine {
     const stored = await store.get(job.event_id!);
     if (!stored) return undefined;
     return job.payload === undefined ? stored.event : ({ ...stored.event, payload: job.payload } as Event);
+  }
+
+  /** A step that failed outside the partner call (store I/O, a bug) is not lost: it waits and runs again. */
+  async function safeRun(job: Job) {
+    try {
+      await run(job);
+    } catch (e) {
+      logger.error({ err: e, job: job.id }, 'engine step failed outside the partner call; trying again in 5 s');
+      if (job.state === 'pending' || job.state === 'running') {
+        job.state = 'pending';
+        job.run_at = iso(nowMs() + 5_000);
+        index(job);
+        schedule(nowMs() + 5_000);
+      }
+    }
   }
 
   async function run(job: Job) {
