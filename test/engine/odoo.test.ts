@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Milestone } from '../../shared/src/index.ts';
-import { createOdooClient, OdooError } from '../../bridge/src/odoo/client.ts';
+import { classifyOdooException, createOdooClient, OdooError } from '../../bridge/src/odoo/client.ts';
 import { createWriteback } from '../../bridge/src/odoo/outbox.ts';
 import { createMemoryStore } from '../../bridge/src/store/memory.ts';
 import { loadFixtures } from '../helpers/fixtures.ts';
@@ -286,7 +286,22 @@ const stableIdOf = (e: { id: string }) => stableId('ups', e.id);
 const recorded = join(import.meta.dirname, '..', 'fixtures', 'odoo');
 test('recorded Odoo exchanges replay through the client (nothing to replay until test/fixtures/odoo exists)', async () => {
   if (!existsSync(recorded)) return;
-  assert.ok((await replayRecorded(recorded)) > 0, 'test/fixtures/odoo holds no apply_milestones exchange');
+  assert.ok((await replayRecorded(recorded)) >= 3, 'test/fixtures/odoo holds the apply_milestones exchanges');
+});
+
+test('every error the real Odoo recorded is classified as the write-back needs it', () => {
+  if (!existsSync(recorded)) return;
+  let checked = 0;
+  for (const f of readdirSync(recorded).filter((x) => /^json(2|rpc)-.*\.json$/.test(x))) {
+    const fx = JSON.parse(readFileSync(join(recorded, f), 'utf8'));
+    const err = fx.response.body?.error?.data ?? ((fx.response.status ?? 200) >= 400 ? fx.response.body : undefined);
+    if (!err) continue;
+    const kind = classifyOdooException(err.name, String(err.message ?? ''), fx.response.status >= 400 ? fx.response.status : undefined);
+    if (/AccessDenied|AccessError|Unauthorized/.test(err.name ?? '')) assert.is(kind, 'auth', f);
+    else assert.is.not(kind, 'auth', f);
+    checked += 1;
+  }
+  assert.ok(checked >= 3, `only ${checked} recorded errors`);
 });
 
 test('the replayer itself: exchanges in the recorder format replay (a batch on each transport, a refused key)', async () => {
@@ -335,6 +350,8 @@ async function replayRecorded(dir: string): Promise<number> {
     } catch (e) {
       assert.instance(e, OdooError, f);
       assert.ok((fx.response.status ?? 200) >= 400 || fx.response.body?.error, `${f}: failed although Odoo answered ${fx.response.status}`);
+      const name = fx.response.body?.error?.data?.name ?? fx.response.body?.name ?? '';
+      if (fx.response.status === 401 || /AccessDenied|AccessError/.test(name)) assert.is((e as OdooError).kind, 'auth', `${f}: a refused key pauses write-back`);
     }
     const out = sent.at(-1);
     if (json2) assert.equal(out, { milestones: input }, `${f}: same request body`);
