@@ -139,10 +139,16 @@ for (const { name, make } of makers) {
     const evs = Array.from({ length: 3 }, () => sampleEvent());
     await m.store.ingest(evs);
     await m.store.setStatus(evs[1].id, { state: 'retrying', attempts: 1, last_error: 'timeout' });
+    await m.store.setStatus(evs[0].id, { state: 'blocked', blocked_by: evs[1].id, last_error: 'waiting' });
+    await m.store.setStatus(evs[0].id, { state: 'queued', blocked_by: undefined, last_error: undefined });
     await m.store.collection<{ id: string }>('outbox').put([{ id: 'm1' }]);
     await m.store.close();
     const again = m.reopen(); await again.open();
     assert.is((await again.get(evs[1].id))?.state, 'retrying');
+    const cleared = await again.get(evs[0].id);
+    assert.is(cleared?.state, 'queued');
+    assert.is(cleared?.blocked_by, undefined, 'a field cleared with undefined stays cleared after a restart');
+    assert.is(cleared?.last_error, undefined);
     assert.equal((await again.ingest(evs)).duplicates, evs.map((e) => e.id));
     assert.equal(again.collection('outbox').all(), [{ id: 'm1' }]);
     await again.close();

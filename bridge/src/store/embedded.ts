@@ -94,7 +94,7 @@ export function createEmbeddedStore(options: EmbeddedStoreOptions = {}): Store {
       index.set(rec.event.id, { ...rec.status, n: rec.n, type: rec.event.type, aggregate: rec.event.aggregate, seg, off, len });
       counter = Math.max(counter, rec.n);
     } else {
-      index.patch(rec.id, rec.patch);
+      index.patch(rec.id, Object.fromEntries(Object.entries(rec.patch).map(([k, v]) => [k, v === null ? undefined : v])));
     }
   }
 
@@ -181,7 +181,9 @@ export function createEmbeddedStore(options: EmbeddedStoreOptions = {}): Store {
       const e = index.get(id);
       if (!e) throw new Error(`unknown event ${id}`);
       const full: Partial<EventStatus> = { ...patch, updated_at: now().toISOString() };
-      await current.append([JSON.stringify({ t: 's', id, patch: full } satisfies EventRecord)]);
+      // A field set to undefined is cleared: written as null, since JSON would drop the key and a
+      // restart would bring the old value back.
+      await current.append([JSON.stringify({ t: 's', id, patch: full } satisfies EventRecord, (_k, v) => (v === undefined ? null : v))]);
       index.patch(id, full);
       return toStored(index.get(id)!);
     },

@@ -140,9 +140,10 @@ export function memorySegments(): SegmentDir {
     async open(no) {
       const chunks = all.get(no) ?? [];
       all.set(no, chunks);
-      let text = chunks.join('');
-      const committer = groupCommitter(async (buf) => { const s = buf.toString('utf8'); chunks.push(s); text += s; }, Buffer.byteLength(text));
-      const bytes = () => Buffer.from(text);
+      let cache: Buffer | undefined;
+      const committer = groupCommitter(async (buf) => { chunks.push(buf.toString('utf8')); cache = undefined; }, Buffer.byteLength(chunks.join('')));
+      // Rebuilt only after an append, not on every read.
+      const bytes = () => (cache ??= Buffer.from(chunks.join('')));
       return {
         no,
         get size() { return committer.size; },
