@@ -46,8 +46,10 @@ export function extendWith(o: RuntimeOptions): { extend: (origin: string) => Pro
       : loadConfig(o.configPath!, env, adapters);
     if (demo) o.logger.warn({ simulators: config.partners.map((p) => p.id) }, 'DEMO MODE: no BRIDGE_CONFIG, every partner is a built-in simulator on this port (/_sim/...); set BRIDGE_CONFIG for real partners');
     const refs = shipmentRefs(o.store);
-    const engine = createEngine({ store: o.store, config, registry: withShipmentRefs(adapterRegistry, refs), io: { dataDir: o.dataDir }, logger: o.logger });
-    const metrics = createMetrics({ store: o.store, partners: config.partners.map((p) => p.id), engineStatus: () => engine.status(), processMetrics: true });
+    // The gauges read the engine's live status on scrape; the engine records counters as it works.
+    let engine: Engine | undefined;
+    const metrics = createMetrics({ store: o.store, partners: config.partners.map((p) => p.id), engineStatus: () => engine!.status(), processMetrics: true });
+    engine = createEngine({ store: o.store, config, registry: withShipmentRefs(adapterRegistry, refs), io: { dataDir: o.dataDir }, logger: o.logger.child({ component: 'engine' }), metrics });
     const publicRoutes: { path: string; app: Hono }[] = [
       { path: '/', app: webhookRoutes({ partner: (id) => config.partners.find((p) => p.id === id), store: o.store, refs, logger: o.logger, enqueueMilestones: (ms, from) => engine.acceptMilestones(ms, from) }) },
       { path: '/', app: metricsRoutes({ metrics, token: o.metricsToken }) },

@@ -43,6 +43,8 @@ test('demo mode: events published on the socket reach the simulators exactly onc
     assert.match(metrics, /logistics_bridge_events\{/);
     assert.match(metrics, /logistics_bridge_events_received_total\{type="order.released",outcome="accepted"\} 1/);
     assert.match(metrics, /logistics_bridge_events_received_total\{type="order.released",outcome="duplicate"\} 1/);
+    assert.match(metrics, /logistics_bridge_partner_calls_total\{partner="wms-sim",outcome="success",error_class="none"\} [1-9]/);
+    assert.match(metrics, /logistics_bridge_carrier_label_requests_total\{partner="easypost-sim",outcome="success"\} 1/);
     await c.close();
   } finally {
     await bridge.close();
