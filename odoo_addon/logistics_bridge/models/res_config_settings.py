@@ -16,6 +16,7 @@ class ResConfigSettings(models.TransientModel):
     logistics_bridge_batch_size = fields.Integer('Events per request', config_parameter='logistics_bridge.batch_size', default=100)
     logistics_bridge_invoice_on_pod = fields.Boolean('Invoice on proof of delivery', config_parameter='logistics_bridge.invoice_on_pod')
     logistics_bridge_apply_inventory = fields.Boolean('Apply partner inventory levels', config_parameter='logistics_bridge.apply_inventory')
+    logistics_bridge_validate_on_dispatch = fields.Boolean('Validate deliveries dispatched by the warehouse', config_parameter='logistics_bridge.validate_on_dispatch')
 
     @api.model
     def _logistics_bridge_settings(self):

@@ -71,7 +71,9 @@ class StockPicking(models.Model):
     def _action_done(self):
         demand = {move.id: move.product_uom_qty for move in self.move_ids}
         result = super()._action_done()
-        if self._logistics_bridge_settings().workflow_mode('shipment') != 'off':
+        # A delivery validated because the warehouse partner already shipped it needs no carrier request.
+        if self._logistics_bridge_settings().workflow_mode('shipment') != 'off' \
+                and not self.env.context.get('logistics_bridge_dispatched_by_partner'):
             to_ship = self.filtered(lambda p: p.state == 'done' and p.picking_type_code == 'outgoing'
                                     and p.carrier_id.delivery_type == 'bridge')
             cancel_backorder = bool(self.env.context.get('cancel_backorder'))
@@ -103,6 +105,8 @@ class StockPicking(models.Model):
         if self.carrier_id.delivery_type != 'bridge':
             return super().send_to_shipper()
         self.ensure_one()
+        if self.env.context.get('logistics_bridge_dispatched_by_partner'):
+            return None  # the warehouse partner shipped it: no carrier request from Odoo
         # The bridge answers asynchronously (label.created milestone): record the price, say so.
         self.carrier_price = self.carrier_id._apply_margins(self.carrier_id.fixed_price, self.sale_id)
         self.message_post(body=Markup(_("Shipment requested from %(carrier)s through the Logistics Bridge; "

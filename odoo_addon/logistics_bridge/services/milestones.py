@@ -18,6 +18,7 @@ from odoo import _, fields
 from odoo.exceptions import AccessError, MissingError, UserError, ValidationError
 
 from . import contract
+from .payloads import sku as payloads_sku
 
 _logger = logging.getLogger(__name__)
 
@@ -184,6 +185,38 @@ class MilestoneApplier:
     def _on_shipment_dispatched(self, picking, payload, occurred_at, milestone, stale):
         if payload.get('tracking_number') and not picking.carrier_tracking_ref:
             picking.carrier_tracking_ref = payload['tracking_number']
+        if not stale and self.settings.validate_on_dispatch and picking.state not in ('done', 'cancel') \
+                and picking.picking_type_code == 'outgoing':
+            self._validate_dispatched(picking, payload.get('lines'))
+
+    def _validate_dispatched(self, picking, lines):
+        """Validate ``picking`` with the quantities the warehouse shipped; the rest goes to a backorder.
+
+        Lines match moves by ``line_id`` ("stock.move:<id>", as sent in order.released), else by
+        SKU; no lines means everything was shipped. Validating moves stock, which needs inventory
+        rights the integration user must not have: this step alone runs as superuser, behind the
+        "Validate deliveries dispatched by the warehouse" setting.
+        """
+        picking_sudo = picking.sudo()
+        moves = picking_sudo.move_ids.filtered(lambda m: m.state not in ('done', 'cancel'))
+        if lines is None:
+            shipped = {move: move.product_uom_qty for move in moves}
+        else:
+            shipped = {move: 0.0 for move in moves}
+            for item in lines:
+                move = moves.filtered(lambda m: f'stock.move:{m.id}' == item.get('line_id'))[:1] \
+                    or moves.filtered(lambda m: payloads_sku(m.product_id) == item.get('sku'))[:1]
+                if not move:
+                    raise Rejected(f"line {item.get('line_id') or item.get('sku')!r} matches no open move of {picking.name}")
+                if item['quantity']['uom'] != move.product_uom.name:
+                    raise Rejected(f"line {item.get('line_id')}: unit {item['quantity']['uom']!r}, the move is in {move.product_uom.name!r}")
+                shipped[move] += item['quantity']['value']
+        if not any(qty > 0 for qty in shipped.values()):
+            raise Rejected(f"shipment.dispatched for {picking.name} ships nothing")
+        for move, qty in shipped.items():
+            move.quantity = qty
+            move.picked = qty > 0
+        picking_sudo.with_context(logistics_bridge_dispatched_by_partner=True, cancel_backorder=False)._action_done()
 
     def _on_shipment_in_transit(self, picking, payload, occurred_at, milestone, stale):
         return None

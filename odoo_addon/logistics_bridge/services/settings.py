@@ -17,6 +17,7 @@ class BridgeSettings:
     backoff_cap: int = 900         # longest wait between retries
     invoice_on_pod: bool = False   # proof of delivery creates the customer invoice
     apply_inventory: bool = False  # inventory.level milestones adjust stock quants
+    validate_on_dispatch: bool = False  # shipment.dispatched from the warehouse validates the picking
     workflows: dict = field(default_factory=lambda: {'order': 'realtime', 'shipment': 'realtime', 'return': 'realtime'})
 
     def workflow_mode(self, workflow):
@@ -48,5 +49,6 @@ class BridgeSettings:
             backoff_cap=max(number('backoff_cap', 900), 1),
             invoice_on_pod=flag('invoice_on_pod'),
             apply_inventory=flag('apply_inventory'),
+            validate_on_dispatch=flag('validate_on_dispatch'),
             workflows=workflows,
         )

@@ -138,6 +138,42 @@ class TestWriteBack(LogisticsBridgeCase):
         self.product_a.invalidate_recordset()
         self.assertEqual(self.product_a.with_context(warehouse_id=self.warehouse.id).qty_available, 40)
 
+    def test_warehouse_dispatch_validates_the_delivery_when_enabled(self):
+        self.env['ir.config_parameter'].sudo().set_param('logistics_bridge.validate_on_dispatch', 'True')
+        order = self.make_order(qty_a=3, qty_b=2)
+        picking = self.out_picking(order)
+        move_a = picking.move_ids.filtered(lambda m: m.product_id == self.product_a)
+        item = self.milestone('shipment.dispatched', picking, self.status_payload(picking, lines=[{
+            'line_id': f'stock.move:{move_a.id}', 'sku': self.product_a.default_code,
+            'quantity': {'value': 2, 'uom': move_a.product_uom.name}}]))
+        self.assertEqual(self.apply(item)[0], {'id': item['id'], 'status': 'applied', 'message': ''})
+        self.assertEqual(picking.state, 'done')
+        self.assertEqual(move_a.quantity, 2)
+        backorder = picking.backorder_ids
+        self.assertEqual(sorted((m.product_id.id, m.product_uom_qty) for m in backorder.move_ids),
+                         sorted([(self.product_a.id, 1.0), (self.product_b.id, 2.0)]))
+        # the warehouse shipped it: no carrier request; the rest is released again
+        self.assertEqual(self.events_of(picking).mapped('event_type'), ['order.released'])
+        self.assertEqual(self.events_of(backorder).mapped('event_type'), ['order.released'])
+        self.assertEqual(picking.bridge_status, 'shipment.dispatched')
+
+    def test_warehouse_dispatch_only_records_when_disabled(self):
+        picking = self.out_picking(self.make_order())
+        item = self.milestone('shipment.dispatched', picking, self.status_payload(picking))
+        self.assertEqual(self.apply(item)[0]['status'], 'applied')
+        self.assertEqual(picking.state, 'assigned')
+
+    def test_warehouse_dispatch_with_an_unknown_line_is_rejected_and_changes_nothing(self):
+        self.env['ir.config_parameter'].sudo().set_param('logistics_bridge.validate_on_dispatch', 'True')
+        picking = self.out_picking(self.make_order())
+        item = self.milestone('shipment.dispatched', picking, self.status_payload(picking, lines=[{
+            'line_id': 'stock.move:999999', 'sku': 'NOPE', 'quantity': {'value': 1, 'uom': 'Units'}}]))
+        [result] = self.apply(item)
+        self.assertEqual(result['status'], 'rejected')
+        self.assertIn('matches no open move', result['message'])
+        self.assertEqual(picking.state, 'assigned')
+        self.assertFalse(picking.bridge_milestone_ids)
+
     def test_every_milestone_type_of_the_contract_has_a_handler(self):
         from ..services import contract
         from ..services.milestones import MilestoneApplier
