@@ -12,6 +12,8 @@ import base64
 import binascii
 import logging
 
+import psycopg2
+
 from markupsafe import Markup, escape
 
 from odoo import _, fields
@@ -53,6 +55,10 @@ class MilestoneApplier:
             with self.env.cr.savepoint():
                 status, message = self._apply(item)
             return result(milestone_id, status, message)
+        except psycopg2.errors.UniqueViolation:
+            # The same milestone id written by a concurrent call that committed first.
+            self.env.invalidate_all()
+            return result(milestone_id, 'duplicate', 'already recorded (concurrent call)')
         except (Rejected, UserError, ValidationError, AccessError, MissingError, ValueError) as exc:
             # AccessError: the integration user may not touch that record (another company...).
             message = exc.args[0] if exc.args else type(exc).__name__
@@ -62,7 +68,8 @@ class MilestoneApplier:
     def _apply(self, item):
         self._validate(item)
         Milestone = self.env['logistics.bridge.milestone']
-        if Milestone.search_count([('uuid', '=', item['id'])], limit=1):
+        # Existence of an id, whatever company it was recorded for (record rules would hide it).
+        if Milestone.sudo().search_count([('uuid', '=', item['id'])], limit=1):
             return 'duplicate', 'already recorded'
         occurred_at = contract.parse_timestamp(item['occurred_at'])
         mtype = item['type']

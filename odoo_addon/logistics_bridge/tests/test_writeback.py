@@ -2,6 +2,7 @@ import base64
 from datetime import timedelta
 
 from odoo.tests import new_test_user, tagged
+from odoo.tools import mute_logger
 
 from .common import LogisticsBridgeCase
 
@@ -179,3 +180,35 @@ class TestWriteBack(LogisticsBridgeCase):
         from ..services.milestones import MilestoneApplier
         handled = set(MilestoneApplier(self.env, None)._handlers()) | {'inventory.level'}
         self.assertEqual(handled, set(contract.MILESTONE_TYPES))
+
+
+@tagged('post_install', '-at_install')
+class TestWriteBackConcurrency(LogisticsBridgeCase):
+    """Two calls carrying the same milestone at once (two bridge workers): one applies, the other answers duplicate."""
+
+    def test_same_milestone_in_two_concurrent_calls(self):
+        from odoo import SUPERUSER_ID, api  # noqa: PLC0415
+        registry = self.env.registry
+        with registry.cursor() as cr:
+            picking = api.Environment(cr, SUPERUSER_ID, {})['stock.picking'].search(
+                [('picking_type_code', '=', 'outgoing'), ('state', 'not in', ('done', 'cancel'))], limit=1)
+            picking_id, name = picking.id, picking.name
+        self.assertTrue(picking_id, "demo data has an open delivery")
+        item = self.milestone('shipment.in_transit', self.env['stock.picking'].browse(picking_id), {'shipment_ref': name})
+        self.addCleanup(self._cleanup, item['id'], picking_id)
+        uid = self.integration_user.id
+        with registry.cursor() as cr1, registry.cursor() as cr2:
+            api2 = api.Environment(cr2, uid, {})['logistics.bridge.api']
+            cr2.execute("SELECT 1 FROM logistics_bridge_milestone LIMIT 1")  # cr2's snapshot starts before cr1 commits
+            [first] = api.Environment(cr1, uid, {})['logistics.bridge.api'].apply_milestones([item])
+            cr1.commit()
+            with mute_logger('odoo.sql_db'):
+                [second] = api2.apply_milestones([item])
+            cr2.rollback()
+        self.assertEqual(first['status'], 'applied')
+        self.assertEqual(second['status'], 'duplicate')
+
+    def _cleanup(self, milestone_id, picking_id):
+        with self.env.registry.cursor() as cr:
+            cr.execute("DELETE FROM logistics_bridge_milestone WHERE uuid = %s", [milestone_id])
+            cr.execute("UPDATE stock_picking SET bridge_status = NULL, bridge_status_at = NULL WHERE id = %s", [picking_id])
