@@ -13,6 +13,8 @@ export interface Settings {
   fsync: boolean;
   retentionDays: number;
   maxFrameBytes: number;
+  /** false: events are stored and acknowledged but not delivered until a start without BRIDGE_DELIVERY=paused. */
+  deliver: boolean;
 }
 
 /** Documented in README.md ("Configuration"); keep both in step. */
@@ -26,6 +28,7 @@ export const ENV_VARS = {
   BRIDGE_FSYNC: '"1" to fdatasync every group commit (survives power loss; slower). Default "0" (survives process crashes)',
   BRIDGE_RETENTION_DAYS: 'how long ids are remembered for duplicate detection and finished events kept (default 30)',
   BRIDGE_MAX_FRAME_BYTES: 'largest websocket frame accepted; larger ones close the socket with 1009 (default 1048576)',
+  BRIDGE_DELIVERY: '"paused" stores and acknowledges events but delivers nothing (maintenance, ingest benchmark); default "on"',
 } as const;
 
 const intIn = (name: string, min: number, max: number) =>
@@ -42,6 +45,7 @@ const EnvSchema = v.object({
   BRIDGE_FSYNC: v.optional(v.picklist(['0', '1'], 'BRIDGE_FSYNC must be "0" or "1"'), '0'),
   BRIDGE_RETENTION_DAYS: v.optional(intIn('BRIDGE_RETENTION_DAYS', 1, 3650), '30'),
   BRIDGE_MAX_FRAME_BYTES: v.optional(intIn('BRIDGE_MAX_FRAME_BYTES', 1024, 64 << 20), '1048576'),
+  BRIDGE_DELIVERY: v.optional(v.picklist(['on', 'paused'], 'BRIDGE_DELIVERY must be "on" or "paused"'), 'on'),
 });
 
 /** Reads settings; throws an Error whose message names the offending variable. */
@@ -65,5 +69,6 @@ export function readSettings(env: Record<string, string | undefined>): Settings 
     fsync: o.BRIDGE_FSYNC === '1',
     retentionDays: o.BRIDGE_RETENTION_DAYS as unknown as number,
     maxFrameBytes: o.BRIDGE_MAX_FRAME_BYTES as unknown as number,
+    deliver: o.BRIDGE_DELIVERY === 'on',
   };
 }

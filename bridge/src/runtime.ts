@@ -29,6 +29,8 @@ export interface RuntimeOptions {
   env?: Record<string, string | undefined>;
   /** Bearer token a Prometheus scraper must send to /metrics; unset = open. */
   metricsToken?: string;
+  /** false: the engine is built (operator routes work) but not started, so nothing is delivered. */
+  deliver?: boolean;
 }
 
 /** What the runtime exposes once built (for tests and the process). */
@@ -61,12 +63,13 @@ export function extendWith(o: RuntimeOptions): { extend: (origin: string) => Pro
       stopSims = mountSimulators(sims, { baseUrl: origin, dataDir: o.dataDir, autoProgressMs: 1500 }).stop;
       publicRoutes.push({ path: '/', app: sims });
     }
-    await engine.start();
+    if (o.deliver === false) o.logger.warn('DELIVERY PAUSED (BRIDGE_DELIVERY=paused): events are stored and acknowledged, nothing is sent to partners');
+    else await engine.start();
     built = { engine, config, demo };
     return {
       publicRoutes,
       adminRoutes: [deadLetterRoutes({ engine }), overviewRoutes({ store: o.store })],
-      async close() { stopSims(); await engine.stop(); },
+      async close() { stopSims(); await engine!.stop(); },
       observePublish: (events, result) => {
         const typeOf = new Map(events.map((e: any) => [e?.id, typeof e?.type === 'string' ? e.type : 'unknown']));
         for (const id of result.accepted) metrics.eventsReceived(typeOf.get(id) ?? 'unknown', 'accepted');

@@ -22,7 +22,7 @@ async function main() {
 
   const store = createEmbeddedStore({ dir: dataDir, fsync: settings.fsync, retentionMs: settings.retentionDays * 86_400_000 });
   await store.open();
-  const { extend } = extendWith({ store, logger, adminToken: tokens.adminToken, dataDir, configPath: settings.configPath, metricsToken: process.env.METRICS_TOKEN });
+  const { extend } = extendWith({ store, logger, adminToken: tokens.adminToken, dataDir, configPath: settings.configPath, metricsToken: process.env.METRICS_TOKEN, deliver: settings.deliver });
   const bridge = await startBridge({ store, token: tokens.token, adminToken: tokens.adminToken, logger, host: settings.host, port: settings.port, maxFrameBytes: settings.maxFrameBytes, extend });
   logger.info({ url: bridge.url, websocket: `${bridge.url.replace('http', 'ws')}/v1/odoo`, data_dir: dataDir, fsync: settings.fsync }, 'bridge listening');
   // One line for scripts and tests that start the bridge on port 0.

@@ -67,7 +67,7 @@ const open = (url: string, headers: Record<string, string> = {}) => new Promise<
 
 export async function benchIngest() {
   const dir = mkdtempSync(join(tmpdir(), 'olb-bench-'));
-  const bridge = await startChild([...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []), 'dist/bridge.mjs'], { PORT: '0', BRIDGE_ANNOUNCE_PORT: '1', BRIDGE_DATA_DIR: dir, BRIDGE_TOKEN: TOKEN, BRIDGE_ADMIN_TOKEN: TOKEN + 'admin', LOG_LEVEL: 'warn', BRIDGE_FSYNC: fsync ? '1' : '0' }, /BRIDGE_PORT=(\d+)/);
+  const bridge = await startChild([...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []), 'dist/bridge.mjs'], { PORT: '0', BRIDGE_ANNOUNCE_PORT: '1', BRIDGE_DATA_DIR: dir, BRIDGE_TOKEN: TOKEN, BRIDGE_ADMIN_TOKEN: TOKEN + 'admin', LOG_LEVEL: 'error', BRIDGE_DELIVERY: 'paused', BRIDGE_FSYNC: fsync ? '1' : '0' }, /BRIDGE_PORT=(\d+)/);
   const raw = await startChild(['scripts/bench/raw-ws-server.mjs'], {}, /RAW_PORT=(\d+)/);
   const ws = await open(`ws://127.0.0.1:${bridge.port}/v1/odoo`, { authorization: `Bearer ${TOKEN}` });
   const rawWs = await open(`ws://127.0.0.1:${raw.port}`);
@@ -85,7 +85,7 @@ export async function benchIngest() {
     console.log(`${String(target).padEnd(9)} ${rate.toFixed(0).padStart(11)}   ${rawRate.toFixed(0).padStart(11)}   ${(rate / rawRate).toFixed(2).padStart(5)}   ${rssMb(bridge.proc.pid!).toFixed(0).padStart(13)}`);
   }
   if (rows.length > 1) console.log(`throughput at ${rows.at(-1)!.stored} stored vs 1k: ${((rows.at(-1)!.rate / rows[0].rate) * 100).toFixed(0)}% (target >= 80%)`);
-  console.log(`(every stored event is pending: nothing delivers in this run, so the RSS column is the RSS with that many pending)`);
+  console.log(`(the bridge runs with BRIDGE_DELIVERY=paused: every stored event is pending, so the RSS column is the RSS with that many pending)`);
   ws.close(); rawWs.close();
   bridge.proc.kill('SIGTERM'); raw.proc.kill('SIGTERM');
   await new Promise((ok) => bridge.proc.once('exit', ok));

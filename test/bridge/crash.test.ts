@@ -70,6 +70,12 @@ test('a bad environment value stops the start with a message naming the variable
   } catch (e: any) {
     assert.match(e.message, /BRIDGE_TOKEN must be at least 24 characters/);
   }
+  try {
+    await startChildBridge(dir, { BRIDGE_DELIVERY: 'maybe' });
+    assert.unreachable('should not start');
+  } catch (e: any) {
+    assert.match(e.message, /BRIDGE_DELIVERY must be "on" or "paused"/);
+  }
   rmSync(dir, { recursive: true, force: true });
 });
 
