@@ -4,25 +4,12 @@
  * the event back to `queued` for whoever delivers it, with an audit entry).
  */
 import { AUDIT, JOBS, type AuditEntry, type Job } from '../core/jobs.ts';
+import type { DeadLetter } from '../core/engine.ts';
 import type { StoredEvent, Store } from '../store/types.ts';
 
-/** One dead letter as the dashboard lists it (a subset of the engine's DeadLetter). */
-export interface DeadLetterRow {
-  /** What replay/discard act on: the event id, `<milestone id>~<partner>` or `writeback:<milestone id>`. */
-  id: string;
-  kind: 'event' | 'publish' | 'writeback';
-  state: 'dead' | 'manual';
-  type: string;
-  aggregate: string;
-  event_id?: string;
-  error_class: 'technical' | 'business';
-  reason?: string;
-  last_error: string;
-  partners: string[];
-  attempts: number;
-  dead_at: string;
-  blocking?: string[];
-}
+/** One dead letter as the dashboard lists it: the engine's entry without keys, body and replay count. */
+export type DeadLetterRow = Pick<DeadLetter, 'id' | 'kind' | 'state' | 'type' | 'aggregate' | 'event_id' | 'error_class' | 'reason' | 'last_error' | 'partners' | 'attempts' | 'dead_at'> &
+  Partial<Pick<DeadLetter, 'blocking'>>;
 
 export interface DashboardActions {
   deadLetters(): Promise<DeadLetterRow[]>;
