@@ -15,6 +15,9 @@ export interface Settings {
   maxFrameBytes: number;
   /** false: events are stored and acknowledged but not delivered until a start without BRIDGE_DELIVERY=paused. */
   deliver: boolean;
+  /** Set: events, queues and logs live in this PostgreSQL instead of the data dir. */
+  databaseUrl?: string;
+  databaseSchema: string;
 }
 
 /** Documented in README.md ("Configuration"); keep both in step. */
@@ -28,6 +31,8 @@ export const ENV_VARS = {
   BRIDGE_FSYNC: '"1" to fdatasync every group commit (survives power loss; slower). Default "0" (survives process crashes)',
   BRIDGE_RETENTION_DAYS: 'how long ids are remembered for duplicate detection and finished events kept (default 30)',
   BRIDGE_MAX_FRAME_BYTES: 'largest websocket frame accepted; larger ones close the socket with 1009 (default 1048576)',
+  BRIDGE_DATABASE_URL: 'postgres://user[:password]@host:port/db: keep events, queues and logs in PostgreSQL instead of $BRIDGE_DATA_DIR (tokens stay there); unset = embedded store',
+  BRIDGE_DATABASE_SCHEMA: 'PostgreSQL schema for the tables, created when missing (default logistics_bridge)',
   BRIDGE_DELIVERY: '"paused" stores and acknowledges events but delivers nothing (maintenance, ingest benchmark); default "on"',
 } as const;
 
@@ -45,6 +50,8 @@ const EnvSchema = v.object({
   BRIDGE_FSYNC: v.optional(v.picklist(['0', '1'], 'BRIDGE_FSYNC must be "0" or "1"'), '0'),
   BRIDGE_RETENTION_DAYS: v.optional(intIn('BRIDGE_RETENTION_DAYS', 1, 3650), '30'),
   BRIDGE_MAX_FRAME_BYTES: v.optional(intIn('BRIDGE_MAX_FRAME_BYTES', 1024, 64 << 20), '1048576'),
+  BRIDGE_DATABASE_URL: v.optional(v.pipe(v.string(), v.regex(/^postgres(ql)?:\/\/[^\s]+$/, 'BRIDGE_DATABASE_URL must be a postgres:// URL, e.g. postgres://bridge@127.0.0.1:5432/bridge'))),
+  BRIDGE_DATABASE_SCHEMA: v.optional(v.pipe(v.string(), v.regex(/^[a-z_][a-z0-9_]*$/, 'BRIDGE_DATABASE_SCHEMA must be a lower-case SQL name (letters, digits, _)')), 'logistics_bridge'),
   BRIDGE_DELIVERY: v.optional(v.picklist(['on', 'paused'], 'BRIDGE_DELIVERY must be "on" or "paused"'), 'on'),
 });
 
@@ -70,5 +77,7 @@ export function readSettings(env: Record<string, string | undefined>): Settings 
     retentionDays: o.BRIDGE_RETENTION_DAYS as unknown as number,
     maxFrameBytes: o.BRIDGE_MAX_FRAME_BYTES as unknown as number,
     deliver: o.BRIDGE_DELIVERY === 'on',
+    databaseUrl: o.BRIDGE_DATABASE_URL,
+    databaseSchema: o.BRIDGE_DATABASE_SCHEMA,
   };
 }

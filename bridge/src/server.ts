@@ -4,6 +4,7 @@ import { readSettings } from './env.ts';
 import { createLogger } from './log.ts';
 import { resolveTokens } from './secrets.ts';
 import { createEmbeddedStore } from './store/embedded.ts';
+import { createPostgresStore, redactUrl } from './store/postgres.ts';
 import { startBridge } from './bridge.ts';
 import { extendWith } from './runtime.ts';
 
@@ -20,11 +21,20 @@ async function main() {
   const tokens = resolveTokens(dataDir, settings);
   if (tokens.generatedFile) logger.info({ file: tokens.generatedFile }, 'tokens not set in the environment: using the generated ones in this file (mode 0600)');
 
-  const store = createEmbeddedStore({ dir: dataDir, fsync: settings.fsync, retentionMs: settings.retentionDays * 86_400_000 });
-  await store.open();
+  const retentionMs = settings.retentionDays * 86_400_000;
+  const store = settings.databaseUrl
+    ? createPostgresStore({ url: settings.databaseUrl, schema: settings.databaseSchema, retentionMs })
+    : createEmbeddedStore({ dir: dataDir, fsync: settings.fsync, retentionMs });
+  try {
+    await store.open();
+  } catch (e) {
+    console.error(`logistics-bridge: cannot start: ${(e as Error).message}`);
+    process.exit(2);
+  }
+  const storeInfo = settings.databaseUrl ? { store: 'postgres', database: redactUrl(settings.databaseUrl), schema: settings.databaseSchema } : { store: 'embedded', data_dir: dataDir, fsync: settings.fsync };
   const { extend } = extendWith({ store, logger, adminToken: tokens.adminToken, dataDir, configPath: settings.configPath, metricsToken: process.env.METRICS_TOKEN, deliver: settings.deliver });
   const bridge = await startBridge({ store, token: tokens.token, adminToken: tokens.adminToken, logger, host: settings.host, port: settings.port, maxFrameBytes: settings.maxFrameBytes, extend });
-  logger.info({ url: bridge.url, websocket: `${bridge.url.replace('http', 'ws')}/v1/odoo`, data_dir: dataDir, fsync: settings.fsync }, 'bridge listening');
+  logger.info({ url: bridge.url, websocket: `${bridge.url.replace('http', 'ws')}/v1/odoo`, ...storeInfo }, 'bridge listening');
   // One line for scripts and tests that start the bridge on port 0.
   if (process.env.BRIDGE_ANNOUNCE_PORT === '1') console.log(`BRIDGE_PORT=${bridge.port}`);
 

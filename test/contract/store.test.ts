@@ -7,9 +7,11 @@ import { join } from 'node:path';
 import type { Store } from '../../bridge/src/store/types.ts';
 import { createEmbeddedStore, type EmbeddedStoreOptions } from '../../bridge/src/store/embedded.ts';
 import { createMemoryStore } from '../../bridge/src/store/memory.ts';
+import { createPostgresStore } from '../../bridge/src/store/postgres.ts';
+import { postgresForTests, type TestPostgres } from '../helpers/postgres.ts';
 import { sampleEvent } from '../helpers/fixtures.ts';
 
-type Maker = { name: string; make: (o?: Omit<EmbeddedStoreOptions, 'dir'>) => { store: Store; reopen?: () => Store; dir?: string } };
+type Maker = { name: string; prepare?: () => Promise<boolean>; cleanUp?: () => Promise<void>; make: (o?: Omit<EmbeddedStoreOptions, 'dir'>) => { store: Store; reopen?: () => Store; dir?: string } };
 
 const makers: Maker[] = [
   { name: 'memory', make: (o) => ({ store: createMemoryStore(o) }) },
@@ -22,10 +24,27 @@ const makers: Maker[] = [
   },
 ];
 
-for (const { name, make } of makers) {
-  const s = suite(`store: ${name}`);
+let pg: TestPostgres | undefined;
+makers.push({
+  name: 'postgres',
+  prepare: async () => { pg = await postgresForTests('store contract suite'); return pg !== undefined; },
+  make: (o) => {
+    const schema = pg!.freshSchema();
+    const open = () => createPostgresStore({ url: pg!.url, schema, retentionMs: o?.retentionMs, now: o?.now, pruneEveryMs: 0 });
+    return { store: open(), reopen: open };
+  },
+  cleanUp: async () => { await pg?.dropSchemas(); },
+});
 
-  s('accepts new events and reports the same ids as duplicates later', async () => {
+for (const { name, make, prepare, cleanUp } of makers) {
+  const s = suite(`store: ${name}`);
+  let available = true;
+  s.before(async () => { if (prepare) available = await prepare(); });
+  s.after(async () => { await cleanUp?.(); });
+  /** A test of this suite; a store whose server is unavailable skips it (postgresForTests printed why). */
+  const test = (title: string, body: () => Promise<void>) => s(title, async () => { if (available) await body(); });
+
+  test('accepts new events and reports the same ids as duplicates later', async () => {
     const { store } = make(); await store.open();
     const a = sampleEvent(), b = sampleEvent();
     assert.equal(await store.ingest([a, b]), { accepted: [a.id, b.id], duplicates: [] });
@@ -37,7 +56,7 @@ for (const { name, make } of makers) {
     await store.close();
   });
 
-  s('stores an id once when it is sent twice in one batch or in concurrent calls', async () => {
+  test('stores an id once when it is sent twice in one batch or in concurrent calls', async () => {
     const { store } = make(); await store.open();
     const a = sampleEvent();
     const inBatch = await store.ingest([a, a]);
@@ -51,13 +70,13 @@ for (const { name, make } of makers) {
     await store.close();
   });
 
-  s('answers undefined for an unknown id', async () => {
+  test('answers undefined for an unknown id', async () => {
     const { store } = make(); await store.open();
     assert.is(await store.get(crypto.randomUUID()), undefined);
     await store.close();
   });
 
-  s('lists by state, type and aggregate with a cursor', async () => {
+  test('lists by state, type and aggregate with a cursor', async () => {
     const { store } = make(); await store.open();
     const evs = Array.from({ length: 7 }, (_, i) => sampleEvent({ aggregate: `stock.picking:${i % 2}`, sequence: i + 1 }));
     await store.ingest(evs);
@@ -75,7 +94,7 @@ for (const { name, make } of makers) {
     await store.close();
   });
 
-  s('records status changes and lists unfinished events in arrival order', async () => {
+  test('records status changes and lists unfinished events in arrival order', async () => {
     const { store } = make(); await store.open();
     const evs = [sampleEvent(), sampleEvent(), sampleEvent()];
     await store.ingest(evs);
@@ -89,7 +108,7 @@ for (const { name, make } of makers) {
     await store.close();
   });
 
-  s('tells listeners about accepted events only', async () => {
+  test('tells listeners about accepted events only', async () => {
     const { store } = make(); await store.open();
     const heard: string[] = [];
     store.onAccepted((evs) => heard.push(...evs.map((e) => e.id)));
@@ -100,7 +119,7 @@ for (const { name, make } of makers) {
     await store.close();
   });
 
-  s('keeps collections and logs', async () => {
+  test('keeps collections and logs', async () => {
     const { store } = make(); await store.open();
     const jobs = store.collection<{ id: string; n: number }>('jobs');
     await jobs.put([{ id: 'a', n: 1 }, { id: 'b', n: 2 }]);
@@ -114,7 +133,7 @@ for (const { name, make } of makers) {
     await store.close();
   });
 
-  s('prune forgets finished events past retention and keeps unfinished ones', async () => {
+  test('prune forgets finished events past retention and keeps unfinished ones', async () => {
     let clock = new Date('2026-01-01T00:00:00Z');
     const { store } = make({ retentionMs: 1000, now: () => clock, segmentBytes: 2048 }); await store.open();
     const evs = Array.from({ length: 6 }, () => sampleEvent());
@@ -132,7 +151,7 @@ for (const { name, make } of makers) {
     await store.close();
   });
 
-  s('survives a reopen with events, statuses and collections intact', async () => {
+  test('survives a reopen with events, statuses and collections intact', async () => {
     const m = make();
     if (!m.reopen) { console.log('  skipped for memory store: nothing outlives the process'); return; }
     await m.store.open();
@@ -152,24 +171,24 @@ for (const { name, make } of makers) {
     assert.equal((await again.ingest(evs)).duplicates, evs.map((e) => e.id));
     assert.equal(again.collection('outbox').all(), [{ id: 'm1' }]);
     await again.close();
-    rmSync(m.dir!, { recursive: true, force: true });
+    if (m.dir) rmSync(m.dir, { recursive: true, force: true });
   });
 
-  s('cuts a torn last line left by a crash mid-write and loses nothing acknowledged', async () => {
+  test('cuts a torn last line left by a crash mid-write and loses nothing acknowledged', async () => {
     const m = make();
-    if (!m.reopen) { console.log('  skipped for memory store: no file to tear'); return; }
+    if (!m.dir) { console.log(`  skipped for ${name} store: no file to tear`); return; }
     await m.store.open();
     const a = sampleEvent();
     await m.store.ingest([a]);
     await m.store.close();
     const dir = join(m.dir!, 'events');
     appendFileSync(join(dir, readdirSync(dir)[0]), '{"t":"e","n":99,"event":{"id":"half');
-    const again = m.reopen(); await again.open();
+    const again = m.reopen!(); await again.open();
     assert.ok(await again.get(a.id));
     const b = sampleEvent();
     await again.ingest([b]);
     await again.close();
-    const third = m.reopen(); await third.open();
+    const third = m.reopen!(); await third.open();
     assert.ok(await third.get(b.id), 'event written after the torn tail is readable');
     await third.close();
     rmSync(m.dir!, { recursive: true, force: true });

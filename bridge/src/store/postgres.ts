@@ -1,0 +1,241 @@
+/**
+ * The PostgreSQL store: the same contract as the embedded one (test/contract/store.test.ts), for
+ * operators who already back up and monitor a PostgreSQL. An event is acknowledged once its
+ * INSERT has committed, so durability is PostgreSQL's (synchronous_commit decides power-loss
+ * safety). The unique key on the event id is the duplicate check, also between concurrent calls.
+ * Collections stay small (their owners delete finished rows), so they are read once at open and
+ * served from memory; every change is written through before the call resolves.
+ */
+import pg from 'pg';
+import type { Event } from '../../../shared/src/index.ts';
+import {
+  FINISHED_STATES, type AppendLog, type Collection, type EventFilter, type EventStatus, type IngestResult,
+  type Page, type Store, type StoredEvent,
+} from './types.ts';
+import { schemaSql } from './postgres-schema.ts';
+
+export interface PostgresStoreOptions {
+  /** e.g. postgres://bridge@127.0.0.1:5432/bridge */
+  url: string;
+  /** Tables live in this schema (created when missing). Default `logistics_bridge`. */
+  schema?: string;
+  /** Ids are remembered (duplicate detection) and finished events kept this long. Default 30 days. */
+  retentionMs?: number;
+  /** How often prune runs by itself (0 = never). Default hourly. */
+  pruneEveryMs?: number;
+  now?: () => Date;
+}
+
+const DAY = 86_400_000;
+const FINISHED = [...FINISHED_STATES];
+const STATUS_COLUMNS = ['state', 'attempts', 'last_error', 'error_class', 'blocked_by'] as const;
+
+interface EventRow {
+  n: string;
+  event: Event;
+  state: EventStatus['state'];
+  attempts: number;
+  last_error: string | null;
+  error_class: EventStatus['error_class'] | null;
+  blocked_by: string | null;
+  received_at: Date;
+  updated_at: Date;
+}
+
+function toStored(r: EventRow): StoredEvent {
+  const out: StoredEvent = { event: r.event, state: r.state, attempts: r.attempts, received_at: r.received_at.toISOString(), updated_at: r.updated_at.toISOString() };
+  if (r.last_error !== null) out.last_error = r.last_error;
+  if (r.error_class !== null) out.error_class = r.error_class;
+  if (r.blocked_by !== null) out.blocked_by = r.blocked_by;
+  return out;
+}
+
+export function createPostgresStore(options: PostgresStoreOptions): Store {
+  const { url, schema = 'logistics_bridge', retentionMs = 30 * DAY, pruneEveryMs = 3_600_000, now = () => new Date() } = options;
+  if (!/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`postgres store: schema "${schema}" must be a plain lower-case SQL name`);
+  const t = (name: string) => `"${schema}"."${name}"`;
+  let pool: pg.Pool | undefined;
+  let isOpen = false;
+  let pruneTimer: NodeJS.Timeout | undefined;
+  const listeners: ((events: Event[]) => void)[] = [];
+  const collections = new Map<string, Collection<any>>();
+  const loaded = new Map<string, Map<string, any>>();
+  const logs = new Map<string, AppendLog<any>>();
+
+  const db = () => {
+    if (!pool || !isOpen) throw new Error('store is not open');
+    return pool;
+  };
+
+  const store: Store = {
+    get isOpen() { return isOpen; },
+
+    async open() {
+      pool = new pg.Pool({ connectionString: url, max: 4 });
+      try {
+        await pool.query(schemaSql(schema));
+        const rows = await pool.query<{ name: string; id: string; doc: unknown }>(`SELECT name, id, doc FROM ${t('collection_rows')} ORDER BY seq`);
+        for (const r of rows.rows) rowsOf(r.name).set(r.id, r.doc);
+      } catch (e) {
+        await pool.end().catch(() => {});
+        pool = undefined;
+        throw new Error(`postgres store: cannot open ${redactUrl(url)}: ${(e as Error).message}`, { cause: e });
+      }
+      isOpen = true;
+      if (pruneEveryMs > 0) { pruneTimer = setInterval(() => void store.prune().catch(() => {}), pruneEveryMs); pruneTimer.unref(); }
+    },
+
+    async close() {
+      isOpen = false;
+      clearInterval(pruneTimer);
+      await pool?.end();
+      pool = undefined;
+    },
+
+    async ingest(events) {
+      const firsts = [...new Map(events.map((e) => [e.id, e])).values()];
+      const at = now();
+      // One statement: ids already stored (or committed meanwhile by a concurrent call) are skipped.
+      const inserted = await db().query<{ id: string }>(
+        `INSERT INTO ${t('events')} (id, type, aggregate, event, state, attempts, received_at, updated_at)
+         SELECT id, type, aggregate, event, 'received', 0, $5, $5
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::json[]) WITH ORDINALITY AS x(id, type, aggregate, event, o)
+          ORDER BY o
+         ON CONFLICT (id) DO NOTHING RETURNING id`,
+        [firsts.map((e) => e.id), firsts.map((e) => e.type), firsts.map((e) => e.aggregate), firsts.map((e) => JSON.stringify(e)), at],
+      );
+      const stored = new Set(inserted.rows.map((r) => r.id));
+      const result: IngestResult = { accepted: [], duplicates: [] };
+      for (const e of events) {
+        if (stored.delete(e.id)) result.accepted.push(e.id);
+        else result.duplicates.push(e.id);
+      }
+      const accepted = firsts.filter((e) => result.accepted.includes(e.id));
+      if (accepted.length) for (const l of listeners) l(accepted);
+      return result;
+    },
+
+    async get(id) {
+      const r = await db().query<EventRow>(`SELECT * FROM ${t('events')} WHERE id = $1`, [id]);
+      return r.rows[0] ? toStored(r.rows[0]) : undefined;
+    },
+
+    async list(filter: EventFilter): Promise<Page<StoredEvent>> {
+      const where = ['n > $1'];
+      const args: unknown[] = [filter.cursor ? Number.parseInt(filter.cursor, 36) || 0 : 0];
+      for (const key of ['state', 'type', 'aggregate'] as const) {
+        if (filter[key]) { args.push(filter[key]); where.push(`${key} = $${args.length}`); }
+      }
+      args.push(filter.limit + 1);
+      const r = await db().query<EventRow>(`SELECT * FROM ${t('events')} WHERE ${where.join(' AND ')} ORDER BY n LIMIT $${args.length}`, args);
+      const more = r.rows.length > filter.limit;
+      const page = r.rows.slice(0, filter.limit);
+      return { items: page.map(toStored), next_cursor: more ? Number(page.at(-1)!.n).toString(36) : undefined };
+    },
+
+    async setStatus(id, patch) {
+      // A key present with `undefined` clears the column, as in the embedded store.
+      const sets = ['updated_at = $2'];
+      const args: unknown[] = [id, now()];
+      for (const col of STATUS_COLUMNS) {
+        if (!Object.hasOwn(patch, col)) continue;
+        args.push((patch as Record<string, unknown>)[col] ?? null);
+        sets.push(`${col} = $${args.length}`);
+      }
+      const r = await db().query<EventRow>(`UPDATE ${t('events')} SET ${sets.join(', ')} WHERE id = $1 RETURNING *`, args);
+      if (!r.rows[0]) throw new Error(`unknown event ${id}`);
+      return toStored(r.rows[0]);
+    },
+
+    async unfinished() {
+      const r = await db().query<EventRow>(`SELECT * FROM ${t('events')} WHERE NOT (state = ANY($1)) ORDER BY n`, [FINISHED]);
+      return r.rows.map(toStored);
+    },
+
+    onAccepted(listener) { listeners.push(listener); },
+
+    collection<T extends { id: string }>(name: string): Collection<T> {
+      let c = collections.get(name);
+      if (!c) { c = collectionOf<T>(name); collections.set(name, c); }
+      return c;
+    },
+
+    log<T>(name: string): AppendLog<T> {
+      let l = logs.get(name);
+      if (!l) {
+        l = {
+          async append(entries) {
+            if (!entries.length) return;
+            await db().query(`INSERT INTO ${t('log_entries')} (name, entry) SELECT $1, e FROM unnest($2::json[]) WITH ORDINALITY AS x(e, o) ORDER BY o`, [name, entries.map((e) => JSON.stringify(e))]);
+          },
+          async query(match, limit = 1000) {
+            // Logs are read rarely, by operators: scan in pages, filter with the caller's predicate.
+            const out: T[] = [];
+            let after = 0;
+            for (;;) {
+              const r = await db().query<{ seq: string; entry: T }>(`SELECT seq, entry FROM ${t('log_entries')} WHERE name = $1 AND seq > $2 ORDER BY seq LIMIT 1000`, [name, after]);
+              for (const row of r.rows) {
+                if (match(row.entry)) out.push(row.entry);
+                if (out.length >= limit) return out;
+              }
+              if (r.rows.length < 1000) return out;
+              after = Number(r.rows.at(-1)!.seq);
+            }
+          },
+        };
+        logs.set(name, l);
+      }
+      return l as AppendLog<T>;
+    },
+
+    async prune(at = now()) {
+      const cutoff = new Date(at.getTime() - retentionMs);
+      const r = await db().query(`DELETE FROM ${t('events')} WHERE state = ANY($1) AND received_at < $2`, [FINISHED, cutoff]);
+      return r.rowCount ?? 0;
+    },
+  };
+
+  function rowsOf(name: string): Map<string, any> {
+    let m = loaded.get(name);
+    if (!m) { m = new Map(); loaded.set(name, m); }
+    return m;
+  }
+
+  function collectionOf<T extends { id: string }>(name: string): Collection<T> {
+    const rows = rowsOf(name) as Map<string, T>;
+    // Writes of one collection go out one after another, so the last put of a row wins on disk as in memory.
+    let tail: Promise<unknown> = Promise.resolve();
+    const serial = <R>(work: () => Promise<R>) => { const p = tail.then(work, work); tail = p.catch(() => {}); return p; };
+    return {
+      get: (id) => rows.get(id),
+      all: () => [...rows.values()],
+      put: (records) => serial(async () => {
+        if (!records.length) return;
+        await db().query(
+          `INSERT INTO ${t('collection_rows')} (name, id, doc) SELECT $1, id, doc FROM unnest($2::text[], $3::json[]) WITH ORDINALITY AS x(id, doc, o) ORDER BY o
+           ON CONFLICT (name, id) DO UPDATE SET doc = excluded.doc`,
+          [name, records.map((r) => r.id), records.map((r) => JSON.stringify(r))],
+        );
+        for (const r of records) rows.set(r.id, structuredClone(r));
+      }),
+      delete: (ids) => serial(async () => {
+        if (!ids.length) return;
+        await db().query(`DELETE FROM ${t('collection_rows')} WHERE name = $1 AND id = ANY($2)`, [name, ids]);
+        for (const id of ids) rows.delete(id);
+      }),
+    };
+  }
+
+  return store;
+}
+
+/** The URL without its password, for error messages and logs. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'the configured database URL';
+  }
+}
