@@ -5,7 +5,7 @@ import uuid
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
-from ..services import contract, payloads
+from ..services import contract, payloads, wakeup
 from ..services.dispatcher import Dispatcher
 from ..services.event_states import ATTENTION_STATES, BRIDGE_STATES
 
@@ -173,21 +173,18 @@ class LogisticsBridgeEvent(models.Model):
         return self.create(dict(vals, sequence=sequence))
 
     def _wake_dispatcher(self):
-        """Ask for a dispatch run right after commit, once per transaction, for real-time workflows."""
+        """Ask for a dispatch run right after commit, once per transaction, for real-time workflows.
+
+        A trigger row written at commit time (pre-commit hook) and a wake-up of the cron workers sent
+        after commit by a background thread, so the user's commit does not wait for it
+        (services/wakeup.py explains why, from ir.cron's source); a rollback leaves neither.
+        """
         settings = self.env['res.config.settings'].sudo()._logistics_bridge_settings()
-        realtime = any(settings.workflow_mode(contract.WORKFLOW_OF_EVENT[e.event_type]) == 'realtime' for e in self)
-        if not realtime:
-            return
-        # ir.cron._trigger writes a trigger row in this transaction (gone if it rolls back) and
-        # notifies the cron workers in a postcommit hook: the send happens only after commit.
-        # One trigger per transaction is enough; re-check it exists in case a savepoint rolled it back.
-        data = self.env.cr.precommit.data
-        trigger = data.get('logistics_bridge.trigger')
-        if trigger is not None and trigger.exists():
+        if not any(settings.workflow_mode(contract.WORKFLOW_OF_EVENT[e.event_type]) == 'realtime' for e in self):
             return
         cron = self.env.ref('logistics_bridge.ir_cron_dispatch_events', raise_if_not_found=False)
         if cron:
-            data['logistics_bridge.trigger'] = cron.sudo()._trigger()
+            wakeup.wake_after_commit(self.env.cr, cron.id)
 
     # ------------------------------------------------------------------
     # Buttons
