@@ -277,9 +277,9 @@ class MilestoneApplier:
                 moved[value].append(picking.id)
         for (mtype, at), ids in moved.items():
             self.env['stock.picking'].browse(ids).write({'bridge_status': mtype, 'bridge_status_at': at})
-        for picking, picking_milestones in notes.items():
-            self._post(picking, self.env['logistics.bridge.milestone'].union(*picking_milestones),
-                       self.env['ir.attachment'].union(*attachments.get(picking, [])))
+        Milestone, Attachment = self.env['logistics.bridge.milestone'], self.env['ir.attachment']
+        self._post_notes({picking: Milestone.union(*ms) for picking, ms in notes.items()},
+                         {picking: Attachment.union(*atts) for picking, atts in attachments.items() if picking in notes})
 
     def _latest_levels(self, entries):
         """{(warehouse id, sku): latest occurred_at recorded} for the inventory levels of a batch (one query)."""
@@ -518,27 +518,50 @@ class MilestoneApplier:
         return ' - '.join(parts)[:250]
 
     def _post(self, picking, milestones, attachments=None):
-        """One chatter note on the picking for the milestones of one call (labels attached); the ones the
-        salesperson cares about also on the sale order."""
+        """The chatter note of one picking (see _post_notes)."""
+        self._post_notes({picking: milestones}, {picking: attachments} if attachments else {})
+
+    def _post_notes(self, notes, attachments):
+        """One internal note per picking for the milestones of one call, and one per sale order for
+        those the salesperson cares about (``ORDER_NOTE_TYPES``). Notes notify nobody, so they are
+        logged in one batch (``_message_log_batch``, which creates them as superuser: write access
+        to these pickings was checked before); a picking with a label gets its own message, with the
+        label attached.
+
+        :param dict notes: picking -> logistics.bridge.milestone records
+        :param dict attachments: picking -> ir.attachment records
+        """
+        logged = {}
+        for picking, milestones in notes.items():
+            body = self._note_body(milestones, reported_by=True)
+            if attachments.get(picking):
+                picking.message_post(body=body, message_type='comment', subtype_xmlid='mail.mt_note',
+                                     attachment_ids=attachments[picking].ids)
+            else:
+                logged[picking.id] = body
+        if logged:
+            self.env['stock.picking'].browse(list(logged))._message_log_batch(logged, message_type='comment')
+        # The salesperson follows the order, not the picking. Writing on an order needs rights the
+        # integration user must not have: these notes alone are logged as superuser, still signed
+        # by the integration user.
+        for_orders = defaultdict(lambda: Markup())
+        for picking, milestones in notes.items():
+            relevant = milestones.filtered(lambda m: m.milestone_type in ORDER_NOTE_TYPES)
+            if picking.sale_id and relevant:
+                for_orders[picking.sale_id.id] += Markup('<p>%s</p>') % picking.name + self._note_body(relevant)
+        if for_orders:
+            self.env['sale.order'].sudo().browse(list(for_orders))._message_log_batch(
+                dict(for_orders), author_id=self.env.user.partner_id.id, message_type='comment')
+
+    @staticmethod
+    def _note_body(milestones, reported_by=False):
         body = Markup()
         for milestone in milestones:
             body += Markup('<p><b>%s</b></p><p>%s</p>') % (_("Logistics: %s", milestone.milestone_type), milestone.summary)
-            if milestone.partner:
+            if reported_by and milestone.partner:
                 body += Markup('<p class="text-muted">%s</p>') % _("Reported by %(partner)s at %(at)s UTC",
                                                                      partner=milestone.partner, at=milestone.occurred_at)
-        picking.message_post(body=body, message_type='comment', subtype_xmlid='mail.mt_note',
-                             attachment_ids=attachments.ids if attachments else [])
-        for_order = milestones.filtered(lambda m: m.milestone_type in ORDER_NOTE_TYPES)
-        if picking.sale_id and for_order:
-            # The salesperson follows the order, not the picking. Posting on an order needs write
-            # access the integration user must not have: this note alone is posted as superuser,
-            # still signed by the integration user.
-            order_body = Markup()
-            for milestone in for_order:
-                order_body += Markup('<p><b>%s</b></p><p>%s</p>') % (_("Logistics: %s", milestone.milestone_type), milestone.summary)
-            picking.sale_id.sudo().message_post(
-                body=Markup('%s: %s') % (escape(picking.name), order_body), message_type='comment',
-                subtype_xmlid='mail.mt_note', author_id=self.env.user.partner_id.id)
+        return body
 
     def _activity(self, picking, summary, note):
         schedule_activity(picking, 'mail.mail_activity_data_warning', summary, note)

@@ -240,6 +240,20 @@ class TestWriteBack(LogisticsBridgeCase):
         self.assertEqual(len(new.attachment_ids), 1)
         self.assertEqual(self.picking.bridge_status, 'shipment.in_transit')
 
+    def test_delivery_is_noted_on_the_sale_order_for_the_salesperson(self):
+        other = self.out_picking(self.make_order())
+        order_messages, picking_messages = self.order.message_ids, self.picking.message_ids
+        results = self.apply(self.milestone('shipment.delivered', self.picking, self.status_payload(self.picking), occurred_at=timedelta(hours=8)),
+                             self.milestone('shipment.in_transit', other, self.status_payload(other)))
+        self.assertEqual([r['status'] for r in results], ['applied', 'applied'])
+        [note] = self.order.message_ids - order_messages
+        self.assertIn(self.picking.name, note.body)
+        self.assertIn('shipment.delivered', note.body)
+        self.assertEqual((note.author_id, note.subtype_id), (self.integration_user.partner_id, self.env.ref('mail.mt_note')))
+        [picking_note] = self.picking.message_ids - picking_messages
+        self.assertEqual((picking_note.author_id, picking_note.message_type), (self.integration_user.partner_id, 'comment'))
+        self.assertIn('Reported by carrier-sim', picking_note.body)
+
     def test_order_within_a_batch_never_moves_the_status_backwards(self):
         results = self.apply(
             self.milestone('shipment.in_transit', self.picking, self.status_payload(self.picking), occurred_at=timedelta(hours=2)),
