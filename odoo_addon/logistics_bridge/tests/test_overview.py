@@ -105,6 +105,10 @@ class TestOverview(LogisticsBridgeCase):
         line = overview.line_ids.filtered(lambda l: l.state == 'rejected')
         self.assertEqual(Event.search(line.action_open_events()['domain']), rejected)
         self.assertEqual(Event.search(overview.action_open_rejected()['domain']), rejected)
+        # Refresh recomputes in place: the same record, one line per state
+        action = overview.action_refresh()
+        self.assertEqual((action['res_id'], len(overview.line_ids)), (overview.id, len(overview.line_ids.mapped('state'))))
+        self.assertEqual(len(overview.line_ids), 6)
 
     def test_menu_opens_the_overview_for_managers_only(self):
         menu = self.env.ref('logistics_bridge.menu_logistics_bridge_overview')
