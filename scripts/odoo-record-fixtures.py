@@ -138,7 +138,8 @@ for w, mode in saved_modes.items():
 env.cr.commit()
 print('FIXTURE_SETUP ' + json.dumps({'key': key, 'uid': user.id, 'login': user.login, 'picking_id': picking.id,
     'picking': picking.name, 'order': order.name, 'warehouse': warehouse.code,
-    'sku': products[0].default_code, 'event_ids': events.mapped('uuid'), 'exchanges': exchanges}))
+    'sku': products[0].default_code, 'event_ids': events.mapped('uuid'), 'exchanges': exchanges,
+    'state_event_ids': env['logistics.bridge.event'].search([('picking_id', '!=', False)], order='id desc', limit=2).mapped('uuid')[::-1]}))
 '''
 
 TEARDOWN = r'''
@@ -345,6 +346,23 @@ def main():
                   {'event_ids': setup['event_ids'] + [str(uuid.uuid4())]})
         rec.json2('json2-bad-api-key', 'A revoked or wrong API key: HTTP 401.', 'apply_milestones', {'milestones': [label]},
                   key='0000000000000000000000000000000000000000')
+        first, second = setup['state_event_ids']
+        dead = {'id': first, 'state': 'dead', 'attempts': 3, 'at': '2026-11-26T12:00:00.900Z',
+                'last_error': 'easypost-sim: 422 address_invalid: street1 is missing', 'error_class': 'business'}
+        rec.json2('json2-apply-event-states', 'Event delivery states pushed by the bridge, one result per item: applied (dead; blocked by it), '
+                  'duplicate (the same state again), stale (an older state), unknown (an event id this Odoo never emitted), '
+                  'rejected (a malformed item).', 'apply_event_states', {'states': [
+                      dead,
+                      {'id': second, 'state': 'blocked', 'attempts': 0, 'at': '2026-11-26T12:00:01.000Z', 'blocked_by': first,
+                       'last_error': f'waiting: earlier event {first} is dead'},
+                      dead,
+                      {'id': first, 'state': 'retrying', 'attempts': 2, 'at': '2026-11-26T12:00:00.100Z', 'last_error': '503',
+                       'error_class': 'technical'},
+                      {'id': str(uuid.uuid4()), 'state': 'delivered', 'attempts': 1, 'at': '2026-11-26T12:00:02.000Z'},
+                      {'id': first, 'state': 'flying', 'attempts': 1, 'at': '2026-11-26T12:00:03.000Z'},
+                  ]})
+        rec.json2('json2-unknown-method', 'A method this Odoo does not have (an older module without apply_event_states): HTTP 404.',
+                  'apply_event_statez', {'states': []})
 
         status, uid_answer = rec.jsonrpc('jsonrpc-authenticate', 'common.authenticate with the integration user login and its API key: the uid.',
                                          'common', 'authenticate', [DB, setup['login'], setup['key'], {}])
@@ -354,6 +372,11 @@ def main():
                               '2026-11-26T18:00:00Z')
         rec.jsonrpc('jsonrpc-execute-kw-apply-milestones', 'object.execute_kw apply_milestones: one applied, one duplicate.',
                     'object', 'execute_kw', [DB, uid, setup['key'], 'logistics.bridge.api', 'apply_milestones', [[exception, label]]])
+        rec.jsonrpc('jsonrpc-execute-kw-apply-event-states', 'object.execute_kw apply_event_states: delivered after the dead letter was replayed.',
+                    'object', 'execute_kw', [DB, uid, setup['key'], 'logistics.bridge.api', 'apply_event_states', [[
+                        {'id': first, 'state': 'delivered', 'attempts': 4, 'at': '2026-11-26T12:30:00.000Z'}]]])
+        rec.jsonrpc('jsonrpc-execute-kw-unknown-method', 'execute_kw of a method this Odoo does not have: AttributeError.',
+                    'object', 'execute_kw', [DB, uid, setup['key'], 'logistics.bridge.api', 'apply_event_statez', [[]]])
         rec.jsonrpc('jsonrpc-execute-kw-bad-key', 'execute_kw with a wrong API key: AccessDenied in the JSON-RPC error.',
                     'object', 'execute_kw', [DB, uid, 'wrong-key', 'logistics.bridge.api', 'apply_milestones', [[label]]])
         rec.jsonrpc('jsonrpc-execute-kw-access-error', 'The integration user tries what it has no right to (write a sale order): AccessError.',

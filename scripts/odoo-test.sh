@@ -67,7 +67,8 @@ fi
 
 cleanup() {
   if [ "${KEEP_DB:-0}" != 1 ]; then
-    run env PGPASSWORD="$PGPASSWORD" dropdb --if-exists -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" "$DB" >/dev/null 2>&1 || true
+    # --force: a running Odoo without a db filter (the lab) keeps cron connections to every database
+    run env PGPASSWORD="$PGPASSWORD" dropdb --if-exists --force -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" "$DB" >/dev/null 2>&1 || true
   else
     echo "odoo-test: kept database $DB"
   fi
@@ -102,27 +103,71 @@ echo "odoo-test: ran=$RAN failed=$FAILED errors=$ERRORS (odoo exit $RC; log ${OD
 
 # ---- live end-to-end: the real bridge + the database just tested ---------------------------------
 # Odoo confirms and ships an order (committed), the dispatch cron sends over the websocket to the
-# real bridge (bridge/src/server.ts), every event must come back acknowledged and be readable in
-# the bridge's operator API. SKIP_E2E=1 skips it.
+# real bridge (bridge/src/server.ts, configured with the warehouse and carrier simulators of
+# scripts/sim.ts and write-back to this Odoo over JSON-2). Every event must come back acknowledged
+# and be readable in the bridge's operator API; the carrier simulator's label must land on the
+# picking (tracking number) through the bridge's write-back queue, and the bridge's delivery state
+# of each event must be shown in Odoo (apply_event_states, the push not switched off). SKIP_E2E=1 skips it.
 if [ "${SKIP_E2E:-0}" = 1 ]; then echo "odoo-test: e2e skipped (SKIP_E2E=1)"; exit 0; fi
 if ! command -v node >/dev/null || [ ! -f "$ROOT/bridge/src/server.ts" ] || [ ! -d "$ROOT/node_modules/tsx" ]; then
   echo "odoo-test: e2e SKIPPED: needs node, bridge/src/server.ts and node_modules (npm ci)"; exit 0
 fi
 BTOKEN=$("$PY" -c 'import secrets; print(secrets.token_hex(16))')
 BADMIN=$("$PY" -c 'import secrets; print(secrets.token_hex(16))')
+SPORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 mkdir -p "$WORK/bridge"
-( cd "$ROOT" && PORT=0 BRIDGE_ANNOUNCE_PORT=1 BRIDGE_DATA_DIR="$WORK/bridge" BRIDGE_TOKEN=$BTOKEN BRIDGE_ADMIN_TOKEN=$BADMIN LOG_LEVEL=warn \
+[ "$(id -u)" = 0 ] && chown -R "${ODOO_USER:-odoo}:" "$WORK"
+PIDS=()
+stop_all() {
+  # Odoo by its pidfile (started through run(), its shell is not the server); node processes by pid (exec'd)
+  if [ -f "$WORK/odoo-http.pid" ]; then
+    OPID=$(cat "$WORK/odoo-http.pid")
+    kill "$OPID" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$OPID" 2>/dev/null || break; sleep 0.2; done
+    rm -f "$WORK/odoo-http.pid"
+  fi
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+  PIDS=()
+}
+trap 'stop_all; cleanup' EXIT
+fail() { echo "odoo-test: e2e FAILED: $*"; for f in e2e-setup.log e2e.log odoo-http.log sim.out bridge.out; do [ -f "$WORK/$f" ] && { echo "--- $f"; tail -25 "$WORK/$f"; }; done; stop_all; exit 1; }
+shell() { run "${CMD[@]}" shell -c "$WORK/odoo.conf" -d "$DB" --no-http --logfile="$WORK/$2" < "$1" 2>/dev/null; }
+
+# 1. an API key for the integration user (the bridge's write-back credentials)
+cat > "$WORK/e2e-setup.py" <<'PYSETUP'
+user = env.ref('logistics_bridge.user_logistics_bridge')
+print('KEY ' + env['res.users.apikeys'].with_user(user).sudo()._generate(None, 'e2e', None))
+env.cr.commit()
+PYSETUP
+[ "$(id -u)" = 0 ] && chown "${ODOO_USER:-odoo}:" "$WORK/e2e-setup.py"
+ODOO_API_KEY=$(shell "$WORK/e2e-setup.py" e2e-setup.log | grep '^KEY ' | cut -c5- || true)
+[ -n "$ODOO_API_KEY" ] || fail "no API key from the Odoo shell"
+
+# 2. this database served over HTTP (JSON-2 for the write-back), the simulators, the bridge
+run "${CMD[@]}" -c "$WORK/odoo.conf" -d "$DB" --db-filter="^$DB\$" --logfile="$WORK/odoo-http.log" --pidfile="$WORK/odoo-http.pid" </dev/null &
+PIDS+=($!)
+( cd "$ROOT" && exec node --import tsx scripts/sim.ts wms-sim easypost-sim shippo-sim --port "$SPORT" --auto 0 >"$WORK/sim.out" 2>&1 ) &
+PIDS+=($!)
+( cd "$ROOT" && node --import tsx scripts/odoo-e2e-config.ts --sim "http://127.0.0.1:$SPORT" --odoo "http://127.0.0.1:$HTTP_PORT" --db "$DB" --out "$WORK" >/dev/null ) \
+  || fail "cannot write the bridge configuration"
+( cd "$ROOT" && set -a && . "$WORK/bridge.env" && set +a && PORT=0 BRIDGE_ANNOUNCE_PORT=1 BRIDGE_DATA_DIR="$WORK/bridge" BRIDGE_CONFIG="$WORK/bridge.json" \
+  BRIDGE_TOKEN=$BTOKEN BRIDGE_ADMIN_TOKEN=$BADMIN ODOO_API_KEY=$ODOO_API_KEY LOG_LEVEL=warn \
   exec node --import tsx bridge/src/server.ts >"$WORK/bridge.out" 2>&1 ) &
-BRIDGE_PID=$!
-stop_bridge() { kill "$BRIDGE_PID" 2>/dev/null || true; wait "$BRIDGE_PID" 2>/dev/null || true; }
+PIDS+=($!)
 BPORT=
-for _ in $(seq 1 100); do
+for _ in $(seq 1 150); do
   BPORT=$(grep -Eo 'BRIDGE_PORT=[0-9]+' "$WORK/bridge.out" 2>/dev/null | cut -d= -f2 || true)
   [ -n "$BPORT" ] && break
-  kill -0 "$BRIDGE_PID" 2>/dev/null || break
   sleep 0.2
 done
-if [ -z "$BPORT" ]; then echo "odoo-test: e2e FAILED: the bridge did not start:"; cat "$WORK/bridge.out"; stop_bridge; exit 1; fi
+[ -n "$BPORT" ] || fail "the bridge did not start"
+for _ in $(seq 1 150); do
+  "$PY" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$HTTP_PORT/web/health', timeout=2)" 2>/dev/null \
+    && grep -q 'simulators' "$WORK/sim.out" 2>/dev/null && break
+  sleep 0.2
+done
+
+# 3. a committed order, confirmed and shipped with the bridge carrier, sent by the dispatcher
 cat > "$WORK/e2e.py" <<PYE2E
 import json
 icp = env['ir.config_parameter'].sudo()
@@ -130,13 +175,19 @@ icp.set_param('logistics_bridge.url', 'ws://127.0.0.1:$BPORT/v1/odoo')
 icp.set_param('logistics_bridge.token', '$BTOKEN')
 carrier = env.ref('logistics_bridge.delivery_carrier_bridge_ground')
 warehouse = env['stock.warehouse'].search([('company_id', '=', env.company.id)], limit=1)
-products = env['product.product'].search([('is_storable', '=', True), ('default_code', '!=', False)], limit=2)
-for p in products:
+# the SKUs the warehouse simulator knows (bridge/src/simulators/wms/app.ts), and one it does not
+products = env['product.product'].search([('default_code', 'in', ['FURN_7800', 'FURN_0269'])])
+unknown = env['product.product'].search([('is_storable', '=', True), ('default_code', 'not in', [False, 'FURN_7800', 'FURN_0269'])], limit=1)
+for p in products | unknown:
     env['stock.quant']._update_available_quantity(p, warehouse.lot_stock_id, 5)
     p.weight = p.weight or 1.0
 order = env['sale.order'].create({'partner_id': env.ref('base.res_partner_2').id, 'warehouse_id': warehouse.id, 'carrier_id': carrier.id,
     'order_line': [(0, 0, {'product_id': p.id, 'product_uom_qty': 2}) for p in products]})
 order.action_confirm()
+refused = env['sale.order'].create({'partner_id': env.ref('base.res_partner_2').id, 'warehouse_id': warehouse.id,
+    'order_line': [(0, 0, {'product_id': unknown.id, 'product_uom_qty': 1})]})
+refused.action_confirm()
+refused_event = env['logistics.bridge.event'].search([('sale_id', '=', refused.id)])
 picking = order.picking_ids.filtered(lambda p: p.picking_type_code == 'outgoing')[:1]
 picking.carrier_id = carrier
 for move in picking.move_ids:
@@ -147,16 +198,20 @@ env.cr.commit()
 env['logistics.bridge.event']._cron_dispatch()
 env.cr.commit()
 events = env['logistics.bridge.event'].search([], order='id')
-print('E2E ' + json.dumps([{'id': e.uuid, 'type': e.event_type, 'state': e.state, 'error': e.last_error or ''} for e in events]))
+print('E2E ' + json.dumps({'picking_id': picking.id, 'picking': picking.name, 'refused': refused_event.uuid,
+    'events': [{'id': e.uuid, 'type': e.event_type, 'state': e.state, 'error': e.last_error or ''} for e in events]}))
 PYE2E
 [ "$(id -u)" = 0 ] && chown "${ODOO_USER:-odoo}:" "$WORK/e2e.py"
-E2E_JSON=$(run "${CMD[@]}" shell -c "$WORK/odoo.conf" -d "$DB" --no-http --logfile="$WORK/e2e.log" < "$WORK/e2e.py" 2>/dev/null | grep '^E2E ' | cut -c5- || true)
-RESULT=$("$PY" - "$E2E_JSON" "http://127.0.0.1:$BPORT" "$BADMIN" <<'PYCHECK'
-import json, sys, urllib.request
-raw, base, admin = sys.argv[1], sys.argv[2], sys.argv[3]
+E2E_JSON=$(shell "$WORK/e2e.py" e2e.log | grep '^E2E ' | cut -c5- || true)
+
+# 4. what the bridge says, and what came back into Odoo (read as the integration user over JSON-2)
+RESULT=$("$PY" - "$E2E_JSON" "http://127.0.0.1:$BPORT" "$BADMIN" "http://127.0.0.1:$HTTP_PORT" "$ODOO_API_KEY" "$DB" "$WORK/bridge.out" <<'PYCHECK'
+import json, sys, time, urllib.request
+raw, base, admin, odoo, key, db, bridge_log = sys.argv[1:8]
 if not raw:
     print('FAIL no answer from the Odoo shell'); sys.exit(0)
-events = json.loads(raw)
+sent = json.loads(raw)
+events = sent['events']
 types = sorted({e['type'] for e in events})
 bad = [e for e in events if e['state'] not in ('acknowledged', 'duplicate')]
 if not events or bad:
@@ -167,9 +222,38 @@ for e in events:
         body = json.load(r)
     if body.get('id', body.get('event', {}).get('id')) != e['id']:
         print('FAIL bridge does not know ' + e['id']); sys.exit(0)
-print(f"OK {len(events)} events ({', '.join(types)}) acknowledged by the bridge and readable at GET /v1/events/:id")
+
+def json2(model, method, body):
+    req = urllib.request.Request(f'{odoo}/json/2/{model}/{method}', data=json.dumps(body).encode(), method='POST',
+                                 headers={'Authorization': f'bearer {key}', 'X-Odoo-Database': db, 'Content-Type': 'application/json'})
+    with urllib.request.urlopen(req, timeout=20) as r:
+        return json.load(r)
+
+deadline = time.time() + 90
+picking = states = None
+expected = {e['id']: 'dead' if e['id'] == sent['refused'] else 'delivered' for e in events}
+while time.time() < deadline:
+    [picking] = json2('stock.picking', 'read', {'ids': [sent['picking_id']], 'fields': ['name', 'carrier_tracking_ref', 'bridge_status', 'bridge_milestone_count']})
+    rows = json2('logistics.bridge.event', 'search_read', {
+        'domain': [['uuid', 'in', list(expected)]], 'fields': ['uuid', 'bridge_state', 'bridge_last_error', 'bridge_activity_id']})
+    states = {e['uuid']: e['bridge_state'] for e in rows}
+    if picking['carrier_tracking_ref'] and states == expected:
+        break
+    time.sleep(0.5)
+log = open(bridge_log, encoding='utf-8', errors='replace').read()
+if 'does not take event delivery states' in log:
+    print('FAIL the bridge turned the event state push off: ' + log[-500:]); sys.exit(0)
+if not picking['carrier_tracking_ref'] or picking['bridge_status'] != 'label.created':
+    print('FAIL no label milestone on %s: %s' % (picking['name'], json.dumps(picking))); sys.exit(0)
+if states != expected:
+    print('FAIL bridge states not shown in Odoo: %s, expected %s' % (json.dumps(states), json.dumps(expected))); sys.exit(0)
+dead = next(e for e in rows if e['uuid'] == sent['refused'])
+if not dead['bridge_activity_id']:
+    print('FAIL no to-do activity for the dead event: ' + json.dumps(dead)); sys.exit(0)
+print(f"OK {len(events)} events ({', '.join(types)}) acknowledged by the bridge and readable at GET /v1/events/:id; "
+      f"label milestone written back: {picking['name']} tracking {picking['carrier_tracking_ref']} ({picking['bridge_milestone_count']} milestone(s)); "
+      f"bridge states shown in Odoo: {len(states) - 1} delivered, 1 dead with a to-do ({dead['bridge_last_error'][:60]})")
 PYCHECK
 )
-stop_bridge
 echo "odoo-test: e2e: $RESULT"
-case "$RESULT" in OK*) exit 0 ;; *) tail -30 "$WORK/e2e.log" 2>/dev/null; tail -20 "$WORK/bridge.out"; exit 1 ;; esac
+case "$RESULT" in OK*) stop_all; exit 0 ;; *) fail "$RESULT" ;; esac

@@ -13,6 +13,9 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkEvent, checkMilestone } from '../shared/src/index.ts';
 import { createOdooClient, OdooError } from '../bridge/src/odoo/client.ts';
+import { createWriteback, methodMissing } from '../bridge/src/odoo/outbox.ts';
+import { createMemoryStore } from '../bridge/src/store/memory.ts';
+import { createLogger } from '../bridge/src/log.ts';
 
 interface Recorded {
   transport: 'websocket' | 'json2' | 'jsonrpc';
@@ -148,6 +151,69 @@ test('jsonrpc: recorded AccessDenied (wrong key) and AccessError (missing right)
       assert.instance(e, OdooError, name);
       assert.is((e as OdooError).kind, 'auth', name);
     }
+  }
+});
+
+test('event states: one result per item, in order, each documented status as the real Odoo answered it', () => {
+  const fx = byName('json2-apply-event-states')!;
+  const states = fx.request.body.states;
+  const results = fx.response.body as { id: string; status: string; message: string }[];
+  assert.is(results.length, states.length);
+  results.forEach((r, i) => assert.is(r.id, states[i].id));
+  assert.equal(results.map((r) => r.status), ['applied', 'applied', 'duplicate', 'stale', 'unknown', 'rejected']);
+  assert.match(results[5].message, /\/state/);
+  const rpc = byName('jsonrpc-execute-kw-apply-event-states')!;
+  assert.equal(rpc.response.body.result.map((r: { status: string }) => r.status), ['applied']);
+});
+
+test('the bridge client sends event states as recorded and reads the answers (json2 and jsonrpc)', async () => {
+  const fx = byName('json2-apply-event-states')!;
+  const { fetch, asked } = replay(fx);
+  const states = fx.request.body.states;
+  assert.equal(await client('json2', fetch).call('apply_event_states', { states }, [states]), fx.response.body);
+  assert.equal(asked[0].body, fx.request.body);
+  assert.is(new URL(asked[0].url).pathname, fx.request.url);
+  const auth = byName('jsonrpc-authenticate')!;
+  const rpc = byName('jsonrpc-execute-kw-apply-event-states')!;
+  const replayed = replay(auth, rpc);
+  const rpcStates = rpc.request.body.params.args[5][0];
+  assert.equal(await client('jsonrpc', replayed.fetch).call('apply_event_states', { states: rpcStates }, [rpcStates]), rpc.response.body.result);
+  assert.equal(replayed.asked[1].body.params.args.slice(3), rpc.request.body.params.args.slice(3));
+});
+
+test('only a method Odoo really lacks (recorded 404 / AttributeError) reads as missing; other refusals do not', async () => {
+  const auth = byName('jsonrpc-authenticate')!;
+  const cases: [string, 'json2' | 'jsonrpc', Recorded[], boolean][] = [
+    ['json2-unknown-method', 'json2', [byName('json2-unknown-method')!], true],
+    ['jsonrpc-execute-kw-unknown-method', 'jsonrpc', [auth, byName('jsonrpc-execute-kw-unknown-method')!], true],
+    ['jsonrpc-execute-kw-access-error', 'jsonrpc', [auth, byName('jsonrpc-execute-kw-access-error')!], false],
+    ['json2-bad-api-key', 'json2', [byName('json2-bad-api-key')!], false],
+  ];
+  for (const [name, transport, fxs, missing] of cases) {
+    try {
+      await client(transport, replay(...fxs).fetch).call('apply_event_states', { states: [] }, [[]]);
+      assert.unreachable(name);
+    } catch (e) {
+      assert.instance(e, OdooError, name);
+      assert.is(methodMissing(e as OdooError), missing, name);
+    }
+  }
+});
+
+test("the write-back keeps pushing states against the real Odoo's answers, and stops only on a missing method", async () => {
+  for (const [name, on] of [['json2-apply-event-states', true], ['json2-unknown-method', false]] as const) {
+    const store = createMemoryStore();
+    await store.open();
+    const wb = createWriteback({
+      store, client: client('json2', replay(byName(name)!).fetch), logger: createLogger({ level: 'silent' }),
+      io: { now: () => new Date('2026-11-26T12:00:00Z'), random: () => 0.5, setTimeout: () => 0 },
+    });
+    await wb.enqueueState({ id: byName('json2-apply-event-states')!.request.body.states[0].id, state: 'delivered', attempts: 1 });
+    await wb.runDue();
+    await wb.enqueueState({ id: 'second', state: 'delivered', attempts: 1 });
+    const queued = store.collection('odoo_event_states').all().length;
+    assert.is(queued, on ? 1 : 0, `${name}: ${on ? 'still queuing states' : 'push off'}`);
+    await store.close();
   }
 });
 

@@ -21,6 +21,7 @@ write-back API. See README.md.
         'data/ir_cron_data.xml',
         'views/logistics_bridge_event_views.xml',
         'views/logistics_bridge_milestone_views.xml',
+        'views/logistics_bridge_overview_views.xml',
         'views/stock_picking_views.xml',
         'views/sale_order_views.xml',
         'views/delivery_carrier_views.xml',

@@ -1,9 +1,11 @@
 /**
  * A fake Odoo behind `fetch`, speaking both transports the way Odoo does: `/jsonrpc` (common.version,
  * common.authenticate, object.execute_kw) and `/json/2/<model>/<method>` with a bearer key.
- * It implements logistics.bridge.api.apply_milestones' contract: one result per item, `duplicate`
- * for an id already applied. Knobs: down, conflicts, a revoked key, rejected ids, wrong reply ids,
- * and a latency that moves the injected clock.
+ * It implements the contracts of logistics.bridge.api.apply_milestones (one result per item,
+ * `duplicate` for an id already applied) and apply_event_states (one result per item: applied,
+ * duplicate, stale by the bridge's `at`, unknown event, rejected when malformed), as the addon does.
+ * Knobs: down, conflicts, a revoked key, rejected ids, unknown event ids, wrong reply ids, an
+ * application error on the states method, and a latency that moves the injected clock.
  */
 import type { Milestone } from '../../shared/src/index.ts';
 
@@ -23,9 +25,16 @@ export interface FakeOdoo {
   /** Answer /jsonrpc with a different id (a broken proxy). */
   wrongId: boolean;
   version: number;
-  /** Latest event state pushed per event id (apply_event_states), when `statesMethod` is on. */
+  /** Latest event state shown per event id (apply_event_states), when `statesMethod` is on. */
   states: Map<string, any>;
+  /** false: Odoo lacks apply_event_states (an older module): 404 on JSON-2, AttributeError on /jsonrpc. */
   statesMethod: boolean;
+  /** Event ids this Odoo never emitted (answered `unknown`). */
+  unknownEvents: Set<string>;
+  /** When set, apply_event_states fails with this application error (e.g. a ValidationError). */
+  statesError?: string;
+  /** Per-item answers of every apply_event_states call, in call order. */
+  stateResults: { id: string | null; status: string; message: string }[][];
   /** Called with the batch size; returns ms the call "takes" (moves the clock via `advance`). */
   latency?: (size: number) => number;
 }
@@ -34,7 +43,7 @@ export function fakeOdoo(options: { key?: string; version?: number; advance?: (m
   const odoo: FakeOdoo = {
     applied: new Map(), order: [], batches: [], requests: [], down: false, conflicts: 0, key: options.key ?? 'secret-key',
     rejectIds: new Set(), wrongId: false, version: options.version ?? 19, fetch: undefined as any,
-    states: new Map(), statesMethod: true,
+    states: new Map(), statesMethod: true, unknownEvents: new Set(), stateResults: [],
   };
   const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
   const apply = (milestones: Milestone[]) => {
@@ -48,6 +57,22 @@ export function fakeOdoo(options: { key?: string; version?: number; advance?: (m
       odoo.order.push(m.id);
       return { id: m.id, status: 'applied', message: '' };
     });
+  };
+  const STATES = new Set(['received', 'queued', 'delivering', 'retrying', 'blocked', 'manual', 'delivered', 'dead', 'discarded']);
+  // logistics.bridge.api.apply_event_states: never moves a state backwards by the bridge's `at`.
+  const applyStates = (items: any[]) => {
+    const results = items.map((st) => {
+      const id = typeof st?.id === 'string' ? st.id : null;
+      if (!id || !STATES.has(st.state) || typeof st.at !== 'string' || Number.isNaN(Date.parse(st.at))) return { id, status: 'rejected', message: 'malformed event state' };
+      if (odoo.unknownEvents.has(id)) return { id, status: 'unknown', message: 'no outbox event with this id in this database' };
+      const shown = odoo.states.get(id);
+      if (shown && Date.parse(st.at) < Date.parse(shown.at)) return { id, status: 'stale', message: `older than the state shown (${shown.state})` };
+      if (shown && JSON.stringify(shown) === JSON.stringify(st)) return { id, status: 'duplicate', message: 'already shown' };
+      odoo.states.set(id, st);
+      return { id, status: 'applied', message: '' };
+    });
+    odoo.stateResults.push(results);
+    return results;
   };
   const odooError = (name: string, message: string) => ({ code: 200, message: 'Odoo Server Error', data: { name, message, debug: `Traceback...\n${name}: ${message}`, arguments: [message], context: {} } });
   odoo.fetch = (async (input: string | URL | Request, init?: RequestInit) => {
@@ -70,10 +95,10 @@ export function fakeOdoo(options: { key?: string; version?: number; advance?: (m
           return json({ jsonrpc: '2.0', id, error: odooError('psycopg2.errors.SerializationFailure', 'could not serialize access due to concurrent update') });
         }
         if (m === 'apply_event_states' && odoo.statesMethod) {
-          for (const st of positional[0]) odoo.states.set(st.id, st);
-          return json({ jsonrpc: '2.0', id, result: true });
+          if (odoo.statesError) return json({ jsonrpc: '2.0', id, error: odooError('odoo.exceptions.ValidationError', odoo.statesError) });
+          return json({ jsonrpc: '2.0', id, result: applyStates(positional[0]) });
         }
-        if (model !== 'logistics.bridge.api' || m !== 'apply_milestones') return json({ jsonrpc: '2.0', id, error: odooError('builtins.AttributeError', `no method ${m}`) });
+        if (model !== 'logistics.bridge.api' || m !== 'apply_milestones') return json({ jsonrpc: '2.0', id, error: odooError('builtins.AttributeError', `The method '${model}.${m}' does not exist`) });
         return json({ jsonrpc: '2.0', id, result: apply(positional[0]) });
       }
       return json({ jsonrpc: '2.0', id, error: odooError('builtins.NameError', 'unknown service') });
@@ -87,10 +112,10 @@ export function fakeOdoo(options: { key?: string; version?: number; advance?: (m
         return json({ name: 'psycopg2.errors.SerializationFailure', message: 'could not serialize access due to concurrent update', arguments: [], context: {}, debug: '' }, 500);
       }
       if (m[2] === 'apply_event_states' && odoo.statesMethod) {
-        for (const st of body.states) odoo.states.set(st.id, st);
-        return json(true);
+        if (odoo.statesError) return json({ name: 'odoo.exceptions.ValidationError', message: odoo.statesError, arguments: [odoo.statesError], context: {}, debug: '' }, 422);
+        return json(applyStates(body.states));
       }
-      if (m[1] !== 'logistics.bridge.api' || m[2] !== 'apply_milestones') return json({ name: 'werkzeug.exceptions.NotFound', message: 'not found', arguments: [], context: {}, debug: '' }, 404);
+      if (m[1] !== 'logistics.bridge.api' || m[2] !== 'apply_milestones') return json({ name: 'werkzeug.exceptions.NotFound', message: `404 Not Found: The method '${m[1]}.${m[2]}' does not exist`, arguments: [], context: {}, debug: '' }, 404);
       return json(apply(body.milestones));
     }
     return new Response('Not Found', { status: 404 });

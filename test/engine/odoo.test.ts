@@ -233,27 +233,69 @@ test('batch size adapts: grows while Odoo answers fast, halves when it is slow',
   assert.is(odoo.applied.size, 400);
 });
 
-test('event delivery states reach Odoo (dead, delivered) for its screens; a method Odoo lacks turns the push off', async () => {
+test('event delivery states reach Odoo (dead, delivered) for its screens; a method Odoo lacks turns the push off (both transports)', async () => {
   const clock = fakeClock();
-  for (const hasMethod of [true, false]) {
+  for (const [hasMethod, transport] of [[true, 'json2'], [false, 'json2'], [true, 'jsonrpc'], [false, 'jsonrpc']] as const) {
     const odoo = fakeOdoo();
     odoo.statesMethod = hasMethod;
-    const client = createOdooClient({ ...settings({ transport: 'json2' }), fetch: odoo.fetch });
+    const client = createOdooClient({ ...settings({ transport }), fetch: odoo.fetch });
+    const calls = () => odoo.requests.filter((r) => r.url.endsWith('/apply_event_states') || r.body?.params?.args?.[4] === 'apply_event_states').length;
     const h = await harness({ clock, odoo: client });
     h.partner('wms').script = ['refuse'];
     const dead = event('order.released', 'stock.picking:1200', 1);
     const ok = event('order.released', 'stock.picking:1201', 1);
     await h.publish(dead, ok);
     if (hasMethod) {
-      assert.equal([odoo.states.get(dead.id)?.state, odoo.states.get(dead.id)?.error_class], ['dead', 'business']);
-      assert.is(odoo.states.get(ok.id)?.state, 'delivered');
+      assert.equal([odoo.states.get(dead.id)?.state, odoo.states.get(dead.id)?.error_class], ['dead', 'business'], transport);
+      assert.is(odoo.states.get(ok.id)?.state, 'delivered', transport);
+      assert.ok(odoo.stateResults.flat().every((r) => r.status === 'applied'), transport);
     } else {
-      const calls = odoo.requests.filter((r) => r.url.endsWith('/apply_event_states')).length;
-      assert.is(calls, 1, 'tried once, then off');
+      assert.is(calls(), 1, `${transport}: tried once, then off`);
       await h.publish(event('order.released', 'stock.picking:1202', 1));
-      assert.is(odoo.requests.filter((r) => r.url.endsWith('/apply_event_states')).length, 1);
+      assert.is(calls(), 1, transport);
     }
   }
+});
+
+test('a batch of states Odoo refuses for another reason is dropped, and the push stays on', async () => {
+  const odoo = fakeOdoo();
+  const client = createOdooClient({ ...settings({ transport: 'json2' }), fetch: odoo.fetch });
+  const h = await harness({ odoo: client });
+  odoo.statesError = 'something in this batch is wrong';
+  const first = event('order.released', 'stock.picking:1210', 1);
+  await h.publish(first);
+  assert.is(odoo.states.size, 0);
+  odoo.statesError = undefined;
+  const second = event('order.released', 'stock.picking:1211', 1);
+  await h.publish(second);
+  assert.is(odoo.states.get(second.id)?.state, 'delivered', 'still pushing after a refused batch');
+});
+
+test('states of events Odoo does not know are answered unknown per item; the others are shown', async () => {
+  const odoo = fakeOdoo();
+  const client = createOdooClient({ ...settings({ transport: 'json2' }), fetch: odoo.fetch });
+  const h = await harness({ odoo: client });
+  const foreign = event('order.released', 'stock.picking:1220', 1);
+  const known = event('order.released', 'stock.picking:1221', 1);
+  odoo.unknownEvents.add(foreign.id);
+  await h.publish(foreign, known);
+  const answers = odoo.stateResults.flat();
+  assert.ok(answers.some((r) => r.id === foreign.id && r.status === 'unknown'));
+  assert.is(odoo.states.get(known.id)?.state, 'delivered');
+  assert.not.ok(odoo.states.has(foreign.id));
+  await h.publish(event('order.released', 'stock.picking:1222', 1));
+  assert.ok(odoo.stateResults.length >= 2, 'the push stays on');
+});
+
+test('the fake Odoo keeps the addon contract: an older state never replaces a newer one, the same one is a duplicate', async () => {
+  const odoo = fakeOdoo();
+  const client = createOdooClient({ ...settings({ transport: 'json2' }), fetch: odoo.fetch });
+  const id = stableId('ev', 'order');
+  const delivered = { id, state: 'delivered', attempts: 2, at: '2026-11-26T12:00:00.900Z' };
+  const retrying = { id, state: 'retrying', attempts: 1, last_error: '503', at: '2026-11-26T12:00:00.100Z' };
+  const r = await client.call<{ status: string }[]>('apply_event_states', { states: [delivered, retrying, delivered, { id }] }, []);
+  assert.equal(r.map((x) => x.status), ['applied', 'stale', 'duplicate', 'rejected']);
+  assert.is(odoo.states.get(id).state, 'delivered');
 });
 
 test('a milestone Odoo rejects is an operator dead letter: listed, replayed with an edited payload (validated), audited', async () => {

@@ -105,6 +105,11 @@ export interface WritebackOptions {
   onWritten?: (milestones: Milestone[]) => void;
 }
 
+/** Odoo has no such method: JSON-2 answers 404, /jsonrpc an AttributeError "The method ... does not exist". */
+export function methodMissing(err: OdooError): boolean {
+  return err.details.status === 404 || /AttributeError/.test(err.details.name ?? '') || /method '[^']*' does not exist/i.test(err.message);
+}
+
 /** Creates the write-back outbox and its writer (idle when no client is configured). */
 export function createWriteback(options: WritebackOptions): Writeback {
   const { store, client, io, logger } = options;
@@ -281,22 +286,34 @@ export function createWriteback(options: WritebackOptions): Writeback {
     }
   }
 
-  /** Pushes queued event states in batches; a method Odoo lacks turns the push off. */
+  /**
+   * Pushes queued event states in batches. A method Odoo lacks (an older module) turns the push off;
+   * any other refusal drops that batch only (states are for Odoo's screens: the next change of each
+   * event is pushed again), so one bad batch never silences the push for good.
+   */
   async function sendStates() {
     const t = stateTable();
     while (statesMethod && t.size) {
       const batch = [...t.values()].slice(0, maxBatch);
+      let results: unknown;
       try {
-        await client!.call(statesMethod, { states: batch }, [batch]);
+        results = await client!.call(statesMethod, { states: batch }, [batch]);
       } catch (e) {
         const err = e instanceof OdooError ? e : new OdooError('unavailable', String(e));
         if (err.kind !== 'application') return;
-        logger.warn({ method: statesMethod, error: err.message }, 'Odoo does not take event delivery states; the push is off (states stay visible in the bridge)');
-        statesMethod = '';
-        const ids = [...t.keys()];
-        t.clear();
-        await statesCol.delete(ids);
-        return;
+        if (methodMissing(err)) {
+          logger.warn({ method: statesMethod, error: err.message }, 'Odoo does not take event delivery states; the push is off (states stay visible in the bridge)');
+          statesMethod = '';
+          const ids = [...t.keys()];
+          t.clear();
+          await statesCol.delete(ids);
+          return;
+        }
+        logger.warn({ method: statesMethod, error: err.message, states: batch.length }, 'Odoo refused a batch of event delivery states; dropped, the push stays on');
+      }
+      if (Array.isArray(results)) {
+        const refused = (results as { id?: string; status?: string; message?: string }[]).filter((r) => r?.status === 'rejected');
+        if (refused.length) logger.warn({ refused: refused.slice(0, 5) }, 'Odoo refused some event delivery states');
       }
       // Only rows not replaced by a newer state meanwhile are done.
       const sent = batch.filter((r) => t.get(r.id) === r).map((r) => r.id);

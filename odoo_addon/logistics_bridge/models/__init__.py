@@ -2,6 +2,8 @@ from . import logistics_bridge_aggregate_sequence
 from . import logistics_bridge_event
 from . import logistics_bridge_milestone
 from . import logistics_bridge_api
+from . import logistics_bridge_contact
+from . import logistics_bridge_overview
 from . import delivery_carrier
 from . import stock_picking
 from . import sale_order

@@ -3,7 +3,8 @@ import logging
 from odoo import _, api, models
 from odoo.exceptions import AccessError, UserError
 
-from ..services import contract
+from ..services import contract, event_states
+from ..services.event_states import EventStateApplier
 from ..services.milestones import MilestoneApplier
 
 _logger = logging.getLogger(__name__)
@@ -39,8 +40,9 @@ class LogisticsBridgeApi(models.AbstractModel):
         if len(milestones) > MAX_BATCH:
             return [{'id': m.get('id') if isinstance(m, dict) else None, 'status': 'rejected',
                      'message': f'batch too large: at most {MAX_BATCH} milestones per call'} for m in milestones]
+        self._record_contact('apply_milestones')
         applier = MilestoneApplier(self.env, self.env['res.config.settings'].sudo()._logistics_bridge_settings())
-        return [applier.apply_one(item) for item in milestones]
+        return applier.apply_batch(milestones)
 
     @api.model
     def apply_inventory_levels(self, levels):
@@ -58,9 +60,35 @@ class LogisticsBridgeApi(models.AbstractModel):
         return results
 
     @api.model
+    def apply_event_states(self, states):
+        """Show the bridge's delivery state of outbox events (dead, manual, blocked... delivered).
+
+        :param list states: ``[{"id": <event id>, "state": <bridge state>, "at": <RFC 3339, the bridge's
+            time of the state>, "attempts": int, "last_error"?: str, "error_class"?: "technical"|"business",
+            "blocked_by"?: <event id>}]``
+        :returns: ``[{"id", "status": "applied"|"duplicate"|"stale"|"unknown"|"rejected", "message"}]``,
+            one per input item, same order. Idempotent; an older ``at`` never replaces a newer state.
+        """
+        self._check_caller()
+        if not isinstance(states, list):
+            raise UserError(_("apply_event_states expects a list of event states"))
+        if len(states) > event_states.MAX_BATCH:
+            return [event_states.result(s.get('id') if isinstance(s, dict) else None, 'rejected',
+                                        f'batch too large: at most {event_states.MAX_BATCH} states per call') for s in states]
+        self._record_contact('apply_event_states')
+        return EventStateApplier(self.env).apply(states)
+
+    def _record_contact(self, method):
+        # The overview's "last contact with the bridge" (a manager trying the API is not the bridge);
+        # module bookkeeping the integration user cannot write itself.
+        if self.env.user.has_group('logistics_bridge.group_logistics_bridge_integration'):
+            self.env['logistics.bridge.contact'].sudo()._record('writeback', method)
+
+    @api.model
     def get_event_states(self, event_ids):
         """States of outbox events by event id: ``{id: {"state", "attempts", "last_error"}}`` (unknown ids omitted)."""
         self._check_caller()
+        self._record_contact('get_event_states')
         events = self.env['logistics.bridge.event'].search([('uuid', 'in', list(event_ids or []))])
         return {e.uuid: {'state': e.state, 'attempts': e.attempts, 'last_error': e.last_error or None} for e in events}
 

@@ -5,8 +5,9 @@ import uuid
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
-from ..services import contract, payloads
+from ..services import contract, payloads, wakeup
 from ..services.dispatcher import Dispatcher
+from ..services.event_states import ATTENTION_STATES, BRIDGE_STATES
 
 _logger = logging.getLogger(__name__)
 
@@ -57,6 +58,25 @@ class LogisticsBridgeEvent(models.Model):
     done_at = fields.Datetime('Answered At', readonly=True)
     display_label = fields.Char(compute='_compute_display_label')
 
+    # Where the event stands in the bridge, pushed back by the bridge (logistics.bridge.api.apply_event_states).
+    bridge_state = fields.Selection(BRIDGE_STATES, 'Bridge State', readonly=True, index='btree_not_null', copy=False,
+                                    help="Delivery state in the bridge: dead (dead-letter queue), manual (no partner could "
+                                         "take it), blocked (an earlier event of the same order/shipment is dead) need a person.")
+    bridge_state_at = fields.Datetime('Bridge State Time', readonly=True, copy=False,
+                                      help="When the bridge recorded this state (its clock, microseconds kept); an older state never replaces a newer one.")
+    bridge_attempts = fields.Integer('Partner Calls', readonly=True, copy=False, help="Partner calls the bridge made for this event.")
+    bridge_last_error = fields.Text('Last Partner Error', readonly=True, copy=False)
+    bridge_error_class = fields.Selection([('technical', 'Technical'), ('business', 'Business')], 'Error Class',
+                                          readonly=True, copy=False,
+                                          help="Business: a person must fix the data; technical: the partner or the network failed.")
+    bridge_blocked_by = fields.Char('Blocked By (event id)', readonly=True, copy=False)
+    bridge_blocked_by_id = fields.Many2one('logistics.bridge.event', 'Blocked By', readonly=True, copy=False, ondelete='set null',
+                                           help="The earlier event of the same order/shipment that holds this one back in the bridge.")
+    bridge_activity_id = fields.Many2one('mail.activity', 'To-Do', readonly=True, copy=False, ondelete='set null',
+                                         help="The activity asking a person to act while the event is dead or in manual handling.")
+    needs_attention = fields.Boolean('Needs a Person', compute='_compute_needs_attention', store=True, index=True,
+                                     help="Rejected by the bridge, or dead / manual / blocked in the bridge.")
+
     _uuid_uniq = models.Constraint('UNIQUE(uuid)', 'An event id must be unique.')
     _aggregate_sequence_uniq = models.Constraint('UNIQUE(aggregate, sequence)', 'Sequence numbers are unique per aggregate.')
     _sendable_index = models.Index("(id) WHERE state IN ('pending', 'sent')")
@@ -65,6 +85,11 @@ class LogisticsBridgeEvent(models.Model):
     def _compute_display_label(self):
         for event in self:
             event.display_label = f"{event.event_type} {event.aggregate} #{event.sequence}"
+
+    @api.depends('state', 'bridge_state')
+    def _compute_needs_attention(self):
+        for event in self:
+            event.needs_attention = event.state == 'rejected' or event.bridge_state in ATTENTION_STATES
 
     @api.depends('payload')
     def _compute_payload_text(self):
@@ -148,21 +173,18 @@ class LogisticsBridgeEvent(models.Model):
         return self.create(dict(vals, sequence=sequence))
 
     def _wake_dispatcher(self):
-        """Ask for a dispatch run right after commit, once per transaction, for real-time workflows."""
+        """Ask for a dispatch run right after commit, once per transaction, for real-time workflows.
+
+        A trigger row written at commit time (pre-commit hook) and a wake-up of the cron workers sent
+        after commit by a background thread, so the user's commit does not wait for it
+        (services/wakeup.py explains why, from ir.cron's source); a rollback leaves neither.
+        """
         settings = self.env['res.config.settings'].sudo()._logistics_bridge_settings()
-        realtime = any(settings.workflow_mode(contract.WORKFLOW_OF_EVENT[e.event_type]) == 'realtime' for e in self)
-        if not realtime:
-            return
-        # ir.cron._trigger writes a trigger row in this transaction (gone if it rolls back) and
-        # notifies the cron workers in a postcommit hook: the send happens only after commit.
-        # One trigger per transaction is enough; re-check it exists in case a savepoint rolled it back.
-        data = self.env.cr.precommit.data
-        trigger = data.get('logistics_bridge.trigger')
-        if trigger is not None and trigger.exists():
+        if not any(settings.workflow_mode(contract.WORKFLOW_OF_EVENT[e.event_type]) == 'realtime' for e in self):
             return
         cron = self.env.ref('logistics_bridge.ir_cron_dispatch_events', raise_if_not_found=False)
         if cron:
-            data['logistics_bridge.trigger'] = cron.sudo()._trigger()
+            wakeup.wake_after_commit(self.env.cr, cron.id)
 
     # ------------------------------------------------------------------
     # Buttons
@@ -233,6 +255,7 @@ class LogisticsBridgeEvent(models.Model):
                 break
         dispatcher.close()
         self._schedule_next_retry()
+        self.env['logistics.bridge.contact'].sudo()._prune()
 
     def _notify_rejected(self):
         """Tell the people following the picking that the bridge refused its event."""

@@ -18,6 +18,13 @@ class ResConfigSettings(models.TransientModel):
     logistics_bridge_apply_inventory = fields.Boolean('Apply partner inventory levels', config_parameter='logistics_bridge.apply_inventory')
     logistics_bridge_validate_on_dispatch = fields.Boolean('Validate deliveries dispatched by the warehouse', config_parameter='logistics_bridge.validate_on_dispatch')
 
+    logistics_bridge_alert_pending_minutes = fields.Integer(
+        'Alert when an event waits longer than (min)', config_parameter='logistics_bridge.alert_pending_minutes', default=30,
+        help="The overview shows a warning when the oldest event not yet acknowledged by the bridge is older.")
+    logistics_bridge_alert_contact_minutes = fields.Integer(
+        'Alert when the bridge is silent for (min)', config_parameter='logistics_bridge.alert_contact_minutes', default=60,
+        help="The overview shows a warning when neither an acknowledgement nor a write-back call came for longer.")
+
     @api.model
     def _logistics_bridge_settings(self):
         """The module's settings as a plain BridgeSettings object (reads ir.config_parameter)."""

@@ -111,6 +111,7 @@ def _validator(kind):
     return jsonschema.Draft7Validator(schema, format_checker=checker)
 
 
+@lru_cache(maxsize=None)
 def _branch_validator(kind, type_name):
     """Validator for the oneOf branch of one type: gives precise errors instead of 'not valid under any'."""
     import jsonschema  # noqa: PLC0415

@@ -181,6 +181,8 @@ class Dispatcher:
             report.error = message
             return
         result = answer['result']
+        # The overview's "last contact with the bridge".
+        self.env['logistics.bridge.contact'].sudo()._record('dispatch', 'events.publish')
         by_uuid = {e.uuid: e for e in chunk}
         seen = set()
         common = {'sent_at': now, 'done_at': now, 'last_error': False, 'next_attempt_at': False,

@@ -4,13 +4,23 @@ Rules:
 - idempotent by milestone id: a known id answers "duplicate" and changes nothing;
 - out-of-order safe: a status milestone older (occurred_at) than the one that set the picking's
   current status is recorded as "stale" and never moves the status backwards;
-- one bad item is "rejected" with its reason; the others of the batch are still applied
-  (each item runs in its own savepoint). Database conflicts (serialization) are not caught: the
-  whole call fails and the bridge retries it, every item then answering applied or duplicate.
+- one bad item is "rejected" with its reason; the others of the batch are still applied.
+  Database conflicts (serialization) are not caught: the whole call fails and the bridge retries
+  it, every item then answering applied or duplicate.
+
+A batch is applied in bulk (``apply_batch``). First, what needs no write is checked for every item
+at once: the schema, duplicates (one query), the target pickings (one read), the warehouses and
+products of inventory levels (one search each); an item failing there is answered without touching
+the database. Then, in ONE savepoint: the history rows with one ``create(vals_list)``, each item's
+effect in list order, one status write per picking and one chatter note per picking for the batch.
+Should an item fail there (a label that is not base64, dispatched lines matching no move...), that
+savepoint is rolled back and the batch is applied again item by item (``apply_one``, a savepoint
+each), so a bad item never fails the others.
 """
 import base64
 import binascii
 import logging
+from collections import defaultdict
 
 import psycopg2
 
@@ -28,6 +38,26 @@ LABEL_MIMETYPES = {'PDF': 'application/pdf', 'PNG': 'image/png', 'ZPL': 'text/pl
 # What a person cares about gets a chatter message; the rest is history only.
 CHATTER_TYPES = {'order.accepted', 'order.rejected', 'label.created', 'shipment.dispatched', 'shipment.delivered',
                  'shipment.exception', 'shipment.returned', 'shipment.proof_of_delivery', 'freight.charged'}
+# ... and these also on the sale order, which the salesperson follows.
+ORDER_NOTE_TYPES = ('shipment.delivered', 'shipment.exception', 'order.rejected')
+
+
+def responsible_user(picking):
+    """The person who acts on a picking's logistics problem: its responsible, the order's salesperson,
+    its creator (an active internal user who can read it, not the caller), else the administrator."""
+    env = picking.env
+    for user in (picking.user_id, picking.sale_id.user_id, picking.create_uid):
+        if user and not user.share and user.active and user != env.user \
+                and picking.with_user(user).has_access('read'):
+            return user
+    return env.ref('base.user_admin', raise_if_not_found=False) or env.user
+
+
+def schedule_activity(picking, activity_type_xmlid, summary, note):
+    """An activity for the responsible person, due today, created with the caller's rights."""
+    return picking.activity_schedule(
+        activity_type_xmlid, fields.Date.context_today(picking),
+        summary=summary, note=escape(note), user_id=responsible_user(picking).id)
 
 
 class Rejected(Exception):
@@ -39,16 +69,43 @@ def result(milestone_id, status, message=''):
 
 
 class MilestoneApplier:
-    """Applies milestones with the caller's rights (the integration user), item by item."""
+    """Applies milestones with the caller's rights (the integration user)."""
+
+    # What one item may raise that makes it "rejected" (AccessError: the integration user may not
+    # touch that record, e.g. another company's picking).
+    ITEM_ERRORS = (Rejected, UserError, ValidationError, AccessError, MissingError, ValueError)
 
     def __init__(self, env, settings):
         self.env = env
         self.settings = settings
         self._label_attachment = None
 
-    # -- entry point ----------------------------------------------------------------------------
+    # -- entry points ---------------------------------------------------------------------------
+
+    def apply_batch(self, items):
+        """Apply ``items`` in list order; one result per item (see the module docstring)."""
+        results = [None] * len(items)
+        prepared = self._prepare(items, results)
+        if prepared:
+            try:
+                with self.env.cr.savepoint():
+                    self._apply_prepared(prepared, results)
+            except psycopg2.errors.UniqueViolation:
+                # A concurrent call committed one of these ids first: sorted out item by item.
+                self._apply_each(prepared, results)
+            except self.ITEM_ERRORS as exc:
+                _logger.info("logistics bridge: bulk apply of %s milestone(s) failed (%s); applying them one by one",
+                             len(prepared), exc.args[0] if exc.args else type(exc).__name__)
+                self._apply_each(prepared, results)
+        return results
+
+    def _apply_each(self, prepared, results):
+        self.env.invalidate_all()
+        for entry in prepared:
+            results[entry['index']] = self.apply_one(entry['item'])
 
     def apply_one(self, item):
+        """Apply one milestone in its own savepoint (the fallback of a batch that failed in bulk)."""
         milestone_id = item.get('id') if isinstance(item, dict) and isinstance(item.get('id'), str) else None
         self._label_attachment = None
         try:
@@ -59,11 +116,8 @@ class MilestoneApplier:
             # The same milestone id written by a concurrent call that committed first.
             self.env.invalidate_all()
             return result(milestone_id, 'duplicate', 'already recorded (concurrent call)')
-        except (Rejected, UserError, ValidationError, AccessError, MissingError, ValueError) as exc:
-            # AccessError: the integration user may not touch that record (another company...).
-            message = exc.args[0] if exc.args else type(exc).__name__
-            _logger.info("logistics bridge milestone %s rejected: %s", milestone_id, message)
-            return result(milestone_id, 'rejected', str(message))
+        except self.ITEM_ERRORS as exc:
+            return self._rejected(milestone_id, exc)
 
     def _apply(self, item):
         self._validate(item)
@@ -78,30 +132,16 @@ class MilestoneApplier:
             return self._apply_inventory(item, occurred_at)
         picking = self._resolve_picking(item)
         stale = self._is_stale(picking, mtype, occurred_at)
-        summary = self._summary(mtype, payload)
-        vals = {
-            'uuid': item['id'],
-            'milestone_type': mtype,
-            'schema_version': item.get('schema_version', 1),
-            'occurred_at': occurred_at,
-            'aggregate': item['aggregate'],
-            'event_uuid': item.get('event_id'),
-            'partner': item['source'].get('partner'),
-            'partner_ref': item['source'].get('partner_ref'),
-            'picking_id': picking.id,
-            'company_id': picking.company_id.id,
-            'result': 'stale' if stale else 'applied',
-            'summary': summary,
-            'payload': payload,
-        }
-        milestone = Milestone.create(vals)
+        milestone = Milestone.create(self._picking_vals(item, occurred_at, picking, stale))
         self._handlers()[mtype](picking, payload, occurred_at, milestone, stale)
         if stale:
-            return 'stale', f"older than the current status ({picking.bridge_status} at {contract.format_timestamp(picking.bridge_status_at)}): recorded, status unchanged"
+            return 'stale', self._stale_message(picking.bridge_status, picking.bridge_status_at)
         if mtype in contract.SHIPMENT_STATUS_RANK:
             picking.write({'bridge_status': mtype, 'bridge_status_at': occurred_at})
         if mtype in CHATTER_TYPES:
-            self._post(picking, milestone, summary)
+            attachments = self._label_attachment
+            self._label_attachment = None
+            self._post(picking, milestone, attachments)
         return 'applied', ''
 
     def _handlers(self):
@@ -120,6 +160,144 @@ class MilestoneApplier:
             'freight.charged': self._on_freight_charged,
         }
 
+    # -- bulk -----------------------------------------------------------------------------------
+
+    def _prepare(self, items, results):
+        """The checks that need no write, for the whole batch at once. Fills ``results`` for the items
+        that fail them (rejected) or are known already (duplicate); returns the others in list order
+        as ``{index, item, occurred_at, picking}`` or ``{..., warehouse, product}``."""
+        candidates = []
+        seen = set()
+        for index, item in enumerate(items):
+            milestone_id = item.get('id') if isinstance(item, dict) and isinstance(item.get('id'), str) else None
+            try:
+                self._validate(item)
+                occurred_at = contract.parse_timestamp(item['occurred_at'])
+                picking_id = None if item['type'] == 'inventory.level' else self._picking_id(item)
+            except self.ITEM_ERRORS as exc:
+                results[index] = self._rejected(milestone_id, exc)
+                continue
+            if item['id'] in seen:
+                results[index] = result(item['id'], 'duplicate', 'already recorded')
+                continue
+            seen.add(item['id'])
+            candidates.append({'index': index, 'item': item, 'occurred_at': occurred_at, 'picking_id': picking_id})
+        if not candidates:
+            return []
+        # Existence of an id, whatever company it was recorded for (record rules would hide it).
+        known = set(self.env['logistics.bridge.milestone'].sudo().search_fetch(
+            [('uuid', 'in', [c['item']['id'] for c in candidates])], ['uuid']).mapped('uuid'))
+        fresh = [c for c in candidates if c['item']['id'] not in known]
+        for entry in candidates:
+            if entry['item']['id'] in known:
+                results[entry['index']] = result(entry['item']['id'], 'duplicate', 'already recorded')
+        pickings = self.env['stock.picking'].browse({c['picking_id'] for c in fresh if c['picking_id']}).exists()
+        writable = pickings._filtered_access('write')
+        writable.fetch(['name', 'company_id', 'bridge_status', 'bridge_status_at', 'carrier_tracking_ref'])
+        levels = [c['item']['payload'] for c in fresh if c['picking_id'] is None]
+        warehouses, products = {}, {}
+        if levels:
+            # First match per code, as a search with limit=1 would give.
+            for warehouse in self.env['stock.warehouse'].search([('code', 'in', list({p['warehouse'] for p in levels}))]):
+                warehouses.setdefault(warehouse.code, warehouse)
+            for product in self.env['product.product'].search([('default_code', 'in', list({p['sku'] for p in levels}))]):
+                products.setdefault(product.default_code, product)
+        prepared = []
+        for entry in fresh:
+            item = entry['item']
+            try:
+                if entry['picking_id'] is None:
+                    entry['warehouse'] = warehouses.get(item['payload']['warehouse'])
+                    entry['product'] = products.get(item['payload']['sku'])
+                    self._check_inventory_targets(item, entry['warehouse'], entry['product'])
+                else:
+                    picking = pickings.browse(entry['picking_id'])
+                    if picking not in pickings:
+                        raise Rejected(f"no picking {item['aggregate']}")
+                    if picking not in writable:
+                        picking.check_access('write')  # raises the AccessError that says why
+                    self._check_reference(item, picking)
+                    entry['picking'] = picking
+            except self.ITEM_ERRORS as exc:
+                results[entry['index']] = self._rejected(item['id'], exc)
+                continue
+            prepared.append(entry)
+        return prepared
+
+    def _apply_prepared(self, prepared, results):
+        """The writes of a prepared batch, in list order (inside the caller's savepoint)."""
+        # Status as this batch moves it, per picking: an older milestone never moves it backwards,
+        # also when the newer one came earlier in the same batch.
+        status = {e['picking']: (e['picking'].bridge_status, e['picking'].bridge_status_at) for e in prepared if 'picking' in e}
+        initial = dict(status)
+        latest_level = self._latest_levels([e for e in prepared if 'warehouse' in e])
+        vals_list = []
+        for entry in prepared:
+            item, occurred_at = entry['item'], entry['occurred_at']
+            if 'warehouse' in entry:
+                key = (entry['warehouse'].id, item['payload']['sku'])
+                entry['stale'] = bool(latest_level.get(key) and latest_level[key] > occurred_at)
+                latest_level[key] = max(latest_level.get(key) or occurred_at, occurred_at)
+                vals_list.append(self._inventory_vals(item, occurred_at, entry['warehouse'], entry['stale']))
+                continue
+            picking, mtype = entry['picking'], item['type']
+            current, current_at = status[picking]
+            entry['stale'] = mtype in contract.SHIPMENT_STATUS_RANK and bool(current_at and occurred_at < current_at)
+            if entry['stale']:
+                entry['message'] = self._stale_message(current, current_at)
+            elif mtype in contract.SHIPMENT_STATUS_RANK:
+                status[picking] = (mtype, occurred_at)
+            vals_list.append(self._picking_vals(item, occurred_at, picking, entry['stale']))
+        milestones = self.env['logistics.bridge.milestone'].create(vals_list)
+        handlers = self._handlers()
+        notes = defaultdict(list)          # picking -> milestones worth a chatter note
+        attachments = defaultdict(list)    # picking -> label attachments for that note
+        for entry, milestone in zip(prepared, milestones):
+            item = entry['item']
+            if 'warehouse' in entry:
+                state, message = self._inventory_effect(item['payload'], entry['warehouse'], entry['product'], entry['stale'])
+                results[entry['index']] = result(item['id'], state, message)
+                continue
+            picking = entry['picking']
+            self._label_attachment = None
+            handlers[item['type']](picking, item['payload'], entry['occurred_at'], milestone, entry['stale'])
+            if self._label_attachment and not entry['stale']:
+                attachments[picking].append(self._label_attachment)
+            self._label_attachment = None
+            if entry['stale']:
+                results[entry['index']] = result(item['id'], 'stale', entry['message'])
+                continue
+            if item['type'] in CHATTER_TYPES:
+                notes[picking].append(milestone)
+            results[entry['index']] = result(item['id'], 'applied', '')
+        # One status write per picking this batch moved (one write for pickings given the same values).
+        moved = defaultdict(list)
+        for picking, value in status.items():
+            if value != initial[picking]:
+                moved[value].append(picking.id)
+        for (mtype, at), ids in moved.items():
+            self.env['stock.picking'].browse(ids).write({'bridge_status': mtype, 'bridge_status_at': at})
+        Milestone, Attachment = self.env['logistics.bridge.milestone'], self.env['ir.attachment']
+        self._post_notes({picking: Milestone.union(*ms) for picking, ms in notes.items()},
+                         {picking: Attachment.union(*atts) for picking, atts in attachments.items() if picking in notes})
+
+    def _latest_levels(self, entries):
+        """{(warehouse id, sku): latest occurred_at recorded} for the inventory levels of a batch (one query)."""
+        if not entries:
+            return {}
+        groups = self.env['logistics.bridge.milestone']._read_group(
+            [('milestone_type', '=', 'inventory.level'),
+             ('warehouse_id', 'in', list({e['warehouse'].id for e in entries})),
+             ('sku', 'in', list({e['item']['payload']['sku'] for e in entries}))],
+            ['warehouse_id', 'sku'], ['occurred_at:max'])
+        return {(warehouse.id, sku): at for warehouse, sku, at in groups}
+
+    @staticmethod
+    def _rejected(milestone_id, exc):
+        message = exc.args[0] if exc.args else type(exc).__name__
+        _logger.info("logistics bridge milestone %s rejected: %s", milestone_id, message)
+        return result(milestone_id, 'rejected', str(message))
+
     # -- checks ---------------------------------------------------------------------------------
 
     def _validate(self, item):
@@ -135,23 +313,53 @@ class MilestoneApplier:
         if errors:
             raise Rejected('; '.join(f"{path}: {message}" for path, message in errors[:5]))
 
-    def _resolve_picking(self, item):
+    @staticmethod
+    def _picking_id(item):
         model, _sep, res_id = item['aggregate'].partition(':')
         if model != 'stock.picking' or not res_id.isdigit():
             raise Rejected(f"aggregate {item['aggregate']!r} is not a stock.picking")
-        picking = self.env['stock.picking'].browse(int(res_id)).exists()
-        if not picking:
-            raise Rejected(f"no picking {item['aggregate']}")
-        picking.check_access('write')
+        return int(res_id)
+
+    @staticmethod
+    def _check_reference(item, picking):
         reference = item['payload'].get('shipment_ref') or item['payload'].get('picking_ref')
         if reference and reference != picking.name:
             raise Rejected(f"{item['aggregate']} is {picking.name}, not {reference}")
+
+    def _resolve_picking(self, item):
+        picking = self.env['stock.picking'].browse(self._picking_id(item)).exists()
+        if not picking:
+            raise Rejected(f"no picking {item['aggregate']}")
+        picking.check_access('write')
+        self._check_reference(item, picking)
         return picking
 
     def _is_stale(self, picking, mtype, occurred_at):
         if mtype not in contract.SHIPMENT_STATUS_RANK:
             return False
         return bool(picking.bridge_status_at and occurred_at < picking.bridge_status_at)
+
+    def _picking_vals(self, item, occurred_at, picking, stale):
+        mtype = item['type']
+        return {
+            'uuid': item['id'],
+            'milestone_type': mtype,
+            'schema_version': item.get('schema_version', 1),
+            'occurred_at': occurred_at,
+            'aggregate': item['aggregate'],
+            'event_uuid': item.get('event_id'),
+            'partner': item['source'].get('partner'),
+            'partner_ref': item['source'].get('partner_ref'),
+            'picking_id': picking.id,
+            'company_id': picking.company_id.id,
+            'result': 'stale' if stale else 'applied',
+            'summary': self._summary(mtype, item['payload']),
+            'payload': item['payload'],
+        }
+
+    @staticmethod
+    def _stale_message(status, status_at):
+        return f"older than the current status ({status} at {contract.format_timestamp(status_at)}): recorded, status unchanged"
 
     # -- per type -------------------------------------------------------------------------------
 
@@ -261,25 +469,36 @@ class MilestoneApplier:
     def _apply_inventory(self, item, occurred_at):
         payload = item['payload']
         warehouse = self.env['stock.warehouse'].search([('code', '=', payload['warehouse'])], limit=1)
+        product = self.env['product.product'].search([('default_code', '=', payload['sku'])], limit=1)
+        self._check_inventory_targets(item, warehouse, product)
+        newer = self.env['logistics.bridge.milestone'].search_count([
+            ('milestone_type', '=', 'inventory.level'), ('warehouse_id', '=', warehouse.id),
+            ('sku', '=', payload['sku']), ('occurred_at', '>', occurred_at)], limit=1)
+        self.env['logistics.bridge.milestone'].create(self._inventory_vals(item, occurred_at, warehouse, bool(newer)))
+        return self._inventory_effect(payload, warehouse, product, bool(newer))
+
+    @staticmethod
+    def _check_inventory_targets(item, warehouse, product):
+        payload = item['payload']
         if not warehouse:
             raise Rejected(f"unknown warehouse {payload['warehouse']!r}")
         if item['aggregate'] != f"inventory:{payload['warehouse']}":
             raise Rejected(f"aggregate must be inventory:{payload['warehouse']}")
-        product = self.env['product.product'].search([('default_code', '=', payload['sku'])], limit=1)
         if not product:
             raise Rejected(f"unknown SKU {payload['sku']!r}")
-        Milestone = self.env['logistics.bridge.milestone']
-        newer = Milestone.search_count([
-            ('milestone_type', '=', 'inventory.level'), ('warehouse_id', '=', warehouse.id),
-            ('sku', '=', payload['sku']), ('occurred_at', '>', occurred_at)], limit=1)
-        Milestone.create({
-            'uuid': item['id'], 'milestone_type': 'inventory.level', 'occurred_at': occurred_at,
-            'aggregate': item['aggregate'], 'partner': item['source'].get('partner'),
+
+    def _inventory_vals(self, item, occurred_at, warehouse, stale):
+        payload = item['payload']
+        return {
+            'uuid': item['id'], 'milestone_type': 'inventory.level', 'schema_version': item.get('schema_version', 1),
+            'occurred_at': occurred_at, 'aggregate': item['aggregate'], 'partner': item['source'].get('partner'),
             'partner_ref': item['source'].get('partner_ref'), 'warehouse_id': warehouse.id,
-            'company_id': warehouse.company_id.id, 'result': 'stale' if newer else 'applied',
+            'company_id': warehouse.company_id.id, 'result': 'stale' if stale else 'applied',
             'sku': payload['sku'], 'summary': self._summary('inventory.level', payload), 'payload': payload,
-        })
-        if newer:
+        }
+
+    def _inventory_effect(self, payload, warehouse, product, stale):
+        if stale:
             return 'stale', 'a newer level is already recorded for this SKU and warehouse'
         if self.settings.apply_inventory:
             self._set_on_hand(warehouse, product, payload['on_hand'])
@@ -298,34 +517,54 @@ class MilestoneApplier:
             parts.append(f"{payload['amount']['amount']} {payload['amount']['currency']}")
         return ' - '.join(parts)[:250]
 
-    def _post(self, picking, milestone, summary):
-        body = Markup('<p><b>%s</b></p><p>%s</p>') % (_("Logistics: %s", milestone.milestone_type), summary)
-        if milestone.partner:
-            body += Markup('<p class="text-muted">%s</p>') % _("Reported by %(partner)s at %(at)s UTC",
-                                                                 partner=milestone.partner, at=milestone.occurred_at)
-        attachments = self._label_attachment
-        self._label_attachment = None
-        picking.message_post(body=body, message_type='comment', subtype_xmlid='mail.mt_note',
-                             attachment_ids=attachments.ids if attachments else [])
-        if picking.sale_id and milestone.milestone_type in ('shipment.delivered', 'shipment.exception', 'order.rejected'):
-            # The salesperson follows the order, not the picking. Posting on an order needs write
-            # access the integration user must not have: this note alone is posted as superuser,
-            # still signed by the integration user.
-            picking.sale_id.sudo().message_post(
-                body=Markup('%s: %s') % (escape(picking.name), body), message_type='comment',
-                subtype_xmlid='mail.mt_note', author_id=self.env.user.partner_id.id)
+    def _post(self, picking, milestones, attachments=None):
+        """The chatter note of one picking (see _post_notes)."""
+        self._post_notes({picking: milestones}, {picking: attachments} if attachments else {})
 
-    def _responsible(self, picking):
-        for user in (picking.user_id, picking.sale_id.user_id, picking.create_uid):
-            if user and not user.share and user.active and user != self.env.user \
-                    and picking.with_user(user).has_access('read'):
-                return user
-        return self.env.ref('base.user_admin', raise_if_not_found=False) or self.env.user
+    def _post_notes(self, notes, attachments):
+        """One internal note per picking for the milestones of one call, and one per sale order for
+        those the salesperson cares about (``ORDER_NOTE_TYPES``). Notes notify nobody, so they are
+        logged in one batch (``_message_log_batch``, which creates them as superuser: write access
+        to these pickings was checked before); a picking with a label gets its own message, with the
+        label attached.
+
+        :param dict notes: picking -> logistics.bridge.milestone records
+        :param dict attachments: picking -> ir.attachment records
+        """
+        logged = {}
+        for picking, milestones in notes.items():
+            body = self._note_body(milestones, reported_by=True)
+            if attachments.get(picking):
+                picking.message_post(body=body, message_type='comment', subtype_xmlid='mail.mt_note',
+                                     attachment_ids=attachments[picking].ids)
+            else:
+                logged[picking.id] = body
+        if logged:
+            self.env['stock.picking'].browse(list(logged))._message_log_batch(logged, message_type='comment')
+        # The salesperson follows the order, not the picking. Writing on an order needs rights the
+        # integration user must not have: these notes alone are logged as superuser, still signed
+        # by the integration user.
+        for_orders = defaultdict(lambda: Markup())
+        for picking, milestones in notes.items():
+            relevant = milestones.filtered(lambda m: m.milestone_type in ORDER_NOTE_TYPES)
+            if picking.sale_id and relevant:
+                for_orders[picking.sale_id.id] += Markup('<p>%s</p>') % picking.name + self._note_body(relevant)
+        if for_orders:
+            self.env['sale.order'].sudo().browse(list(for_orders))._message_log_batch(
+                dict(for_orders), author_id=self.env.user.partner_id.id, message_type='comment')
+
+    @staticmethod
+    def _note_body(milestones, reported_by=False):
+        body = Markup()
+        for milestone in milestones:
+            body += Markup('<p><b>%s</b></p><p>%s</p>') % (_("Logistics: %s", milestone.milestone_type), milestone.summary)
+            if reported_by and milestone.partner:
+                body += Markup('<p class="text-muted">%s</p>') % _("Reported by %(partner)s at %(at)s UTC",
+                                                                     partner=milestone.partner, at=milestone.occurred_at)
+        return body
 
     def _activity(self, picking, summary, note):
-        picking.activity_schedule(
-            'mail.mail_activity_data_warning', fields.Date.context_today(picking),
-            summary=summary, note=escape(note), user_id=self._responsible(picking).id)
+        schedule_activity(picking, 'mail.mail_activity_data_warning', summary, note)
 
     def _invoice(self, picking):
         order = picking.sale_id

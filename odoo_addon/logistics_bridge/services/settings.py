@@ -18,6 +18,8 @@ class BridgeSettings:
     invoice_on_pod: bool = False   # proof of delivery creates the customer invoice
     apply_inventory: bool = False  # inventory.level milestones adjust stock quants
     validate_on_dispatch: bool = False  # shipment.dispatched from the warehouse validates the picking
+    alert_pending_minutes: int = 30  # overview warns when the oldest unsent event is older
+    alert_contact_minutes: int = 60  # overview warns when the bridge has not been heard from for longer
     workflows: dict = field(default_factory=lambda: {'order': 'realtime', 'shipment': 'realtime', 'return': 'realtime'})
 
     def workflow_mode(self, workflow):
@@ -50,5 +52,7 @@ class BridgeSettings:
             invoice_on_pod=flag('invoice_on_pod'),
             apply_inventory=flag('apply_inventory'),
             validate_on_dispatch=flag('validate_on_dispatch'),
+            alert_pending_minutes=max(number('alert_pending_minutes', 30), 1),
+            alert_contact_minutes=max(number('alert_contact_minutes', 60), 1),
             workflows=workflows,
         )

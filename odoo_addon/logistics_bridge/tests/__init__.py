@@ -7,3 +7,5 @@ from . import test_security
 from . import test_automation
 from . import test_http_api
 from . import test_screens
+from . import test_event_states
+from . import test_overview

@@ -55,3 +55,27 @@ class TestHttpApi(HttpCase):
         response = self.url_open('/jsonrpc', data=json.dumps(body), headers={'Content-Type': 'application/json'})
         self.assertEqual(response.status_code, 200, response.text)
         self.assertEqual(response.json()['result'], [{'id': item['id'], 'status': 'applied', 'message': ''}])
+
+    def test_event_states_over_json2_and_jsonrpc(self):
+        event = self.env['logistics.bridge.event'].emit('order.released', self.picking, payload={'recorded': False})
+        dead = {'id': event.uuid, 'state': 'dead', 'attempts': 3, 'at': '2026-11-26T12:00:00.500Z',
+                'last_error': '422 address_invalid', 'error_class': 'business'}
+        unknown = dict(dead, id=str(uuid.uuid4()))
+        response = self.json2('apply_event_states', {'states': [dead, unknown, dead]})
+        self.assertEqual(response.status_code, 200, response.text)
+        self.assertEqual([r['status'] for r in response.json()], ['applied', 'unknown', 'duplicate'])
+        event.invalidate_recordset()
+        self.assertEqual((event.bridge_state, event.bridge_error_class), ('dead', 'business'))
+        delivered = {'id': event.uuid, 'state': 'delivered', 'attempts': 4, 'at': '2026-11-26T12:30:00Z'}
+        body = {'jsonrpc': '2.0', 'method': 'call', 'id': 1, 'params': {
+            'service': 'object', 'method': 'execute_kw',
+            'args': [self.env.cr.dbname, self.user.id, self.key, 'logistics.bridge.api', 'apply_event_states', [[delivered]]]}}
+        response = self.url_open('/jsonrpc', data=json.dumps(body), headers={'Content-Type': 'application/json'})
+        self.assertEqual(response.json()['result'], [{'id': event.uuid, 'status': 'applied', 'message': ''}])
+        event.invalidate_recordset()
+        self.assertEqual(event.bridge_state, 'delivered')
+
+    def test_json2_unknown_method_is_404(self):
+        # what the bridge reads as "this Odoo has no such method" (an older module): the state push turns off
+        response = self.json2('apply_event_statez', {'states': []})
+        self.assertEqual(response.status_code, 404)

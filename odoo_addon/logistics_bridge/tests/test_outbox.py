@@ -1,8 +1,11 @@
+import threading
+import time
 from unittest.mock import patch
 
 from odoo.exceptions import UserError, ValidationError
 from odoo.tests import tagged
 
+from ..services import wakeup
 from .common import LogisticsBridgeCase
 
 
@@ -24,8 +27,46 @@ class TestOutbox(LogisticsBridgeCase):
         self.assertEqual(events.sequence, 1)
         self.assertEqual(events.aggregate, f'stock.picking:{picking.id}')
         self.assertEqual(events.sale_id, order)
-        # the dispatcher is woken through a trigger row of this same transaction (notified after commit)
+        # the dispatcher is woken through a trigger row of this same transaction, written when it
+        # commits (pre-commit hooks run on flush), and a wake-up of the cron workers after commit
+        self.env.cr.flush()
         self.assertEqual(self.env['ir.cron.trigger'].sudo().search_count([('cron_id', '=', cron.id)]), triggers_before + 1)
+        waker = [f for f in self.env.cr.postcommit._funcs if getattr(f, 'func', None) == wakeup.WAKER.wake]
+        self.assertEqual([f.args for f in waker], [(self.env.cr.dbname,)])
+
+    def test_one_wake_up_per_transaction_whatever_the_number_of_events(self):
+        cron = self.env.ref('logistics_bridge.ir_cron_dispatch_events')
+        self.env.cr.flush()
+        triggers_before = self.env['ir.cron.trigger'].sudo().search_count([('cron_id', '=', cron.id)])
+        orders = self.make_order() | self.make_order() | self.make_order()
+        self.assertEqual(len(self.Event.sudo().search([('sale_id', 'in', orders.ids)])), 3)
+        self.env.cr.flush()
+        self.assertEqual(self.env['ir.cron.trigger'].sudo().search_count([('cron_id', '=', cron.id)]), triggers_before + 1)
+        self.assertEqual(len([f for f in self.env.cr.postcommit._funcs if getattr(f, 'func', None) == wakeup.WAKER.wake]), 1)
+
+    def test_cron_waker_notifies_after_commit_from_its_thread_and_coalesces(self):
+        notified = []
+        started, release = threading.Event(), threading.Event()
+
+        def notify(dbname):
+            notified.append(dbname)
+            started.set()
+            release.wait(5)
+
+        waker = wakeup.CronWaker(notify=notify)
+        waker.wake('db1')
+        self.assertTrue(started.wait(5), "notified from the waker's thread")
+        # while that notification is on its way, three more wake-ups: one notification per database
+        waker.wake('db1')
+        waker.wake('db2')
+        waker.wake('db1')
+        release.set()
+        for _i in range(50):
+            if len(notified) >= 3:
+                break
+            time.sleep(0.05)
+        self.assertEqual(notified[0], 'db1')
+        self.assertEqual(sorted(notified[1:]), ['db1', 'db2'])
 
     def test_rolled_back_change_leaves_no_event(self):
         order = self.make_order(confirm=False)
@@ -38,6 +79,7 @@ class TestOutbox(LogisticsBridgeCase):
                 self.assertEqual(self.Event.sudo().search_count([]), events_before + 1)
                 raise Boom()
         self.env.invalidate_all()
+        self.env.cr.flush()
         self.assertEqual(self.Event.sudo().search_count([]), events_before)
         self.assertEqual(self.env['ir.cron.trigger'].sudo().search_count([('cron_id', '=', cron.id)]), triggers_before)
 
@@ -72,6 +114,7 @@ class TestOutbox(LogisticsBridgeCase):
         triggers_before = self.env['ir.cron.trigger'].sudo().search_count([('cron_id', '=', cron.id)])
         picking = self.out_picking(self.make_order())
         self.assertEqual(self.events_of(picking).state, 'pending')
+        self.env.cr.flush()
         self.assertEqual(self.env['ir.cron.trigger'].sudo().search_count([('cron_id', '=', cron.id)]), triggers_before)
 
     def test_emit_refuses_unknown_types(self):

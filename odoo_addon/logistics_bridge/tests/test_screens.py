@@ -14,7 +14,8 @@ class TestScreens(LogisticsBridgeCase):
         salesman = new_test_user(self.env, login='lb_menu_salesman', groups='sales_team.group_sale_salesman,stock.group_stock_user')
         visible = self.env['ir.ui.menu'].with_user(manager)._visible_menu_ids()
         self.assertIn(root.id, visible)
-        self.assertIn(self.env.ref('logistics_bridge.menu_logistics_bridge_rejected').id, visible)
+        self.assertIn(self.env.ref('logistics_bridge.menu_logistics_bridge_todo').id, visible)
+        self.assertIn(self.env.ref('logistics_bridge.menu_logistics_bridge_overview').id, visible)
         self.assertNotIn(settings.id, visible)  # settings: administrators only
         self.assertIn(settings.id, self.env['ir.ui.menu']._visible_menu_ids())
         self.assertNotIn(root.id, self.env['ir.ui.menu'].with_user(salesman)._visible_menu_ids())

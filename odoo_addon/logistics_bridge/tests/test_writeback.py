@@ -175,6 +175,96 @@ class TestWriteBack(LogisticsBridgeCase):
         self.assertEqual(picking.state, 'assigned')
         self.assertFalse(picking.bridge_milestone_ids)
 
+    # -- bulk path ------------------------------------------------------------------------------
+
+    def queries(self, items):
+        self.env.flush_all()
+        before = self.env.cr.sql_log_count
+        results = self.api.apply_milestones(items)
+        self.env.flush_all()
+        return self.env.cr.sql_log_count - before, results
+
+    def level(self, minutes):
+        payload = {'sku': self.product_a.default_code, 'warehouse': self.warehouse.code,
+                   'on_hand': {'value': 40, 'uom': 'Units'}, 'available': {'value': 35, 'uom': 'Units'}}
+        return self.milestone('inventory.level', None, payload, aggregate=f'inventory:{self.warehouse.code}',
+                              occurred_at=timedelta(minutes=minutes))
+
+    def new_picking(self):
+        picking_type = self.warehouse.out_type_id
+        return self.env['stock.picking'].create({
+            'picking_type_id': picking_type.id, 'partner_id': self.customer.id,
+            'location_id': picking_type.default_location_src_id.id,
+            'location_dest_id': self.env.ref('stock.stock_location_customers').id})
+
+    def test_a_batch_costs_the_same_queries_whatever_its_size(self):
+        self.queries([self.level(0)])  # warm caches
+        small, results = self.queries([self.level(i) for i in range(1, 6)])
+        self.assertEqual({r['status'] for r in results}, {'applied'})
+        large, results = self.queries([self.level(i) for i in range(10, 50)])
+        self.assertEqual({r['status'] for r in results}, {'applied'})
+        self.assertEqual(large, small, "inventory levels: one query per step, not per milestone")
+        pickings = [self.new_picking() for _i in range(10)]
+        transit = lambda picking, h: self.milestone('shipment.in_transit', picking, {'shipment_ref': picking.name}, occurred_at=timedelta(hours=h))
+        self.queries([transit(pickings[0], 1)])  # warm caches
+        small, results = self.queries([transit(p, 2) for p in pickings[1:3]])
+        self.assertEqual({r['status'] for r in results}, {'applied'})
+        large, results = self.queries([transit(p, 2) for p in pickings[3:10]])
+        self.assertEqual({r['status'] for r in results}, {'applied'})
+        self.assertEqual(large, small, "status milestones of several pickings: one query per step, not per milestone")
+        self.assertEqual(set(self.env['stock.picking'].browse([p.id for p in pickings]).mapped('bridge_status')), {'shipment.in_transit'})
+
+    def test_an_item_failing_in_the_bulk_step_falls_back_item_by_item(self):
+        good = self.milestone('shipment.in_transit', self.picking, self.status_payload(self.picking), occurred_at=timedelta(hours=1))
+        bad_label = self.label(occurred_at=timedelta(hours=2))
+        bad_label['payload']['label']['content_base64'] = '!!! not base64 !!!'
+        later = self.milestone('shipment.dispatched', self.picking, self.status_payload(self.picking), occurred_at=timedelta(hours=3))
+        results = self.apply(good, bad_label, later)
+        self.assertEqual([r['status'] for r in results], ['applied', 'rejected', 'applied'])
+        self.assertIn('content_base64', results[1]['message'])
+        self.assertEqual(sorted(self.picking.bridge_milestone_ids.mapped('uuid')), sorted([good['id'], later['id']]))
+        self.assertFalse(self.env['ir.attachment'].search([('res_model', '=', 'stock.picking'), ('res_id', '=', self.picking.id),
+                                                          ('name', 'like', 'LabelShipping-bridge')]))
+        self.assertEqual(self.picking.bridge_status, 'shipment.dispatched')
+
+    def test_one_chatter_note_per_picking_per_batch_for_what_people_care_about(self):
+        messages = self.picking.message_ids
+        results = self.apply(self.label(), self.milestone('shipment.dispatched', self.picking, self.status_payload(self.picking), occurred_at=timedelta(hours=1)),
+                             self.milestone('shipment.in_transit', self.picking, self.status_payload(self.picking), occurred_at=timedelta(hours=2)))
+        self.assertEqual([r['status'] for r in results], ['applied'] * 3)
+        new = self.picking.message_ids - messages
+        self.assertEqual(len(new), 1)
+        self.assertIn('label.created', new.body)
+        self.assertIn('shipment.dispatched', new.body)
+        self.assertNotIn('shipment.in_transit', new.body)
+        self.assertEqual(len(new.attachment_ids), 1)
+        self.assertEqual(self.picking.bridge_status, 'shipment.in_transit')
+
+    def test_delivery_is_noted_on_the_sale_order_for_the_salesperson(self):
+        other = self.out_picking(self.make_order())
+        order_messages, picking_messages = self.order.message_ids, self.picking.message_ids
+        results = self.apply(self.milestone('shipment.delivered', self.picking, self.status_payload(self.picking), occurred_at=timedelta(hours=8)),
+                             self.milestone('shipment.in_transit', other, self.status_payload(other)))
+        self.assertEqual([r['status'] for r in results], ['applied', 'applied'])
+        [note] = self.order.message_ids - order_messages
+        self.assertIn(self.picking.name, note.body)
+        self.assertIn('shipment.delivered', note.body)
+        self.assertEqual((note.author_id, note.subtype_id), (self.integration_user.partner_id, self.env.ref('mail.mt_note')))
+        [picking_note] = self.picking.message_ids - picking_messages
+        self.assertEqual((picking_note.author_id, picking_note.message_type), (self.integration_user.partner_id, 'comment'))
+        self.assertIn('Reported by carrier-sim', picking_note.body)
+
+    def test_order_within_a_batch_never_moves_the_status_backwards(self):
+        results = self.apply(
+            self.milestone('shipment.in_transit', self.picking, self.status_payload(self.picking), occurred_at=timedelta(hours=2)),
+            self.milestone('shipment.delivered', self.picking, self.status_payload(self.picking), occurred_at=timedelta(hours=5)),
+            self.milestone('shipment.out_for_delivery', self.picking, self.status_payload(self.picking), occurred_at=timedelta(hours=3)))
+        self.assertEqual([r['status'] for r in results], ['applied', 'applied', 'stale'])
+        self.assertIn('shipment.delivered', results[2]['message'])
+        self.assertEqual((self.picking.bridge_status, self.picking.bridge_status_at.hour), ('shipment.delivered', 17))
+        levels = self.api.apply_inventory_levels([self.level(60), self.level(30), self.level(90)])
+        self.assertEqual([r['status'] for r in levels], ['applied', 'stale', 'applied'])
+
     def test_every_milestone_type_of_the_contract_has_a_handler(self):
         from ..services import contract
         from ..services.milestones import MilestoneApplier
