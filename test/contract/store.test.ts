@@ -132,6 +132,24 @@ for (const { name, make } of makers) {
     await store.close();
   });
 
+  s('reads back every event of concurrent batches written across segment rotations, before and after a reopen', async () => {
+    const m = make({ segmentBytes: 4096 });
+    await m.store.open();
+    const batches = Array.from({ length: 12 }, () => Array.from({ length: 4 }, () => sampleEvent()));
+    for (let round = 0; round < 3; round++) await Promise.all(batches.slice(round * 4, round * 4 + 4).map((b) => m.store.ingest(b)));
+    const check = async (store: Store) => {
+      for (const e of batches.flat()) assert.equal((await store.get(e.id))?.event, e, `${e.id} reads back as stored`);
+    };
+    await check(m.store);
+    await m.store.close();
+    if (!m.reopen) return;
+    const again = m.reopen(); await again.open();
+    await check(again);
+    assert.is((await again.list({ limit: 500 })).items.length, 48);
+    await again.close();
+    rmSync(m.dir!, { recursive: true, force: true });
+  });
+
   s('survives a reopen with events, statuses and collections intact', async () => {
     const m = make();
     if (!m.reopen) { console.log('  skipped for memory store: nothing outlives the process'); return; }

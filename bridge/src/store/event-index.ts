@@ -16,6 +16,7 @@ export interface Entry extends EventStatus {
 }
 
 type Extras = Pick<EventStatus, 'last_error' | 'error_class' | 'blocked_by'>;
+const RECEIVED = EVENT_STATES.indexOf('received');
 
 /**
  * A copy of a string that owns its characters. V8's JSON.parse returns longer strings as slices
@@ -60,6 +61,29 @@ export class EventIndex {
     this.nums.len[s] = e.len;
     this.codes.type[s] = this.code(e.type);
     this.write(s, e);
+  }
+
+  /** Adds a just-received event (state `received`, no attempts): the ingest path, without building an Entry. */
+  addReceived(id: string, e: { n: number; type: string; aggregate: string; seg: number; off: number; len: number; at: number }) {
+    if (this.slotOf.has(id)) {
+      const at = new Date(e.at).toISOString();
+      return this.set(id, { ...e, state: 'received', attempts: 0, received_at: at, updated_at: at });
+    }
+    this.grow();
+    const s = this.used++;
+    const key = own(id);
+    this.slotOf.set(key, s);
+    this.ids[s] = key;
+    this.aggregates[s] = own(e.aggregate);
+    this.nums.n[s] = e.n;
+    this.nums.seg[s] = e.seg;
+    this.nums.off[s] = e.off;
+    this.nums.len[s] = e.len;
+    this.codes.type[s] = this.code(e.type);
+    this.codes.state[s] = RECEIVED;
+    this.nums.attempts[s] = 0;
+    this.nums.received[s] = e.at;
+    this.nums.updated[s] = e.at;
   }
 
   /** Applies a status change. */
