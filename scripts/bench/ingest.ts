@@ -40,8 +40,11 @@ async function startChild(cmd: string[], env: Record<string, string>, marker: Re
     proc.stdout!.on('data', (d) => { out += d; const m = marker.exec(out); if (m) ok(Number(m[1])); });
     proc.once('exit', (c) => fail(new Error(`child exited ${c}`)));
   });
+  // A child that dies mid-run would leave the pump waiting for replies forever.
+  proc.once('exit', (code, signal) => { if (!stopping) { console.error(`benchmark child ${cmd.at(-1)} exited (${code ?? signal}) during the run`); process.exit(1); } });
   return { proc, port };
 }
+let stopping = false;
 
 /** Sends `frames` batches keeping WINDOW in flight; resolves with events per second. */
 async function pump(ws: WebSocket, batches: number, check?: (reply: any) => void): Promise<number> {
@@ -63,6 +66,14 @@ async function pump(ws: WebSocket, batches: number, check?: (reply: any) => void
 }
 
 const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+/** CPU time (user + system, all threads) a process has used, in ms: a cost per event that other load on the machine barely moves. */
+const cpuMs = (pid: number) => { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' '); return (Number(f[11]) + Number(f[12])) * 10; };
+/** Runs `pump` and measures the CPU µs per event `pid` spent on it. */
+async function measured(pid: number, run: () => Promise<number>): Promise<{ rate: number; cpuUs: number }> {
+  const before = cpuMs(pid);
+  const rate = await run();
+  return { rate, cpuUs: ((cpuMs(pid) - before) * 1000) / SAMPLE };
+}
 const open = (url: string, headers: Record<string, string> = {}) => new Promise<WebSocket>((ok, fail) => { const ws = new WebSocket(url, { headers, maxPayload: 4 << 20 }); ws.once('open', () => ok(ws)); ws.once('error', fail); });
 
 export async function benchIngest() {
@@ -75,17 +86,18 @@ export async function benchIngest() {
   const check = (r: any) => { if (!r.result) throw new Error(`bridge refused a batch: ${JSON.stringify(r.error)}`); accepted += r.result.accepted.length; };
 
   console.log(`ingest benchmark: batches of ${BATCH}, ${WINDOW} in flight, ${SAMPLE} events per sample, fsync ${fsync ? 'on' : 'off'}; the bridge runs dist/bridge.mjs in its own process`);
-  console.log('stored    bridge ev/s   raw ws ev/s   ratio   bridge RSS MB');
+  console.log('stored    bridge ev/s   raw ws ev/s   ratio   bridge RSS MB   bridge CPU µs/ev   raw CPU µs/ev');
   const rows: { stored: number; rate: number }[] = [];
   for (const target of [1_000, 100_000, 1_000_000].filter((t) => t <= max)) {
     while (accepted < target) await pump(ws, Math.min(200, Math.ceil((target - accepted) / BATCH)), check);
-    const rawRate = await pump(rawWs, SAMPLE / BATCH);
-    const rate = await pump(ws, SAMPLE / BATCH, check);
-    rows.push({ stored: target, rate });
-    console.log(`${String(target).padEnd(9)} ${rate.toFixed(0).padStart(11)}   ${rawRate.toFixed(0).padStart(11)}   ${(rate / rawRate).toFixed(2).padStart(5)}   ${rssMb(bridge.proc.pid!).toFixed(0).padStart(13)}`);
+    const raw_ = await measured(raw.proc.pid!, () => pump(rawWs, SAMPLE / BATCH));
+    const ours = await measured(bridge.proc.pid!, () => pump(ws, SAMPLE / BATCH, check));
+    rows.push({ stored: target, rate: ours.rate });
+    console.log(`${String(target).padEnd(9)} ${ours.rate.toFixed(0).padStart(11)}   ${raw_.rate.toFixed(0).padStart(11)}   ${(ours.rate / raw_.rate).toFixed(2).padStart(5)}   ${rssMb(bridge.proc.pid!).toFixed(0).padStart(13)}   ${ours.cpuUs.toFixed(1).padStart(16)}   ${raw_.cpuUs.toFixed(1).padStart(13)}`);
   }
   if (rows.length > 1) console.log(`throughput at ${rows.at(-1)!.stored} stored vs 1k: ${((rows.at(-1)!.rate / rows[0].rate) * 100).toFixed(0)}% (target >= 80%)`);
   console.log(`(the bridge runs with BRIDGE_DELIVERY=paused: every stored event is pending, so the RSS column is the RSS with that many pending)`);
+  stopping = true;
   ws.close(); rawWs.close();
   bridge.proc.kill('SIGTERM'); raw.proc.kill('SIGTERM');
   await new Promise((ok) => bridge.proc.once('exit', ok));

@@ -26,6 +26,23 @@ test('accepts every valid fixture and stores it', async () => {
   await c.close();
 });
 
+test('stores each event as sent (Python spacing, pretty-printed, escapes, unicode) and reads it back equal', async () => {
+  const c = await connect(t.wsUrl);
+  const python = (x: unknown) => JSON.stringify(x).replace(/","|":"|":|,"/g, (m) => m.replace(',', ', ').replace(':', ': '));
+  const frames = [
+    (es: unknown[]) => python({ jsonrpc: '2.0', id: 1, method: 'events.publish', params: { events: es } }),
+    (es: unknown[]) => JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'events.publish', params: { events: es } }, null, 2),
+    (es: unknown[]) => JSON.stringify({ params: { events: es }, method: 'events.publish', id: 3, jsonrpc: '2.0' }).replace(/"WH"/g, String.raw`"\u0057H"`),
+  ];
+  for (const make of frames) {
+    const events = [sampleEvent({ payload: { ...sampleEvent().payload, notes: 'quote " brace } émoji 🚚' } }), sampleEvent()];
+    const reply = await c.raw(make(events));
+    assert.equal(reply.result.accepted, events.map((e) => e.id));
+    for (const e of events) assert.equal((await t.store.get(e.id))?.event, e);
+  }
+  await c.close();
+});
+
 test('answers duplicates for ids already stored, sequentially and concurrently, storing each once', async () => {
   const c1 = await connect(t.wsUrl);
   const c2 = await connect(t.wsUrl);

@@ -1,7 +1,7 @@
 /** One suite every Store implementation passes. */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, rmSync, appendFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, appendFileSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Store } from '../../bridge/src/store/types.ts';
@@ -146,6 +146,36 @@ for (const { name, make } of makers) {
     const again = m.reopen(); await again.open();
     await check(again);
     assert.is((await again.list({ limit: 500 })).items.length, 48);
+    await again.close();
+    rmSync(m.dir!, { recursive: true, force: true });
+  });
+
+  s('keeps events given as received text byte for byte (serialising them when the text has a line break)', async () => {
+    const m = make();
+    await m.store.open();
+    const spaced = [sampleEvent(), sampleEvent()];
+    const pretty = sampleEvent();
+    const texts = (es: unknown[], write: (e: unknown) => string) => {
+      const parts = es.map(write);
+      const bytes = Buffer.from(`[${parts.join(',')}]`);
+      const starts: number[] = [], ends: number[] = [];
+      let at = 1;
+      for (const p of parts) { starts.push(at); at += Buffer.byteLength(p); ends.push(at); at += 1; }
+      return { bytes, starts, ends };
+    };
+    const python = (e: unknown) => JSON.stringify(e).replace(/","|":"/g, (x) => x.replace(',', ', ').replace(':', ': '));
+    assert.equal((await m.store.ingest(spaced, texts(spaced, python))).accepted, spaced.map((e) => e.id));
+    assert.equal((await m.store.ingest([pretty], texts([pretty], (e) => JSON.stringify(e, null, 2)))).accepted, [pretty.id]);
+    for (const e of [...spaced, pretty]) assert.equal((await m.store.get(e.id))?.event, e);
+    if (m.dir) {
+      const onDisk = readdirSync(join(m.dir, 'events')).map((f) => readFileSync(join(m.dir!, 'events', f), 'utf8')).join('');
+      assert.ok(onDisk.includes(python(spaced[1])), 'the received text is on disk as it came');
+      assert.is(onDisk.split('\n').filter(Boolean).length, 3, 'one line per event');
+    }
+    await m.store.close();
+    if (!m.reopen) return;
+    const again = m.reopen(); await again.open();
+    for (const e of [...spaced, pretty]) assert.equal((await again.get(e.id))?.event, e);
     await again.close();
     rmSync(m.dir!, { recursive: true, force: true });
   });

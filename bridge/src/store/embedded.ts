@@ -11,8 +11,9 @@ import type { Event } from '../../../shared/src/index.ts';
 import { encodeLines, fileSegments, memorySegments, type EncodedLines, type Segment, type SegmentDir } from './segment.ts';
 import { openLowdbCollection } from './lowdb-collection.ts';
 import { EventIndex, type Entry } from './event-index.ts';
+import { encodeReceived, type EventRecord } from './event-record.ts';
 import {
-  FINISHED_STATES, type AppendLog, type Collection, type EventFilter, type EventState, type EventStatus,
+  FINISHED_STATES, type AppendLog, type Collection, type EventFilter, type EventState, type EventStatus, type EventTexts,
   type Page, type Store, type StoredEvent,
 } from './types.ts';
 
@@ -30,19 +31,7 @@ export interface EmbeddedStoreOptions {
   now?: () => Date;
 }
 
-/** One line in an event segment: a whole event with its status, or a status change. */
-type EventRecord =
-  | { t: 'e'; n: number; event: Event; status: EventStatus }
-  | { t: 's'; id: string; patch: Partial<EventStatus> };
-
-/**
- * The line JSON.stringify would write for `{ t: 'e', n, event, status }`, with the status already
- * serialised: a whole batch shares one status, so only the event is serialised per event.
- */
-const eventLine = (n: number, event: Event, statusJson: string) => `{"t":"e","n":${n},"event":${JSON.stringify(event)},"status":${statusJson}}`;
-
 const DAY = 86_400_000;
-
 
 export function createEmbeddedStore(options: EmbeddedStoreOptions = {}): Store {
   const { dir, fsync = false, retentionMs = 30 * DAY, segmentBytes = 64 << 20, pruneEveryMs = 3_600_000, now = () => new Date() } = options;
@@ -164,22 +153,16 @@ export function createEmbeddedStore(options: EmbeddedStoreOptions = {}): Store {
       open_.length = 0;
     },
 
-    ingest(events) {
+    ingest(events, texts) {
       if (!isOpen) return Promise.reject(new Error('store is not open'));
       // Everything needed from the events is taken now, synchronously; only ids and encoded bytes wait for the write.
       const accepted: string[] = [];
       const duplicates: string[] = [];
-      const types: string[] = [];
-      const aggregates: string[] = [];
-      const lines: string[] = [];
-      const heard: Event[] | undefined = listeners.length ? [] : undefined;
+      const fresh: Event[] = [];
+      const freshTexts: EventTexts | undefined = texts && { bytes: texts.bytes, starts: [], ends: [] };
       const mine = new Set<string>();
       const waits = new Set<Promise<unknown>>();
-      const at = now();
-      const iso = at.toISOString();
-      const statusJson = JSON.stringify({ state: 'received', attempts: 0, received_at: iso, updated_at: iso } satisfies EventStatus);
-      const firstN = counter + 1;
-      for (const event of events) {
+      events.forEach((event, i) => {
         const id = event.id;
         const pending = inFlight.get(id);
         if (mine.has(id) || index.has(id)) duplicates.push(id);
@@ -187,20 +170,23 @@ export function createEmbeddedStore(options: EmbeddedStoreOptions = {}): Store {
         else {
           mine.add(id);
           accepted.push(id);
-          types.push(event.type);
-          aggregates.push(event.aggregate);
-          lines.push(eventLine(firstN + lines.length, event, statusJson));
-          heard?.push(event);
+          fresh.push(event);
+          freshTexts?.starts.push(texts!.starts[i]);
+          freshTexts?.ends.push(texts!.ends[i]);
         }
-      }
+      });
       let write: Promise<void> | undefined;
-      if (accepted.length) {
-        counter += accepted.length;
-        write = writeReceived({ ids: accepted, types, aggregates, lines: encodeLines(lines), firstN, at: at.getTime() });
+      if (fresh.length) {
+        const at = now();
+        const iso = at.toISOString();
+        const firstN = counter + 1;
+        counter += fresh.length;
+        const lines = encodeReceived(fresh, freshTexts, firstN, { state: 'received', attempts: 0, received_at: iso, updated_at: iso });
+        write = writeReceived({ ids: accepted, types: fresh.map((e) => e.type), aggregates: fresh.map((e) => e.aggregate), lines, firstN, at: at.getTime() });
         // Concurrent calls with these ids wait for this write.
         for (const id of accepted) inFlight.set(id, write);
       }
-      return settle(write, accepted, waits, heard).then(() => ({ accepted, duplicates }));
+      return settle(write, accepted, waits, listeners.length ? fresh : undefined).then(() => ({ accepted, duplicates }));
     },
 
     async get(id) {
