@@ -2,6 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { loadFixtures, sampleEvent } from '../helpers/fixtures.ts';
 import { connect, testBridge, upgradeStatus, TOKEN } from '../helpers/bridge.ts';
+import { createMemoryStore } from '../../bridge/src/store/memory.ts';
 
 let t: Awaited<ReturnType<typeof testBridge>>;
 test.before.each(async () => { t = await testBridge({ maxFrameBytes: 64 * 1024 }); });
@@ -77,6 +78,22 @@ test('rejects invalid events one by one with the schema path while accepting the
   const noId = invalid.find(([n]) => n === 'missing-id')!;
   assert.is(r.rejected[invalid.indexOf(noId)].id, null);
   await c.close();
+});
+
+test('answers -32603 and acknowledges nothing when the store fails, whether it rejects or throws', async () => {
+  for (const failing of [() => Promise.reject(new Error('disk full')), () => { throw new Error('disk full'); }]) {
+    const store = createMemoryStore();
+    await store.open();
+    const broken = Object.assign(Object.create(store), { ingest: failing });
+    const b = await testBridge({ store: broken });
+    const c = await connect(b.wsUrl);
+    const reply = await c.raw(JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'events.publish', params: { events: [sampleEvent()] } }));
+    assert.is(reply.error.code, -32603);
+    assert.match(reply.error.message, /not stored, resend the batch: disk full/);
+    assert.is(reply.result, undefined);
+    await c.close();
+    await b.close();
+  }
 });
 
 test('answers protocol errors with the standard codes', async () => {

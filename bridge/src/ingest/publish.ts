@@ -42,6 +42,14 @@ export type PublishObserver = (events: { id: unknown; type: unknown }[], result:
  * collected while the write is in flight (it is not async for that reason).
  */
 export function publishEvents(store: Store, events: unknown[], frame?: Buffer): Promise<PublishResult> {
+  try {
+    return publishNow(store, events, frame);
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+function publishNow(store: Store, events: unknown[], frame: Buffer | undefined): Promise<PublishResult> {
   const valid: Event[] = [];
   const validAt: number[] = [];
   const rejected: Rejection[] = [];

@@ -13,7 +13,7 @@ import { openLowdbCollection } from './lowdb-collection.ts';
 import { EventIndex, type Entry } from './event-index.ts';
 import { encodeReceived, type EventRecord } from './event-record.ts';
 import {
-  FINISHED_STATES, type AppendLog, type Collection, type EventFilter, type EventState, type EventStatus, type EventTexts,
+  FINISHED_STATES, type AppendLog, type Collection, type EventFilter, type EventState, type EventStatus, type EventTexts, type IngestResult,
   type Page, type Store, type StoredEvent,
 } from './types.ts';
 
@@ -124,6 +124,42 @@ export function createEmbeddedStore(options: EmbeddedStoreOptions = {}): Store {
     }
   }
 
+  /** The ingest: everything needed from the events is taken synchronously; only ids and encoded bytes wait for the write. */
+  function receive(events: Event[], texts: EventTexts | undefined): Promise<IngestResult> {
+    if (!isOpen) throw new Error('store is not open');
+    const accepted: string[] = [];
+    const duplicates: string[] = [];
+    const fresh: Event[] = [];
+    const freshTexts: EventTexts | undefined = texts && { bytes: texts.bytes, starts: [], ends: [] };
+    const mine = new Set<string>();
+    const waits = new Set<Promise<unknown>>();
+    events.forEach((event, i) => {
+      const id = event.id;
+      const pending = inFlight.get(id);
+      if (mine.has(id) || index.has(id)) duplicates.push(id);
+      else if (pending) { waits.add(pending); duplicates.push(id); }
+      else {
+        mine.add(id);
+        accepted.push(id);
+        fresh.push(event);
+        freshTexts?.starts.push(texts!.starts[i]);
+        freshTexts?.ends.push(texts!.ends[i]);
+      }
+    });
+    let write: Promise<void> | undefined;
+    if (fresh.length) {
+      const at = now();
+      const iso = at.toISOString();
+      const firstN = counter + 1;
+      counter += fresh.length;
+      const lines = encodeReceived(fresh, freshTexts, firstN, { state: 'received', attempts: 0, received_at: iso, updated_at: iso });
+      write = writeReceived({ ids: accepted, types: fresh.map((e) => e.type), aggregates: fresh.map((e) => e.aggregate), lines, firstN, at: at.getTime() });
+      // Concurrent calls with these ids wait for this write.
+      for (const id of accepted) inFlight.set(id, write);
+    }
+    return settle(write, accepted, waits, listeners.length ? fresh : undefined).then(() => ({ accepted, duplicates }));
+  }
+
   const store: Store = {
     get isOpen() { return isOpen; },
 
@@ -154,39 +190,12 @@ export function createEmbeddedStore(options: EmbeddedStoreOptions = {}): Store {
     },
 
     ingest(events, texts) {
-      if (!isOpen) return Promise.reject(new Error('store is not open'));
-      // Everything needed from the events is taken now, synchronously; only ids and encoded bytes wait for the write.
-      const accepted: string[] = [];
-      const duplicates: string[] = [];
-      const fresh: Event[] = [];
-      const freshTexts: EventTexts | undefined = texts && { bytes: texts.bytes, starts: [], ends: [] };
-      const mine = new Set<string>();
-      const waits = new Set<Promise<unknown>>();
-      events.forEach((event, i) => {
-        const id = event.id;
-        const pending = inFlight.get(id);
-        if (mine.has(id) || index.has(id)) duplicates.push(id);
-        else if (pending) { waits.add(pending); duplicates.push(id); }
-        else {
-          mine.add(id);
-          accepted.push(id);
-          fresh.push(event);
-          freshTexts?.starts.push(texts!.starts[i]);
-          freshTexts?.ends.push(texts!.ends[i]);
-        }
-      });
-      let write: Promise<void> | undefined;
-      if (fresh.length) {
-        const at = now();
-        const iso = at.toISOString();
-        const firstN = counter + 1;
-        counter += fresh.length;
-        const lines = encodeReceived(fresh, freshTexts, firstN, { state: 'received', attempts: 0, received_at: iso, updated_at: iso });
-        write = writeReceived({ ids: accepted, types: fresh.map((e) => e.type), aggregates: fresh.map((e) => e.aggregate), lines, firstN, at: at.getTime() });
-        // Concurrent calls with these ids wait for this write.
-        for (const id of accepted) inFlight.set(id, write);
+      try {
+        return receive(events, texts);
+      } catch (e) {
+        // Never throws: a failure while encoding is a failed ingest, like a failed write.
+        return Promise.reject(e);
       }
-      return settle(write, accepted, waits, listeners.length ? fresh : undefined).then(() => ({ accepted, duplicates }));
     },
 
     async get(id) {
