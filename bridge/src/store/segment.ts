@@ -57,7 +57,7 @@ export function encodeLines(lines: string[]): EncodedLines {
 type Waiter = { bytes: Buffer; resolve: (offset: number) => void; reject: (e: unknown) => void };
 
 /** Shared batching: collects appends and hands them to `writeBatch` one group at a time. */
-function groupCommitter(writeBatch: (buf: Buffer) => Promise<void>, startSize: number) {
+function groupCommitter(writeBatch: (parts: Buffer[], start: number, bytes: number) => Promise<void>, startSize: number) {
   let size = startSize;
   let queue: Waiter[] = [];
   let writing = false;
@@ -70,7 +70,7 @@ function groupCommitter(writeBatch: (buf: Buffer) => Promise<void>, startSize: n
       let at = size;
       for (const w of batch) { offsets.push(at); at += w.bytes.length; }
       try {
-        await writeBatch(batch.length === 1 ? batch[0].bytes : Buffer.concat(batch.map((w) => w.bytes), at - size));
+        await writeBatch(batch.map((w) => w.bytes), size, at - size);
         size = at;
         batch.forEach((w, i) => w.resolve(offsets[i]));
       } catch (e) {
@@ -114,9 +114,17 @@ export function fileSegments(dir: string, prefix: string, fsync: boolean): Segme
         const good = lastNl === -1 ? (tailLen === size ? 0 : size) : size - tailLen + lastNl + 1;
         if (good !== size) { await fh.truncate(good); size = good; }
       }
-      const committer = groupCommitter(async (buf) => {
-        await fh.write(buf, 0, buf.length, null);
-        if (fsync) await fh.datasync();
+      const committer = groupCommitter(async (parts, start, bytes) => {
+        try {
+          // One writev for the group, without first copying the parts into one buffer.
+          const { bytesWritten } = await fh.writev(parts);
+          if (bytesWritten !== bytes) throw new Error(`short write to ${path}: ${bytesWritten} of ${bytes} bytes`);
+          if (fsync) await fh.datasync();
+        } catch (e) {
+          // Nothing of a failed group was acknowledged: cut what reached the file, so later offsets stay right.
+          await fh.truncate(start).catch(() => {});
+          throw e;
+        }
       }, size);
       return {
         no,
@@ -159,7 +167,7 @@ export function memorySegments(): SegmentDir {
       const chunks = all.get(no) ?? [];
       all.set(no, chunks);
       let cache: Buffer | undefined;
-      const committer = groupCommitter(async (buf) => { chunks.push(buf.toString('utf8')); cache = undefined; }, Buffer.byteLength(chunks.join('')));
+      const committer = groupCommitter(async (parts) => { chunks.push(Buffer.concat(parts).toString('utf8')); cache = undefined; }, Buffer.byteLength(chunks.join('')));
       // Rebuilt only after an append, not on every read.
       const bytes = () => (cache ??= Buffer.from(chunks.join('')));
       return {
