@@ -1,7 +1,9 @@
 /**
  * Ingest benchmark (not a test): publishes events over the socket from this process to a bridge
  * child process, in batches of 100 with a few batches in flight, and compares with a bare `ws`
- * server receiving the same frames. Measured at 1k, 100k and 1M stored events.
+ * server receiving the same frames. Measured at 1k, 100k and 1M stored events, with the CPU
+ * each process spent per event (steadier than events/s on a shared machine), then the cost of
+ * each ingest step in this process (ingest-steps.ts).
  *   npm run bench -- ingest [--max 1000000] [--fsync]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -9,6 +11,7 @@ import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
+import { benchIngestSteps } from './ingest-steps.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const TOKEN = 'bench-socket-token-0123456789abcdef';
@@ -102,4 +105,5 @@ export async function benchIngest() {
   bridge.proc.kill('SIGTERM'); raw.proc.kill('SIGTERM');
   await new Promise((ok) => bridge.proc.once('exit', ok));
   rmSync(dir, { recursive: true, force: true });
+  await benchIngestSteps(frame);
 }

@@ -18,7 +18,6 @@ export interface Entry extends EventStatus {
 type Extras = Pick<EventStatus, 'last_error' | 'error_class' | 'blocked_by'>;
 const RECEIVED = EVENT_STATES.indexOf('received');
 
-
 export class EventIndex {
   private slotOf = new Map<string, number>();
   private ids: (string | undefined)[] = [];
