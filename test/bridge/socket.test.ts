@@ -2,6 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { loadFixtures, sampleEvent } from '../helpers/fixtures.ts';
 import { connect, testBridge, upgradeStatus, TOKEN } from '../helpers/bridge.ts';
+import { createMemoryStore } from '../../bridge/src/store/memory.ts';
 
 let t: Awaited<ReturnType<typeof testBridge>>;
 test.before.each(async () => { t = await testBridge({ maxFrameBytes: 64 * 1024 }); });
@@ -23,6 +24,23 @@ test('accepts every valid fixture and stores it', async () => {
   const r = await c.publish(events);
   assert.equal(r, { accepted: events.map((e) => e.id), duplicates: [], rejected: [] });
   for (const e of events) assert.equal((await t.store.get(e.id))?.event, e);
+  await c.close();
+});
+
+test('stores each event as sent (Python spacing, pretty-printed, escapes, unicode) and reads it back equal', async () => {
+  const c = await connect(t.wsUrl);
+  const python = (x: unknown) => JSON.stringify(x).replace(/","|":"|":|,"/g, (m) => m.replace(',', ', ').replace(':', ': '));
+  const frames = [
+    (es: unknown[]) => python({ jsonrpc: '2.0', id: 1, method: 'events.publish', params: { events: es } }),
+    (es: unknown[]) => JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'events.publish', params: { events: es } }, null, 2),
+    (es: unknown[]) => JSON.stringify({ params: { events: es }, method: 'events.publish', id: 3, jsonrpc: '2.0' }).replace(/"WH"/g, String.raw`"\u0057H"`),
+  ];
+  for (const make of frames) {
+    const events = [sampleEvent({ payload: { ...sampleEvent().payload, notes: 'quote " brace } émoji 🚚' } }), sampleEvent()];
+    const reply = await c.raw(make(events));
+    assert.equal(reply.result.accepted, events.map((e) => e.id));
+    for (const e of events) assert.equal((await t.store.get(e.id))?.event, e);
+  }
   await c.close();
 });
 
@@ -60,6 +78,22 @@ test('rejects invalid events one by one with the schema path while accepting the
   const noId = invalid.find(([n]) => n === 'missing-id')!;
   assert.is(r.rejected[invalid.indexOf(noId)].id, null);
   await c.close();
+});
+
+test('answers -32603 and acknowledges nothing when the store fails, whether it rejects or throws', async () => {
+  for (const failing of [() => Promise.reject(new Error('disk full')), () => { throw new Error('disk full'); }]) {
+    const store = createMemoryStore();
+    await store.open();
+    const broken = Object.assign(Object.create(store), { ingest: failing });
+    const b = await testBridge({ store: broken });
+    const c = await connect(b.wsUrl);
+    const reply = await c.raw(JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'events.publish', params: { events: [sampleEvent()] } }));
+    assert.is(reply.error.code, -32603);
+    assert.match(reply.error.message, /not stored, resend the batch: disk full/);
+    assert.is(reply.result, undefined);
+    await c.close();
+    await b.close();
+  }
 });
 
 test('answers protocol errors with the standard codes', async () => {

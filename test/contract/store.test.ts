@@ -1,7 +1,7 @@
 /** One suite every Store implementation passes. */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, rmSync, appendFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, appendFileSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Store } from '../../bridge/src/store/types.ts';
@@ -149,6 +149,54 @@ for (const { name, make, prepare, cleanUp } of makers) {
     // past retention the id may come back (Odoo would only resend within it)
     assert.equal((await store.ingest([evs[0]])).accepted, [evs[0].id]);
     await store.close();
+  });
+
+  test('reads back every event of concurrent batches written across segment rotations, before and after a reopen', async () => {
+    const m = make({ segmentBytes: 4096 });
+    await m.store.open();
+    const batches = Array.from({ length: 12 }, () => Array.from({ length: 4 }, () => sampleEvent()));
+    for (let round = 0; round < 3; round++) await Promise.all(batches.slice(round * 4, round * 4 + 4).map((b) => m.store.ingest(b)));
+    const check = async (store: Store) => {
+      for (const e of batches.flat()) assert.equal((await store.get(e.id))?.event, e, `${e.id} reads back as stored`);
+    };
+    await check(m.store);
+    await m.store.close();
+    if (!m.reopen) return;
+    const again = m.reopen(); await again.open();
+    await check(again);
+    assert.is((await again.list({ limit: 500 })).items.length, 48);
+    await again.close();
+    if (m.dir) rmSync(m.dir, { recursive: true, force: true });
+  });
+
+  test('keeps events given as received text byte for byte (serialising them when the text has a line break)', async () => {
+    const m = make();
+    await m.store.open();
+    const spaced = [sampleEvent(), sampleEvent()];
+    const pretty = sampleEvent();
+    const texts = (es: unknown[], write: (e: unknown) => string) => {
+      const parts = es.map(write);
+      const bytes = Buffer.from(`[${parts.join(',')}]`);
+      const starts: number[] = [], ends: number[] = [];
+      let at = 1;
+      for (const p of parts) { starts.push(at); at += Buffer.byteLength(p); ends.push(at); at += 1; }
+      return { bytes, starts, ends };
+    };
+    const python = (e: unknown) => JSON.stringify(e).replace(/","|":"/g, (x) => x.replace(',', ', ').replace(':', ': '));
+    assert.equal((await m.store.ingest(spaced, texts(spaced, python))).accepted, spaced.map((e) => e.id));
+    assert.equal((await m.store.ingest([pretty], texts([pretty], (e) => JSON.stringify(e, null, 2)))).accepted, [pretty.id]);
+    for (const e of [...spaced, pretty]) assert.equal((await m.store.get(e.id))?.event, e);
+    if (m.dir) {
+      const onDisk = readdirSync(join(m.dir, 'events')).map((f) => readFileSync(join(m.dir!, 'events', f), 'utf8')).join('');
+      assert.ok(onDisk.includes(python(spaced[1])), 'the received text is on disk as it came');
+      assert.is(onDisk.split('\n').filter(Boolean).length, 3, 'one line per event');
+    }
+    await m.store.close();
+    if (!m.reopen) return;
+    const again = m.reopen(); await again.open();
+    for (const e of [...spaced, pretty]) assert.equal((await again.get(e.id))?.event, e);
+    await again.close();
+    if (m.dir) rmSync(m.dir, { recursive: true, force: true });
   });
 
   test('survives a reopen with events, statuses and collections intact', async () => {

@@ -1,7 +1,7 @@
 /** The websocket Odoo publishes events on: bearer auth before the upgrade, JSON-RPC on frames. */
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { JSONRPCServer } from 'json-rpc-2.0';
 import { answerFrame } from '../rpc/router.ts';
 import { sameSecret } from '../secrets.ts';
@@ -44,7 +44,8 @@ export function attachOdooSocket(server: Server, options: OdooSocketOptions): ()
     ws.on('pong', () => alive.set(ws, true));
     ws.on('message', (data, isBinary) => {
       if (isBinary) return ws.close(1003, 'send JSON-RPC as text frames');
-      answerFrame(rpc, data.toString('utf8'), undefined)
+      // The bytes, not a string: the ingest stores each event as the bytes it came in.
+      answerFrame(rpc, frameBytes(data), undefined)
         .then((reply) => { if (reply !== undefined && ws.readyState === ws.OPEN) ws.send(reply); })
         .catch((e) => logger.error({ err: e, peer }, 'frame handling failed'));
     });
@@ -66,6 +67,12 @@ export function attachOdooSocket(server: Server, options: OdooSocketOptions): ()
     for (const ws of wss.clients) ws.close(1001, 'bridge shutting down');
     wss.close(() => resolve());
   });
+}
+
+/** A text message's bytes: ws hands a Buffer (its default binaryType), or fragments to join. */
+function frameBytes(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  return Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
 }
 
 function refuse(socket: Duplex, status: number, reason: string, message: string) {

@@ -8,11 +8,12 @@
 import { join } from 'node:path';
 import { readdir } from 'node:fs/promises';
 import type { Event } from '../../../shared/src/index.ts';
-import { fileSegments, memorySegments, type Segment, type SegmentDir } from './segment.ts';
+import { encodeLines, fileSegments, memorySegments, type EncodedLines, type Segment, type SegmentDir } from './segment.ts';
 import { openLowdbCollection } from './lowdb-collection.ts';
 import { EventIndex, type Entry } from './event-index.ts';
+import { encodeReceived, type EventRecord } from './event-record.ts';
 import {
-  FINISHED_STATES, type AppendLog, type Collection, type EventFilter, type EventState, type EventStatus, type IngestResult,
+  FINISHED_STATES, type AppendLog, type Collection, type EventFilter, type EventState, type EventStatus, type EventTexts, type IngestResult,
   type Page, type Store, type StoredEvent,
 } from './types.ts';
 
@@ -30,14 +31,7 @@ export interface EmbeddedStoreOptions {
   now?: () => Date;
 }
 
-/** One line in an event segment: a whole event with its status, or a status change. */
-type EventRecord =
-  | { t: 'e'; n: number; event: Event; status: EventStatus }
-  | { t: 's'; id: string; patch: Partial<EventStatus> };
-
-
 const DAY = 86_400_000;
-
 
 export function createEmbeddedStore(options: EmbeddedStoreOptions = {}): Store {
   const { dir, fsync = false, retentionMs = 30 * DAY, segmentBytes = 64 << 20, pruneEveryMs = 3_600_000, now = () => new Date() } = options;
@@ -72,21 +66,53 @@ export function createEmbeddedStore(options: EmbeddedStoreOptions = {}): Store {
     return { event: rec.event, ...status };
   };
 
-  async function rotateIfFull() {
-    if (current.size < segmentBytes) return;
-    current = await segments.open(current.no + 1);
-    open_.push(current);
+  /** Starts a new segment when the current one is full; concurrent writers share one rotation. */
+  let rotation: Promise<void> | undefined;
+  function rotateIfFull(): Promise<void> | undefined {
+    if (rotation || current.size < segmentBytes) return rotation;
+    rotation = segments.open(current.no + 1).then((seg) => { current = seg; open_.push(seg); }).finally(() => { rotation = undefined; });
+    return rotation;
   }
 
-  /** Writes event records to the current segment and indexes them. */
+  /** Writes event records to the current segment and indexes them (prune's relocated survivors). */
   async function writeEvents(records: (EventRecord & { t: 'e' })[]) {
     await rotateIfFull();
     const seg = current;
-    const lines = records.map((r) => JSON.stringify(r));
-    const offsets = await seg.append(lines);
+    const lines = encodeLines(records.map((r) => JSON.stringify(r)));
+    const base = await seg.append(lines);
     records.forEach((r, i) => {
-      index.set(r.event.id, { ...r.status, n: r.n, type: r.event.type, aggregate: r.event.aggregate, seg: seg.no, off: offsets[i], len: Buffer.byteLength(lines[i]) });
+      index.set(r.event.id, { ...r.status, n: r.n, type: r.event.type, aggregate: r.event.aggregate, seg: seg.no, off: base + lines.starts[i], len: lines.lengths[i] });
     });
+  }
+
+  /**
+   * Writes newly received events, already encoded and numbered from `firstN`, and indexes them once
+   * durable. It holds only what the index needs, not the events: a batch waiting for its write
+   * keeps little alive, which is what keeps garbage collection cheap under load.
+   */
+  async function writeReceived(batch: { ids: string[]; types: string[]; aggregates: string[]; lines: EncodedLines; firstN: number; at: number }) {
+    await rotateIfFull();
+    const seg = current;
+    const base = await seg.append(batch.lines);
+    const { ids, types, aggregates, lines, firstN, at } = batch;
+    for (let i = 0; i < ids.length; i++) {
+      index.addReceived(ids[i], { n: firstN + i, type: types[i], aggregate: aggregates[i], seg: seg.no, off: base + lines.starts[i], len: lines.lengths[i], at });
+    }
+  }
+
+  /** Waits for this call's write and for the writes of its in-flight duplicates, then tells listeners. */
+  async function settle(write: Promise<void> | undefined, accepted: string[], waits: Set<Promise<unknown>>, heard: Event[] | undefined) {
+    if (write) {
+      try {
+        await write;
+      } finally {
+        for (const id of accepted) inFlight.delete(id);
+      }
+    }
+    // A duplicate of an id still being written is only reported once that write is durable;
+    // if that write failed, the id was not stored, so the sender must retry.
+    for (const w of waits) await w;
+    if (heard) for (const l of listeners) l(heard);
   }
 
   function apply(rec: EventRecord, seg: number, off: number, len: number) {
@@ -96,6 +122,42 @@ export function createEmbeddedStore(options: EmbeddedStoreOptions = {}): Store {
     } else {
       index.patch(rec.id, Object.fromEntries(Object.entries(rec.patch).map(([k, v]) => [k, v === null ? undefined : v])));
     }
+  }
+
+  /** The ingest: everything needed from the events is taken synchronously; only ids and encoded bytes wait for the write. */
+  function receive(events: Event[], texts: EventTexts | undefined): Promise<IngestResult> {
+    if (!isOpen) throw new Error('store is not open');
+    const accepted: string[] = [];
+    const duplicates: string[] = [];
+    const fresh: Event[] = [];
+    const freshTexts: EventTexts | undefined = texts && { bytes: texts.bytes, starts: [], ends: [] };
+    const mine = new Set<string>();
+    const waits = new Set<Promise<unknown>>();
+    events.forEach((event, i) => {
+      const id = event.id;
+      const pending = inFlight.get(id);
+      if (mine.has(id) || index.has(id)) duplicates.push(id);
+      else if (pending) { waits.add(pending); duplicates.push(id); }
+      else {
+        mine.add(id);
+        accepted.push(id);
+        fresh.push(event);
+        freshTexts?.starts.push(texts!.starts[i]);
+        freshTexts?.ends.push(texts!.ends[i]);
+      }
+    });
+    let write: Promise<void> | undefined;
+    if (fresh.length) {
+      const at = now();
+      const iso = at.toISOString();
+      const firstN = counter + 1;
+      counter += fresh.length;
+      const lines = encodeReceived(fresh, freshTexts, firstN, { state: 'received', attempts: 0, received_at: iso, updated_at: iso });
+      write = writeReceived({ ids: accepted, types: fresh.map((e) => e.type), aggregates: fresh.map((e) => e.aggregate), lines, firstN, at: at.getTime() });
+      // Concurrent calls with these ids wait for this write.
+      for (const id of accepted) inFlight.set(id, write);
+    }
+    return settle(write, accepted, waits, listeners.length ? fresh : undefined).then(() => ({ accepted, duplicates }));
   }
 
   const store: Store = {
@@ -127,33 +189,13 @@ export function createEmbeddedStore(options: EmbeddedStoreOptions = {}): Store {
       open_.length = 0;
     },
 
-    async ingest(events) {
-      if (!isOpen) throw new Error('store is not open');
-      const result: IngestResult = { accepted: [], duplicates: [] };
-      const fresh: (EventRecord & { t: 'e' })[] = [];
-      const waits: Promise<unknown>[] = [];
-      const at = now().toISOString();
-      for (const event of events) {
-        const pending = inFlight.get(event.id);
-        if (index.has(event.id) || fresh.some((r) => r.event.id === event.id)) result.duplicates.push(event.id);
-        else if (pending) { waits.push(pending); result.duplicates.push(event.id); }
-        else fresh.push({ t: 'e', n: ++counter, event, status: { state: 'received', attempts: 0, received_at: at, updated_at: at } });
+    ingest(events, texts) {
+      try {
+        return receive(events, texts);
+      } catch (e) {
+        // Never throws: a failure while encoding is a failed ingest, like a failed write.
+        return Promise.reject(e);
       }
-      if (fresh.length) {
-        const write = writeEvents(fresh);
-        for (const r of fresh) inFlight.set(r.event.id, write);
-        try {
-          await write;
-        } finally {
-          for (const r of fresh) inFlight.delete(r.event.id);
-        }
-        result.accepted = fresh.map((r) => r.event.id);
-      }
-      // A duplicate of an id still being written is only reported once that write is durable;
-      // if that write failed, the id was not stored, so the sender must retry.
-      for (const w of waits) await w;
-      if (fresh.length) for (const l of listeners) l(fresh.map((r) => r.event));
-      return result;
     },
 
     async get(id) {
@@ -183,7 +225,7 @@ export function createEmbeddedStore(options: EmbeddedStoreOptions = {}): Store {
       const full: Partial<EventStatus> = { ...patch, updated_at: now().toISOString() };
       // A field set to undefined is cleared: written as null, since JSON would drop the key and a
       // restart would bring the old value back.
-      await current.append([JSON.stringify({ t: 's', id, patch: full } satisfies EventRecord, (_k, v) => (v === undefined ? null : v))]);
+      await current.append(encodeLines([JSON.stringify({ t: 's', id, patch: full } satisfies EventRecord, (_k, v) => (v === undefined ? null : v))]));
       index.patch(id, full);
       return toStored(index.get(id)!);
     },
@@ -254,7 +296,7 @@ function segmentLog<T>(segments: SegmentDir): AppendLog<T> {
   const current = () => (seg ??= segments.list().then((nos) => segments.open(nos.at(-1) ?? 1)));
   return {
     async append(entries) {
-      await (await current()).append(entries.map((e) => JSON.stringify(e)));
+      await (await current()).append(encodeLines(entries.map((e) => JSON.stringify(e))));
     },
     async query(match, limit = 1000) {
       const out: T[] = [];

@@ -10,8 +10,8 @@ export interface Segment {
   readonly no: number;
   /** Bytes written so far. */
   readonly size: number;
-  /** Appends whole lines; resolves with each line's byte offset once written (and synced in fsync mode). */
-  append(lines: string[]): Promise<number[]>;
+  /** Appends encoded lines; resolves with the byte offset of their first byte once written (and synced in fsync mode). */
+  append(lines: EncodedLines): Promise<number>;
   /** Reads `length` bytes at `offset`. */
   read(offset: number, length: number): Promise<string>;
   /** Every complete line with its offset, oldest first; a torn last line (crash mid-write) is cut off. */
@@ -26,10 +26,38 @@ export interface SegmentDir {
   open(no: number): Promise<Segment>;
 }
 
-type Waiter = { lines: string[]; resolve: (offsets: number[]) => void; reject: (e: unknown) => void };
+/** Lines as the bytes to append, with where each line starts in them and its byte length (without the newline). */
+export interface EncodedLines {
+  bytes: Buffer;
+  starts: number[];
+  lengths: number[];
+}
+
+/**
+ * Encodes lines (none may contain a newline) once, when they are made: the caller can then drop
+ * the strings, and the bytes wait for the write outside the JavaScript heap.
+ */
+export function encodeLines(lines: string[]): EncodedLines {
+  const joined = lines.length ? lines.join('\n') + '\n' : '';
+  const bytes = Buffer.from(joined);
+  // One byte per character means each line's byte length is its string length: no second UTF-8 pass.
+  const ascii = bytes.length === joined.length;
+  const starts: number[] = [];
+  const lengths: number[] = [];
+  let at = 0;
+  for (const line of lines) {
+    const len = ascii ? line.length : Buffer.byteLength(line);
+    starts.push(at);
+    lengths.push(len);
+    at += len + 1;
+  }
+  return { bytes, starts, lengths };
+}
+
+type Waiter = { bytes: Buffer; resolve: (offset: number) => void; reject: (e: unknown) => void };
 
 /** Shared batching: collects appends and hands them to `writeBatch` one group at a time. */
-function groupCommitter(writeBatch: (buf: Buffer) => Promise<void>, startSize: number) {
+function groupCommitter(writeBatch: (parts: Buffer[], start: number, bytes: number) => Promise<void>, startSize: number) {
   let size = startSize;
   let queue: Waiter[] = [];
   let writing = false;
@@ -38,21 +66,11 @@ function groupCommitter(writeBatch: (buf: Buffer) => Promise<void>, startSize: n
     while (queue.length) {
       const batch = queue;
       queue = [];
-      const text: string[] = [];
-      const offsets: number[][] = [];
+      const offsets: number[] = [];
       let at = size;
-      for (const w of batch) {
-        const mine: number[] = [];
-        for (const line of w.lines) {
-          mine.push(at);
-          at += Buffer.byteLength(line) + 1;
-          text.push(line);
-        }
-        offsets.push(mine);
-      }
-      text.push('');
+      for (const w of batch) { offsets.push(at); at += w.bytes.length; }
       try {
-        await writeBatch(Buffer.from(text.join('\n')));
+        await writeBatch(batch.map((w) => w.bytes), size, at - size);
         size = at;
         batch.forEach((w, i) => w.resolve(offsets[i]));
       } catch (e) {
@@ -63,9 +81,9 @@ function groupCommitter(writeBatch: (buf: Buffer) => Promise<void>, startSize: n
   }
   return {
     get size() { return size; },
-    append(lines: string[]): Promise<number[]> {
+    append(lines: EncodedLines): Promise<number> {
       return new Promise((resolve, reject) => {
-        queue.push({ lines, resolve, reject });
+        queue.push({ bytes: lines.bytes, resolve, reject });
         if (!writing) setImmediate(drain);
         writing = true;
       });
@@ -96,9 +114,17 @@ export function fileSegments(dir: string, prefix: string, fsync: boolean): Segme
         const good = lastNl === -1 ? (tailLen === size ? 0 : size) : size - tailLen + lastNl + 1;
         if (good !== size) { await fh.truncate(good); size = good; }
       }
-      const committer = groupCommitter(async (buf) => {
-        await fh.write(buf, 0, buf.length, null);
-        if (fsync) await fh.datasync();
+      const committer = groupCommitter(async (parts, start, bytes) => {
+        try {
+          // One writev for the group, without first copying the parts into one buffer.
+          const { bytesWritten } = await fh.writev(parts);
+          if (bytesWritten !== bytes) throw new Error(`short write to ${path}: ${bytesWritten} of ${bytes} bytes`);
+          if (fsync) await fh.datasync();
+        } catch (e) {
+          // Nothing of a failed group was acknowledged: cut what reached the file, so later offsets stay right.
+          await fh.truncate(start).catch(() => {});
+          throw e;
+        }
       }, size);
       return {
         no,
@@ -141,7 +167,7 @@ export function memorySegments(): SegmentDir {
       const chunks = all.get(no) ?? [];
       all.set(no, chunks);
       let cache: Buffer | undefined;
-      const committer = groupCommitter(async (buf) => { chunks.push(buf.toString('utf8')); cache = undefined; }, Buffer.byteLength(chunks.join('')));
+      const committer = groupCommitter(async (parts) => { chunks.push(Buffer.concat(parts).toString('utf8')); cache = undefined; }, Buffer.byteLength(chunks.join('')));
       // Rebuilt only after an append, not on every read.
       const bytes = () => (cache ??= Buffer.from(chunks.join('')));
       return {

@@ -42,6 +42,16 @@ export interface StoredEvent extends EventStatus {
   event: Event;
 }
 
+/**
+ * Events as the JSON text they arrived in: event i is `bytes[starts[i], ends[i])`, UTF-8, and
+ * parses to exactly events[i]. A store may keep that text instead of serialising the event again.
+ */
+export interface EventTexts {
+  bytes: Buffer;
+  starts: number[];
+  ends: number[];
+}
+
 export interface IngestResult {
   accepted: string[];
   duplicates: string[];
@@ -87,7 +97,7 @@ export interface Store {
    * Stores new events durably, then resolves. Ids accepted within the retention period come
    * back as duplicates and are not stored again, including under concurrent calls.
    */
-  ingest(events: Event[]): Promise<IngestResult>;
+  ingest(events: Event[], texts?: EventTexts): Promise<IngestResult>;
   get(id: string): Promise<StoredEvent | undefined>;
   list(filter: EventFilter): Promise<Page<StoredEvent>>;
   /** Records a status change; resolves once durable. Throws for an unknown id. */
