@@ -1,0 +1,191 @@
+/**
+ * A keyed collection kept as an append-only log: every put or delete is a line appended with
+ * group commit (flat cost however many records there are, unlike a lowdb file rewritten whole),
+ * an in-memory slot index says where each key's latest record lies (about 100 bytes a key), and
+ * records are read from disk when asked for. When the sealed segments hold more dead bytes than
+ * live ones, their live records are copied forward and the segments deleted, oldest first.
+ *
+ * Line: `<JSON key>\t<stamp>\t<JSON record>`; a delete is the same with nothing after the second tab.
+ */
+import { join } from 'node:path';
+import { batchWriter } from './batch-writer.ts';
+import { fileSegments, memorySegments, type Segment } from './segment.ts';
+import { SlotIndex, type Loc } from './slot-index.ts';
+
+export interface KeyedLogOptions<T> {
+  /** Folder of the segment files; undefined keeps them in memory (tests). */
+  dir?: string;
+  name: string;
+  fsync?: boolean;
+  /** A new segment is started past this size. Default 16 MiB. */
+  segmentBytes?: number;
+  /** The record's key. Default `record.id`. */
+  key?: (record: T) => string;
+  /** A number kept in memory with the key (a time, for pruning without reading records). Default 0. */
+  stamp?: (record: T) => number;
+}
+
+export interface KeyedLog<T> {
+  readonly size: number;
+  has(key: string): boolean;
+  /** The stamp of the key's latest record. */
+  stamp(key: string): number | undefined;
+  keys(): IterableIterator<string>;
+  get(key: string): Promise<T | undefined>;
+  /** Every live record (recovery), read sequentially. */
+  values(): AsyncIterable<T>;
+  /** Inserts or replaces; resolves once written (and synced with fsync). */
+  put(records: T[]): Promise<void>;
+  delete(keys: string[]): Promise<void>;
+  /** Runs compaction now if it is due (it also runs by itself when a segment fills). */
+  compact(): Promise<void>;
+  close(): Promise<void>;
+}
+
+type Op<T> = { key: string; stamp: number; value?: T; raw?: string };
+
+function parseLine(line: string): { key: string; stamp: number; body: string } {
+  const a = line.indexOf('\t');
+  const b = line.indexOf('\t', a + 1);
+  return { key: JSON.parse(line.slice(0, a)), stamp: Number(line.slice(a + 1, b)), body: line.slice(b + 1) };
+}
+
+/** Opens (replays) a keyed log. */
+export async function openKeyedLog<T>(o: KeyedLogOptions<T>): Promise<KeyedLog<T>> {
+  const keyOf = o.key ?? ((r: T) => (r as { id: string }).id);
+  const stampOf = o.stamp ?? (() => 0);
+  const segmentBytes = o.segmentBytes ?? 16 << 20;
+  const segments = o.dir ? fileSegments(o.dir, o.name, o.fsync ?? false) : memorySegments();
+  const open: Segment[] = [];
+  const index = new SlotIndex();
+  for (const no of await segments.list()) {
+    const seg = await segments.open(no);
+    open.push(seg);
+    for await (const { line, offset } of seg.scan()) {
+      if (!line) continue;
+      const { key, stamp, body } = parseLine(line);
+      if (body) index.set(key, { seg: no, off: offset, len: Buffer.byteLength(line) }, stamp);
+      else index.delete(key);
+    }
+  }
+  if (!open.length) open.push(await segments.open(1));
+
+  /** Writes not yet on disk, so a read right after a put sees it. */
+  const pending = new Map<string, { n: number; value?: T }>();
+  let serial = 0;
+  let compacting: Promise<void> | undefined;
+  const writer = batchWriter<Op<T>, { op: Op<T>; loc: Loc }[]>({
+    segments, open, segmentBytes,
+    assemble: (ops, place) => ops.map((op) => ({
+      op,
+      loc: place(op.raw ?? `${JSON.stringify(op.key)}\t${op.stamp}\t${op.value === undefined ? '' : JSON.stringify(op.value)}`),
+    })),
+    onRotate: () => void log.compact(),
+  });
+  const segmentOf = (no: number) => open.find((s) => s.no === no);
+
+  async function write(ops: Op<T>[]) {
+    const marks = ops.map((op) => {
+      const n = ++serial;
+      if (!op.raw) pending.set(op.key, { n, value: op.value });
+      return n;
+    });
+    try {
+      const placed = await writer.push(ops);
+      for (const { op, loc } of placed) {
+        if (op.value !== undefined || op.raw) index.set(op.key, loc, op.stamp);
+        else index.delete(op.key);
+      }
+    } finally {
+      ops.forEach((op, i) => { if (pending.get(op.key)?.n === marks[i]) pending.delete(op.key); });
+    }
+  }
+
+  async function read(key: string): Promise<T | undefined> {
+    for (let tries = 0; tries < 3; tries++) {
+      const loc = index.get(key);
+      if (!loc) return undefined;
+      try {
+        const line = await segmentOf(loc.seg)!.read(loc.off, loc.len);
+        return JSON.parse(parseLine(line).body) as T;
+      } catch (e) {
+        // Compaction moved the record and removed its segment meanwhile: look it up again.
+        if (index.isAt(key, loc)) throw e;
+      }
+    }
+    throw new Error(`${o.name}: cannot read ${key}`);
+  }
+
+  /** Copies the live records of every sealed segment forward and deletes the segment, oldest first. */
+  async function compactNow() {
+    const sealed = open.slice(0, -1);
+    let total = 0;
+    let live = 0;
+    for (const s of sealed) {
+      total += s.size;
+      live += index.liveBytes.get(s.no) ?? 0;
+    }
+    if (total - live < Math.max(live, segmentBytes)) return;
+    for (const seg of sealed) {
+      const entries = [...index.entries({ seg: seg.no })];
+      for (let i = 0; i < entries.length; i += 500) {
+        const chunk = entries.slice(i, i + 500);
+        const lines = await Promise.all(chunk.map(([, loc]) => seg.read(loc.off, loc.len)));
+        // Only records still the latest, with no newer write queued: a put made from now on is
+        // queued after these copies, so it wins on disk and in the index.
+        const copies: Op<T>[] = [];
+        chunk.forEach(([key, loc], j) => {
+          if (index.isAt(key, loc) && !pending.has(key)) copies.push({ key, stamp: loc.stamp, raw: lines[j] });
+        });
+        if (copies.length) await write(copies);
+      }
+      await seg.remove();
+      open.splice(open.indexOf(seg), 1);
+      index.liveBytes.delete(seg.no);
+    }
+  }
+
+  const log: KeyedLog<T> = {
+    get size() { return index.size; },
+    has: (key) => (pending.has(key) ? pending.get(key)!.value !== undefined : index.has(key)),
+    stamp: (key) => index.get(key)?.stamp,
+    *keys() {
+      for (const [k] of index.entries()) yield k;
+    },
+    async get(key) {
+      const p = pending.get(key);
+      if (p) return p.value === undefined ? undefined : structuredClone(p.value);
+      return read(key);
+    },
+    async *values() {
+      for (const seg of [...open]) {
+        for await (const { line, offset } of seg.scan()) {
+          if (!line) continue;
+          const { key, body } = parseLine(line);
+          if (body && index.isAt(key, { seg: seg.no, off: offset, len: 0 })) yield JSON.parse(body) as T;
+        }
+      }
+    },
+    async put(records) {
+      if (records.length) await write(records.map((r) => ({ key: keyOf(r), stamp: stampOf(r), value: r })));
+    },
+    async delete(keys) {
+      // A key never written needs no tombstone.
+      const ops = keys.filter((k) => index.has(k) || pending.has(k)).map((key) => ({ key, stamp: 0 }));
+      if (ops.length) await write(ops);
+    },
+    compact() {
+      compacting ??= compactNow().finally(() => { compacting = undefined; });
+      return compacting;
+    },
+    async close() {
+      await writer.idle();
+      await compacting?.catch(() => undefined);
+      for (const s of open) await s.close();
+    },
+  };
+  return log;
+}
+
+/** The folder for a store's keyed logs under its data dir. */
+export const keyedDir = (dataDir: string | undefined) => (dataDir ? join(dataDir, 'engine') : undefined);
