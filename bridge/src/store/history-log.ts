@@ -13,8 +13,8 @@ import { SlotIndex, type Loc } from './slot-index.ts';
 export interface HistoryLog<T> {
   /** Appends entries under their keys; resolves once written. */
   append(entries: { key: string; entry: T }[]): Promise<void>;
-  /** The newest `limit` entries of a key, oldest first; without a key, the oldest `limit` entries of all. */
-  query(key: string | undefined, limit?: number): Promise<T[]>;
+  /** The newest `limit` entries of a key that `match`, oldest first; without a key, the oldest `limit` of all that match. */
+  query(key: string | undefined, limit?: number, match?: (entry: T) => boolean): Promise<T[]>;
   /** Drops sealed segments whose newest entry is older than `cutoffMs`; returns how many. */
   prune(cutoffMs: number): Promise<number>;
   close(): Promise<void>;
@@ -77,14 +77,16 @@ export async function openHistoryLog<T>(o: { dir?: string; name: string; fsync?:
         throw e;
       }
     },
-    async query(key, limit = 1000) {
+    async query(key, limit = 1000, match = () => true) {
       await writer.idle();
       const out: T[] = [];
       if (key === undefined) {
         for (const seg of [...open]) {
           for await (const { line } of seg.scan()) {
             if (!line) continue;
-            out.push(JSON.parse(parse(line).body) as T);
+            const entry = JSON.parse(parse(line).body) as T;
+            if (!match(entry)) continue;
+            out.push(entry);
             if (out.length >= limit) return out;
           }
         }
@@ -97,7 +99,8 @@ export async function openHistoryLog<T>(o: { dir?: string; name: string; fsync?:
         const line = parse(await seg.read(loc.off, loc.len));
         // A chain never crosses keys; a mismatch means a lost write left a stale pointer.
         if (line.key !== key) break;
-        out.push(JSON.parse(line.body) as T);
+        const entry = JSON.parse(line.body) as T;
+        if (match(entry)) out.push(entry);
         loc = line.prev;
       }
       return out.reverse();

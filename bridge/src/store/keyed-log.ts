@@ -7,6 +7,7 @@
  *
  * Line: `<JSON key>\t<stamp>\t<JSON record>`; a delete is the same with nothing after the second tab.
  */
+import { closeSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { batchWriter } from './batch-writer.ts';
 import { fileSegments, memorySegments, type Segment } from './segment.ts';
@@ -32,6 +33,8 @@ export interface KeyedLog<T> {
   stamp(key: string): number | undefined;
   keys(): IterableIterator<string>;
   get(key: string): Promise<T | undefined>;
+  /** The same, read synchronously (for callers whose interface is synchronous; a disk read per call). */
+  getSync(key: string): T | undefined;
   /** Every live record (recovery), read sequentially. */
   values(): AsyncIterable<T>;
   /** Inserts or replaces; resolves once written (and synced with fsync). */
@@ -83,6 +86,22 @@ export async function openKeyedLog<T>(o: KeyedLogOptions<T>): Promise<KeyedLog<T
     onRotate: () => void log.compact(),
   });
   const segmentOf = (no: number) => open.find((s) => s.no === no);
+  /** Synchronous reads: the files by name (fileSegments' naming), or in memory the records themselves. */
+  const readFds = new Map<number, number>();
+  const memory = o.dir ? undefined : new Map<string, T>();
+  const fileOf = (no: number) => join(o.dir!, `${o.name}-${String(no).padStart(6, '0')}.jsonl`);
+  function readSyncAt(loc: Loc): string {
+    let fd = readFds.get(loc.seg);
+    if (fd === undefined) readFds.set(loc.seg, (fd = openSync(fileOf(loc.seg), 'r')));
+    const buf = Buffer.alloc(loc.len);
+    readSync(fd, buf, 0, loc.len, loc.off);
+    return buf.toString('utf8');
+  }
+  function forgetSegment(no: number) {
+    const fd = readFds.get(no);
+    if (fd !== undefined) closeSync(fd);
+    readFds.delete(no);
+  }
 
   async function write(ops: Op<T>[]) {
     const marks = ops.map((op) => {
@@ -95,6 +114,10 @@ export async function openKeyedLog<T>(o: KeyedLogOptions<T>): Promise<KeyedLog<T
       for (const { op, loc } of placed) {
         if (op.value !== undefined || op.raw) index.set(op.key, loc, op.stamp);
         else index.delete(op.key);
+        if (memory && !op.raw) {
+          if (op.value === undefined) memory.delete(op.key);
+          else memory.set(op.key, structuredClone(op.value));
+        }
       }
     } finally {
       ops.forEach((op, i) => { if (pending.get(op.key)?.n === marks[i]) pending.delete(op.key); });
@@ -139,6 +162,7 @@ export async function openKeyedLog<T>(o: KeyedLogOptions<T>): Promise<KeyedLog<T
         });
         if (copies.length) await write(copies);
       }
+      forgetSegment(seg.no);
       await seg.remove();
       open.splice(open.indexOf(seg), 1);
       index.liveBytes.delete(seg.no);
@@ -156,6 +180,13 @@ export async function openKeyedLog<T>(o: KeyedLogOptions<T>): Promise<KeyedLog<T
       const p = pending.get(key);
       if (p) return p.value === undefined ? undefined : structuredClone(p.value);
       return read(key);
+    },
+    getSync(key) {
+      const p = pending.get(key);
+      if (p) return p.value === undefined ? undefined : structuredClone(p.value);
+      if (memory) return memory.has(key) ? structuredClone(memory.get(key)) : undefined;
+      const loc = index.get(key);
+      return loc ? (JSON.parse(parseLine(readSyncAt(loc)).body) as T) : undefined;
     },
     async *values() {
       for (const seg of [...open]) {
@@ -181,6 +212,7 @@ export async function openKeyedLog<T>(o: KeyedLogOptions<T>): Promise<KeyedLog<T
     async close() {
       await writer.idle();
       await compacting?.catch(() => undefined);
+      for (const no of [...readFds.keys()]) forgetSegment(no);
       for (const s of open) await s.close();
     },
   };
