@@ -10,7 +10,7 @@ import { loadConfig, parseConfig, type Config } from './config/load.ts';
 import { demoConfig, DEMO_ENV } from './config/demo.ts';
 import { createEngine, type Engine } from './core/engine.ts';
 import { dashboardRoutes } from './dashboard/index.tsx';
-import { createMetrics } from './observability/metrics.ts';
+import { createMetrics, slaOf } from './observability/metrics.ts';
 import { deadLetterRoutes } from './routes/dead-letters.ts';
 import { metricsRoutes, overviewRoutes } from './routes/metrics.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
@@ -63,7 +63,7 @@ export function extendWith(o: RuntimeOptions): { extend: (origin: string) => Pro
     const refs = shipmentRefs(withCollections(o.store, { [SHIPMENT_REFS_COLLECTION]: keyedCollection(refLog, { retentionMs: 180 * 86_400_000 }) }));
     // The gauges read the engine's live status on scrape; the engine records counters as it works.
     let engine: Engine | undefined;
-    const metrics = createMetrics({ store: o.store, stateDir, partners: config.partners.map((p) => p.id), engineStatus: () => engine!.status(), processMetrics: true });
+    const metrics = createMetrics({ store: o.store, stateDir, partners: config.partners.map((p) => p.id), engineStatus: () => engine!.status(), processMetrics: true, ...slaOf(config.partners) });
     const retentionDays = Number(env.BRIDGE_RETENTION_DAYS ?? 30) || 30;
     engine = createEngine({
       store: o.store, config, registry: withShipmentRefs(adapterRegistry, refs), io: { dataDir: o.dataDir }, logger: o.logger.child({ component: 'engine' }), metrics,

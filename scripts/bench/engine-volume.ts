@@ -182,7 +182,7 @@ export async function benchEngineVolume() {
   });
   console.log(`engine volume benchmark: bridge in its own process, delivery on, ${demoLimits ? 'demo rate limits' : 'no rate limits, concurrency 16'}, `
     + `backlog cap ${Number.isFinite(backlogCap) ? backlogCap : 'none'}, a cancel for 1 in ${cancelEvery} shipments ${CANCEL_LAG} aggregates later`);
-  console.log('delivered   published   ev/s since last   ev/s overall   bridge RSS MB   peak RSS MB   bridge CPU s   labels   refunds   Odoo milestones');
+  console.log('delivered   published   ev/s since last   ev/s overall   bridge RSS MB   peak RSS MB   bridge CPU s   labels   refunds   Odoo milestones   engine holds');
   const t0 = performance.now();
   let last = { t: t0, d: 0 };
   const target = checkpoints.at(-1)!;
@@ -200,9 +200,11 @@ export async function benchEngineVolume() {
     }
     const now = performance.now();
     const d = delivered();
+    const fp = await fetch(`${bridgeOrigin}/v1/engine`, { headers: { authorization: `Bearer ${ADMIN}` } }).then((r) => r.json()).then((j) => j.footprint).catch(() => undefined);
     console.log(`${String(d).padEnd(11)} ${String(published).padEnd(11)} ${((d - last.d) / ((now - last.t) / 1000)).toFixed(0).padStart(15)}   ${(d / ((now - t0) / 1000)).toFixed(0).padStart(12)}   `
       + `${mb(proc.pid!, 'VmRSS').toFixed(0).padStart(13)}   ${mb(proc.pid!, 'VmHWM').toFixed(0).padStart(11)}   ${cpuSeconds(proc.pid!).toFixed(0).padStart(12)}   `
-      + `${String(farm.effect('label_purchased')).padStart(6)}   ${String(farm.effect('label_refunded')).padStart(7)}   ${odoo.applied()}`);
+      + `${String(farm.effect('label_purchased')).padStart(6)}   ${String(farm.effect('label_refunded')).padStart(7)}   ${String(odoo.applied()).padStart(15)}   `
+      + (fp ? `${fp.jobs} jobs, ${fp.active_events} active events, ${fp.hot_aggregates} of ${fp.aggregates} aggregates in memory` : '?'));
     last = { t: now, d };
   }
   // The data files that grew (what a restart reads, and what lowdb rewrites whole).

@@ -734,7 +734,8 @@ export function createEngine(options: EngineOptions): Engine {
     const answeredNo = err.kind === 'permanent' || (status !== undefined && (status < 500 || status === 503));
     job.in_doubt = answeredNo ? reconcile : true;
     const now = nowMs();
-    const message = `${partnerId}: ${err.message}`;
+    // A partner echoing a credential back must not put it in the event's status.
+    const message = redact(`${partnerId}: ${err.message}`, secrets) as string;
     const limits = gates.get(partnerId)!.limits;
     if (err.kind === 'permanent') {
       giveUp(job, 'dead', 'business', err.details.reason ?? 'refused_by_partner', message);

@@ -60,6 +60,17 @@ export interface EngineStatusLike {
   writeback?: { pending: number; rejected: number; odoo_down?: boolean; auth_paused?: boolean };
 }
 
+/** The SLA targets of the configured partners, in the units the metrics use. */
+export function slaOf(partners: { id: string; sla?: { answer_ms?: number; success_ratio?: number } }[]): Pick<MetricsOptions, 'slaSeconds' | 'slaSuccess'> {
+  const slaSeconds: Record<string, number> = {};
+  const slaSuccess: Record<string, number> = {};
+  for (const p of partners) {
+    if (p.sla?.answer_ms !== undefined) slaSeconds[p.id] = p.sla.answer_ms / 1000;
+    if (p.sla?.success_ratio !== undefined) slaSuccess[p.id] = p.sla.success_ratio;
+  }
+  return { slaSeconds, slaSuccess };
+}
+
 export interface MetricsOptions {
   /** Source of the store-derived gauges; without it they are absent. */
   store?: Store;
@@ -71,6 +82,8 @@ export interface MetricsOptions {
   engineStatus?: () => EngineStatusLike;
   /** Answer-time targets per partner (seconds), for the SLA figures. */
   slaSeconds?: Record<string, number>;
+  /** Success-ratio targets per partner (0..1), for the SLA figures. */
+  slaSuccess?: Record<string, number>;
   /** Node process metrics (CPU, memory, event loop) under the same prefix. */
   processMetrics?: boolean;
   now?: () => Date;
@@ -121,7 +134,8 @@ export function createMetrics(o: MetricsOptions = {}) {
   const calls = new Counter({ ...r, name: `${PREFIX}partner_calls_total`, help: 'Partner calls by partner, outcome and error class (technical: will retry; business: a person must act).', labelNames: ['partner', 'outcome', 'error_class'] as const });
   const callSeconds = new Histogram({ ...r, name: `${PREFIX}partner_call_duration_seconds`, help: 'Partner answer time, by partner and outcome.', labelNames: ['partner', 'outcome'] as const, buckets: CALL_BUCKETS });
   const withinSla = new Counter({ ...r, name: `${PREFIX}partner_calls_within_sla_total`, help: 'Successful partner calls answered within the partner\'s configured answer-time target.', labelNames: ['partner'] as const });
-  const slaTarget = new Gauge({ ...r, name: `${PREFIX}partner_sla_target_seconds`, help: 'Configured answer-time target per partner.', labelNames: ['partner'] as const });
+  const slaTarget = new Gauge({ ...r, name: `${PREFIX}partner_sla_target_seconds`, help: 'Configured answer-time target per partner (p95 of successful calls should be at or under it).', labelNames: ['partner'] as const });
+  const slaSuccessTarget = new Gauge({ ...r, name: `${PREFIX}partner_sla_success_ratio_target`, help: 'Configured share of calls a partner should answer successfully (business refusals and calls never sent left out).', labelNames: ['partner'] as const });
   const throttled = new Counter({ ...r, name: `${PREFIX}partner_rate_limited_total`, help: 'Partner answers with HTTP 429 (Too Many Requests).', labelNames: ['partner'] as const });
   const headroomSet = new Map<string, number>();
   new Gauge({
@@ -254,6 +268,12 @@ export function createMetrics(o: MetricsOptions = {}) {
       const partners: PartnerFigures[] = [...ids].sort().map((id) => {
         const mine = callVals.filter((v) => v.labels.partner === id);
         const ok = sum(mine.filter((v) => v.labels.outcome === 'success'));
+        // The partner's own reliability: refusals of our data and calls never sent are not its failures.
+        const answered = sum(mine.filter((v) => v.labels.outcome === 'success' || v.labels.outcome === 'retryable' || v.labels.outcome === 'timeout'));
+        const p95 = quantile(durations.filter((v) => v.labels.partner === id && v.labels.outcome === 'success'), 0.95);
+        const answerTarget = o.slaSeconds?.[id];
+        const successTarget = o.slaSuccess?.[id];
+        const successRatio = answered ? ok / answered : undefined;
         return {
           partner: id,
           calls: sum(mine),
@@ -264,9 +284,15 @@ export function createMetrics(o: MetricsOptions = {}) {
           circuit: String(circuits.find((v) => v.labels.partner === id && v.value === 1)?.labels.state ?? 'closed'),
           pending: sum(pendingVals.filter((v) => v.labels.partner === id)),
           headroom: headroomVals.find((v) => v.labels.partner === id)?.value,
-          p95_seconds: quantile(durations.filter((v) => v.labels.partner === id && v.labels.outcome === 'success'), 0.95),
-          sla_target_seconds: o.slaSeconds?.[id],
-          within_sla: o.slaSeconds?.[id] !== undefined && ok > 0 ? sum(slaVals.filter((v) => v.labels.partner === id)) / ok : undefined,
+          p95_seconds: p95,
+          sla_target_seconds: answerTarget,
+          within_sla: answerTarget !== undefined && ok > 0 ? sum(slaVals.filter((v) => v.labels.partner === id)) / ok : undefined,
+          success_ratio: successRatio,
+          success_target: successTarget,
+          sla_missed: {
+            answer: answerTarget !== undefined && p95 !== undefined && p95 > answerTarget,
+            success: successTarget !== undefined && successRatio !== undefined && successRatio < successTarget,
+          },
         };
       });
       const commit = await values('commit_to_partner_seconds');
@@ -324,6 +350,11 @@ export function createMetrics(o: MetricsOptions = {}) {
       o.slaSeconds = { ...o.slaSeconds, ...targets };
       for (const [id, s] of Object.entries(targets)) slaTarget.set({ partner: partner(id) }, s);
     },
+    /** Sets the success-ratio targets (0..1) per partner, from the configuration. */
+    slaSuccessTargets(targets: Record<string, number>) {
+      o.slaSuccess = { ...o.slaSuccess, ...targets };
+      for (const [id, x] of Object.entries(targets)) slaSuccessTarget.set({ partner: partner(id) }, x);
+    },
     /** A partner step entered the dead-letter queue (or manual handling). */
     deadLettered(errorClass: 'technical' | 'business', reason?: string) {
       deadLettered.inc({ error_class: errorClass, reason: oneOf(DEAD_LETTER_REASONS, reason ?? 'other', 'other') });
@@ -372,6 +403,7 @@ export function createMetrics(o: MetricsOptions = {}) {
     settled: async () => { await completeness?.settled(); },
   };
   if (o.slaSeconds) api.slaTargets(o.slaSeconds);
+  if (o.slaSuccess) api.slaSuccessTargets(o.slaSuccess);
   return api;
 }
 
@@ -391,6 +423,11 @@ export interface PartnerFigures {
   sla_target_seconds?: number;
   /** Share of successful calls answered within the target (0..1). */
   within_sla?: number;
+  /** Successful calls / calls the partner answered or timed out on (0..1). */
+  success_ratio?: number;
+  success_target?: number;
+  /** Which targets are missed right now: p95 over the answer target, success under its target. */
+  sla_missed: { answer: boolean; success: boolean };
 }
 
 export interface Figures {

@@ -9,7 +9,7 @@
  *   POST /dead-letters/:id/discard     {note?: string}
  *   GET  /audit                        ?event_id&target&action(,action...)&limit
  *   GET  /events/:id/audit             the event's whole trail: submission, requests, attempts, states, operator actions
- *   GET  /engine                       breakers, queue depths, write-back health
+ *   GET  /engine                       breakers, queue depths, rate headroom, write-back health, what the engine holds
  *   POST /odoo/resume                  lift a write-back authentication pause after fixing the key
  */
 import { Hono, type Context } from 'hono';
@@ -110,7 +110,7 @@ export function deadLetterRoutes(deps: { engine: Engine }): Hono {
   });
   app.get('/events/:id/audit', async (c) => c.json({ event_id: c.req.param('id'), items: await engine.audit({ event_id: c.req.param('id'), ...auditQuery(c) }) }));
 
-  app.get('/engine', (c) => c.json(engine.status()));
+  app.get('/engine', (c) => c.json({ ...engine.status(), footprint: engine.footprint() }));
 
   app.post('/odoo/resume', (c) => {
     engine.writeback.resume();
