@@ -3,7 +3,7 @@ import type { OutboxRow } from '../odoo/outbox.ts';
 
 /** Filter for dead-letter lists and bulk replays. */
 export interface DeadLetterFilter {
-  kind?: 'event' | 'publish' | 'writeback';
+  kind?: 'event' | 'publish' | 'writeback' | 'void';
   state?: 'dead' | 'manual';
   partner?: string;
   type?: string;
@@ -17,9 +17,9 @@ export interface DeadLetterFilter {
 
 /** One entry of the dead-letter queue as operators see it. */
 export interface DeadLetter {
-  /** Event id, `<milestone id>~<partner>` (publish) or `writeback:<milestone id>`. */
+  /** Event id, `<milestone id>~<partner>` (publish), `<event id>~void:<partner>` (void check) or `writeback:<milestone id>`. */
   id: string;
-  kind: 'event' | 'publish' | 'writeback';
+  kind: 'event' | 'publish' | 'writeback' | 'void';
   /** dead: failed; manual: no partner could take it, a person decides. */
   state: 'dead' | 'manual';
   type: string;

@@ -20,7 +20,7 @@
  * disk, and an aggregate's row is in memory only while it has jobs (aggregates.ts). Every step is
  * recorded in the audit trail (audit.ts).
  */
-import type { Event, Milestone } from '../../../shared/src/index.ts';
+import type { Event, EventOf, Milestone } from '../../../shared/src/index.ts';
 import { checkEvent, checkMilestone } from '../../../shared/src/index.ts';
 import {
   PartnerError, type AdapterFactory, type AdapterIO, type CallContext, type CarrierAdapter, type PartnerAdapter, type StepResult,
@@ -158,6 +158,10 @@ const FINISHED = new Set(['done', 'discarded']);
 /** Event states that hold a place in the admission window (dead, manual and blocked ones wait for a person). */
 const COUNTED = new Set<EventState>(['received', 'queued', 'delivering', 'retrying']);
 const DAY = 86_400_000;
+/** Steps that buy a label (a fallback after one of them may leave a label to void). */
+const LABELS = new Set<string>(['createShipment', 'createReturnLabel']);
+/** Our reference for the shipment (or return) an event is about. */
+const refOf = (e: Event | Milestone | undefined) => String((e?.payload as { shipment_ref?: string; return_ref?: string } | undefined)?.shipment_ref ?? (e?.payload as { return_ref?: string } | undefined)?.return_ref ?? '?');
 
 function defaults(io: Partial<EngineIO>): EngineIO {
   return {
@@ -530,6 +534,7 @@ export function createEngine(options: EngineOptions): Engine {
       case 'cancelShipment': return (adapter as CarrierAdapter).cancelShipment(body as any, ctx);
       case 'createReturnLabel': return (adapter as CarrierAdapter).createReturnLabel(body as any, ctx);
       case 'publishMilestone': return (adapter as VisibilityAdapter).publishMilestone(body as Milestone, ctx);
+      case 'voidCheck': return voidLeftover(adapter as CarrierAdapter, job, body as Event, ctx);
       default: {
         const never: never = a;
         throw new Error(`unknown action ${never}`);
@@ -571,6 +576,14 @@ export function createEngine(options: EngineOptions): Engine {
     const partnerId = partnerOf(job);
     const adapter = adapters.get(partnerId)!;
     const gate = gates.get(partnerId)!;
+    if (job.action === 'voidCheck' && !(adapter as CarrierAdapter).findShipment) {
+      // The carrier cannot be asked by our reference: a person checks its account.
+      giveUp(job, 'manual', 'business', 'voidable_label', `${partnerId} may hold a label for ${refOf(await bodyOf(job))} bought before the fallback (key ${job.key.replace(/:void$/, '')}); `
+        + 'this carrier cannot be searched by our reference: check its account, void the label if there is one, then discard this entry');
+      await persist([job]);
+      void audit.record([{ id: crypto.randomUUID(), at: iso(), actor: 'bridge', action: 'void_check', target: job.subject, event_id: job.event_id, partner: partnerId, outcome: 'permanent', note: 'left for a person: the carrier has no lookup by reference' }]);
+      return;
+    }
     const body = await bodyOf(job);
     if (!body) {
       job.state = 'dead';
@@ -668,7 +681,14 @@ export function createEngine(options: EngineOptions): Engine {
       agg.updated_at = iso();
       // Written when the event settles (one write per event): until then the job row holds the answer.
     }
-    if (result.milestones?.length) {
+    if (job.kind === 'event' && job.abandoned?.length) await planVoidChecks(job, partnerId);
+    if (job.kind === 'void') {
+      void audit.record([{
+        id: crypto.randomUUID(), at: iso(), actor: 'bridge', action: 'void_check', target: job.subject, event_id: job.event_id, partner: partnerId, outcome: 'success',
+        note: result.data?.voided ? `a label was found at ${partnerId} and voided` : `no label at ${partnerId}: nothing to void`,
+      }]);
+    }
+    if (result.milestones?.length && job.kind !== 'void') {
       const r = await acceptMilestones(result.milestones, { partner: partnerId });
       if (r.refused.length) logger.error({ partner: partnerId, refused: r.refused }, 'a partner step returned milestones the contract or ownership refuses');
     }
@@ -681,11 +701,44 @@ export function createEngine(options: EngineOptions): Engine {
     await settle(job.subject);
   }
 
+  /** One void check per carrier left behind, in its own group: it never holds back the aggregate. */
+  async function planVoidChecks(job: Job, winner: string) {
+    const rows: Job[] = [];
+    const now = iso();
+    for (const p of job.abandoned ?? []) {
+      const subject = `${job.event_id}~void:${p}`;
+      if (p === winner || bySubject.has(subject) || !adapters.has(p)) continue;
+      rows.push({
+        id: `${subject}/${p}`, kind: 'void', subject, event_id: job.event_id, type: job.type, aggregate: job.aggregate, group: `void|${p}|${job.aggregate}`, seq: 0,
+        step: p, action: 'voidCheck', candidates: [p], candidate: 0, key: `${job.key}:void`, attempts: 0, max_attempts: gates.get(p)!.limits.max_attempts, calls: 0,
+        run_at: now, state: 'pending', in_doubt: false, replays: 0, rekeys: 0, created_at: now, updated_at: now,
+      });
+    }
+    if (!rows.length) return;
+    logger.warn({ event_id: job.event_id, carriers: rows.map((r) => r.step), fallback: winner }, 'fell back after a call that may have bought a label: checking the carriers left behind');
+    await persist(rows);
+  }
+
+  /** Finds the label a carrier may have bought before the fallback, by our reference, and voids it. */
+  async function voidLeftover(adapter: CarrierAdapter, job: Job, event: Event, ctx: CallContext): Promise<StepResult> {
+    const ref = refOf(event);
+    const found = await adapter.findShipment!(ref, ctx);
+    if (!found) return { data: { voided: false } };
+    const p = event.payload as { carrier?: { carrier: string; service?: string } };
+    const cancel = {
+      ...event, type: 'shipment.cancelled', payload: { shipment_ref: ref, carrier: p.carrier ?? { carrier: job.step }, reason: 'voided: another carrier took the shipment after a fallback' },
+    } as EventOf<'shipment.cancelled'>;
+    await adapter.cancelShipment(cancel, { ...ctx, data: { ...ctx.data, ...found.data } });
+    return { data: { voided: true } };
+  }
+
   function hasNext(job: Job) {
     return job.candidate + 1 < job.candidates.length;
   }
   function moveOn(job: Job, why: string) {
     const from = partnerOf(job);
+    // A label may exist at the carrier we leave (a call that may have acted): check it once the fallback bought one.
+    if (job.in_doubt && LABELS.has(job.action)) job.abandoned = [...new Set([...(job.abandoned ?? []), from])];
     job.candidate += 1;
     job.attempts = 0;
     job.in_doubt = false;

@@ -14,7 +14,7 @@ export const AUDIT = 'audit';
 
 export type JobState = 'pending' | 'running' | 'done' | 'dead' | 'manual' | 'discarded';
 /** Why a job needs a person, beyond the partner's own business reasons. */
-export type JobReason = BusinessReason | 'attempts_exhausted' | 'no_carrier_available' | 'out_of_order';
+export type JobReason = BusinessReason | 'attempts_exhausted' | 'no_carrier_available' | 'out_of_order' | 'voidable_label';
 
 /**
  * One partner call to make: a step of an event (an order to a warehouse, a shipment to a carrier)
@@ -24,9 +24,12 @@ export type JobReason = BusinessReason | 'attempts_exhausted' | 'no_carrier_avai
 export interface Job {
   /** `<subject>/<step>`. */
   id: string;
-  /** `event`: a step of an outbound event; `publish`: a milestone for a visibility partner. */
-  kind: 'event' | 'publish';
-  /** What operators act on (the dead-letter id): the event id, or `<milestone id>~<partner>` for a publish. */
+  /**
+   * `event`: a step of an outbound event; `publish`: a milestone for a visibility partner; `void`:
+   * after a fallback, finding and voiding a label the carrier given up on may have bought.
+   */
+  kind: 'event' | 'publish' | 'void';
+  /** What operators act on (the dead-letter id): the event id, `<milestone id>~<partner>` for a publish, `<event id>~void:<partner>` for a void check. */
   subject: string;
   /** The event (kind event) or the milestone's causing event, if any. */
   event_id?: string;
@@ -39,7 +42,7 @@ export interface Job {
   seq: number;
   /** The step's stable name within its subject (the routed partner id); part of `key`. */
   step: string;
-  action: Action | 'publishMilestone';
+  action: Action | 'publishMilestone' | 'voidCheck';
   /** Partners to try in order (the routed one, then configured fallbacks); `candidate` indexes the current one. */
   candidates: string[];
   candidate: number;
@@ -65,6 +68,8 @@ export interface Job {
   result?: StepResult;
   /** Whether `result` (data bag, milestones) has been applied; false after a crash in between. */
   applied?: boolean;
+  /** Carriers left behind by a fallback after a call that may have acted (a label may exist there). */
+  abandoned?: string[];
   /** Operator-edited payload used instead of the stored event's (the stored event keeps what Odoo sent). */
   payload?: unknown;
   /** The milestone to publish (kind publish). */

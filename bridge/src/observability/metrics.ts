@@ -33,7 +33,7 @@ export type CircuitStateName = (typeof CIRCUIT_STATES)[number];
 /** Why something went to the dead-letter queue (the engine's JobReason and the contract's reasons). */
 export const DEAD_LETTER_REASONS = [
   'invalid_address', 'unknown_sku', 'insufficient_stock', 'allocation_conflict', 'duplicate_order', 'refused_by_partner',
-  'attempts_exhausted', 'no_carrier_available', 'out_of_order', 'other',
+  'attempts_exhausted', 'no_carrier_available', 'out_of_order', 'voidable_label', 'other',
 ] as const;
 
 /** Keyed log of the milestone expectations behind the completeness gauge (one row per aggregate). */

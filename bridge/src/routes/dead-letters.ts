@@ -19,7 +19,7 @@ import type { DeadLetterFilter, Engine } from '../core/engine.ts';
 import { AUDIT_ACTIONS } from '../core/jobs.ts';
 
 const Filter = v.strictObject({
-  kind: v.optional(v.picklist(['event', 'publish', 'writeback'])),
+  kind: v.optional(v.picklist(['event', 'publish', 'writeback', 'void'])),
   state: v.optional(v.picklist(['dead', 'manual'])),
   partner: v.optional(v.string()),
   type: v.optional(v.string()),
