@@ -42,8 +42,9 @@ const max = num('max', 1_000_000);
 const backlogCap = num('backlog', 20_000) || Number.POSITIVE_INFINITY;
 const cancelEvery = num('cancel-every', 4);
 const demoLimits = args.includes('--demo-limits');
-const checkpoints = [10_000, 100_000, 1_000_000].filter((c) => c <= max);
-if (!checkpoints.includes(max)) checkpoints.push(max);
+// 10k, 100k, 1M, and every tenth of the run in between (to see whether the cost per event grows).
+const checkpoints = [...new Set([10_000, 100_000, 1_000_000, ...Array.from({ length: 10 }, (_, i) => Math.round((max * (i + 1)) / 10))])]
+  .filter((c) => c <= max).sort((a, b) => a - b);
 
 const fixture = (name: string) => JSON.parse(readFileSync(join(ROOT, `shared/fixtures/events/valid/${name}.json`), 'utf8'));
 const shipTemplate = fixture('shipment.requested');
@@ -153,7 +154,7 @@ export async function benchEngineVolume() {
   const configPath = join(dir, 'bridge.json');
   writeFileSync(configPath, JSON.stringify(bridgeConfig(origin, origin)));
 
-  const proc: ChildProcess = spawn(process.execPath, [...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof-volume'] : []), 'dist/bridge.mjs'], {
+  const proc: ChildProcess = spawn(process.execPath, [...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof-volume'] : []), ...(process.env.BENCH_HEAP ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${process.env.BENCH_HEAP}`] : []), 'dist/bridge.mjs'], {
     cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'],
     env: {
       ...process.env, ...DEMO_PARTNER_ENV, BENCH_ODOO_KEY: ODOO_KEY, PORT: '0', BRIDGE_ANNOUNCE_PORT: '1', BRIDGE_DATA_DIR: join(dir, 'data'),
@@ -200,12 +201,23 @@ export async function benchEngineVolume() {
     }
     const now = performance.now();
     const d = delivered();
-    const fp = await fetch(`${bridgeOrigin}/v1/engine`, { headers: { authorization: `Bearer ${ADMIN}` } }).then((r) => r.json()).then((j) => j.footprint).catch(() => undefined);
+    const st = await fetch(`${bridgeOrigin}/v1/engine`, { headers: { authorization: `Bearer ${ADMIN}` } }).then((r) => r.json()).catch(() => undefined);
+    const fp = st?.footprint;
+    // The JS heap (live objects and what V8 has reserved) vs memory outside it.
+    const mem = st?.process;
+    const heap = mem ? `heap ${mem.heap_used_mb}/${mem.heap_total_mb} MB, external ${mem.external_mb} MB` : '';
     console.log(`${String(d).padEnd(11)} ${String(published).padEnd(11)} ${((d - last.d) / ((now - last.t) / 1000)).toFixed(0).padStart(15)}   ${(d / ((now - t0) / 1000)).toFixed(0).padStart(12)}   `
       + `${mb(proc.pid!, 'VmRSS').toFixed(0).padStart(13)}   ${mb(proc.pid!, 'VmHWM').toFixed(0).padStart(11)}   ${cpuSeconds(proc.pid!).toFixed(0).padStart(12)}   `
       + `${String(farm.effect('label_purchased')).padStart(6)}   ${String(farm.effect('label_refunded')).padStart(7)}   ${String(odoo.applied()).padStart(15)}   `
-      + (fp ? `${fp.jobs} jobs, ${fp.active_events} active events, ${fp.hot_aggregates} of ${fp.aggregates} aggregates in memory` : '?'));
+      + (fp ? `${fp.jobs} jobs, ${fp.active_events} active events, ${fp.hot_aggregates} of ${fp.aggregates} aggregates in memory; ${heap}` : '?'));
     last = { t: now, d };
+    // BENCH_HEAP=<dir>: a heap snapshot of the bridge at each checkpoint (what it holds, by constructor).
+    if (process.env.BENCH_HEAP) {
+      const before = readdirSync(process.env.BENCH_HEAP).length;
+      proc.kill('SIGUSR2');
+      while (readdirSync(process.env.BENCH_HEAP).length === before) await new Promise((r) => setTimeout(r, 200));
+      await new Promise((r) => setTimeout(r, 3000));
+    }
   }
   // The data files that grew (what a restart reads, and what lowdb rewrites whole).
   const files = readdirSync(join(dir, 'data'), { recursive: true }).map(String)

@@ -110,7 +110,14 @@ export function deadLetterRoutes(deps: { engine: Engine }): Hono {
   });
   app.get('/events/:id/audit', async (c) => c.json({ event_id: c.req.param('id'), items: await engine.audit({ event_id: c.req.param('id'), ...auditQuery(c) }) }));
 
-  app.get('/engine', (c) => c.json({ ...engine.status(), footprint: engine.footprint() }));
+  app.get('/engine', (c) => {
+    const m = process.memoryUsage();
+    const mb = (n: number) => Math.round(n / 1048576);
+    return c.json({
+      ...engine.status(), footprint: engine.footprint(),
+      process: { rss_mb: mb(m.rss), heap_used_mb: mb(m.heapUsed), heap_total_mb: mb(m.heapTotal), external_mb: mb(m.external), array_buffers_mb: mb(m.arrayBuffers) },
+    });
+  });
 
   app.post('/odoo/resume', (c) => {
     engine.writeback.resume();
