@@ -221,7 +221,7 @@ export async function benchEngineVolume() {
   }
   // The data files that grew (what a restart reads, and what lowdb rewrites whole).
   const files = readdirSync(join(dir, 'data'), { recursive: true }).map(String)
-    .map((f) => ({ f, size: statSync(join(dir, 'data', f)).size })).filter((x) => x.size > 0 && !x.f.endsWith('.tmp'))
+    .filter((f) => !f.endsWith('.tmp')).map((f) => ({ f, size: (() => { try { return statSync(join(dir, 'data', f)).size; } catch { return 0; } })() })).filter((x) => x.size > 0)
     .sort((a, b) => b.size - a.size).slice(0, 6);
   console.log(`largest data files: ${files.map((x) => `${x.f} ${(x.size / 1048576).toFixed(1)} MB`).join(', ')}`);
   ws.close();

@@ -12,7 +12,8 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import type { Logger } from '../log.ts';
 import type { HistoryLog } from '../store/history-log.ts';
-import type { AuditEntry } from './jobs.ts';
+import type { AuditEntry, Job } from './jobs.ts';
+import { PartnerError } from '../adapters/types.ts';
 
 /** One HTTP request an adapter made during a partner call. */
 export interface RequestRecord {
@@ -109,6 +110,34 @@ export function requestEntry(r: RequestRecord, secrets: readonly string[]): NonN
   const sha256 = createHash('sha256').update(clean).digest('hex');
   if (clean.length <= BODY_LIMIT) return { method: r.method, path, body: JSON.parse(clean), sha256 };
   return { method: r.method, path, body: `${clean.slice(0, BODY_LIMIT)}…`, truncated: true, sha256 };
+}
+
+/**
+ * The entries for one call of a step: each request body not audited before for this job (`seen`
+ * holds their digests), then the attempt with its outcome and requests.
+ */
+export function attemptEntries(o: {
+  job: Job; partnerId: string; call: CallScope; ms: number; outcome: NonNullable<AuditEntry['outcome']>; error?: unknown; secrets: readonly string[]; seen: Set<string>; at: string;
+}): AuditEntry[] {
+  const { job, partnerId, call, outcome, secrets, at } = o;
+  const base = { at, actor: 'bridge', target: job.subject, ...(job.event_id && { event_id: job.event_id }), partner: partnerId, step: job.step, key: job.key };
+  const entries: AuditEntry[] = [];
+  for (const r of call.requests) {
+    if (r.body === undefined) continue;
+    const request = requestEntry(r, secrets);
+    if (o.seen.has(request.sha256!)) continue;
+    o.seen.add(request.sha256!);
+    entries.push({ ...base, id: crypto.randomUUID(), action: 'transformed', request });
+  }
+  const err = o.error instanceof PartnerError ? o.error : undefined;
+  entries.push({
+    ...base, id: crypto.randomUUID(), action: 'attempt', call: job.calls, outcome, duration_ms: Math.max(0, Math.round(o.ms)),
+    ...(outcome !== 'success' && { error_class: outcome === 'permanent' ? 'business' as const : 'technical' as const }),
+    ...(err?.details.status !== undefined && { status: err.details.status }),
+    ...(o.error !== undefined && { error: redact(String((o.error as Error)?.message ?? o.error), secrets) as string }),
+    requests: call.requests.map((r) => ({ method: r.method, path: redactUrl(r.url, secrets), ...(r.status !== undefined && { status: r.status }), ms: Math.max(0, Math.round(r.ms)) })),
+  });
+  return entries;
 }
 
 /** Appends audit entries under their event (or dead-letter target); failures are logged, never thrown at delivery. */

@@ -36,10 +36,12 @@ import { createWriteback, type Writeback } from '../odoo/outbox.ts';
 import type { OdooClient } from '../odoo/client.ts';
 import { createOdooClient } from '../odoo/client.ts';
 import { AggregateMemory } from './aggregates.ts';
-import { auditTrail, recordingCall, recordingFetch, redact, redactUrl, requestEntry, type CallScope } from './audit.ts';
+import { attemptEntries, auditTrail, recordingCall, recordingFetch, redact, type CallScope } from './audit.ts';
 import { createBacklog, eventsInEngine } from './backlog.ts';
+import { migrateLegacyCollections } from './legacy.ts';
 import { byDeadAt, matches, page, writebackView, type DeadLetter, type DeadLetterFilter } from './dead-letter-view.ts';
 import { createHeadroom } from './headroom.ts';
+import { LABELS, refOf, voidCheckJob, voidLeftover, voidSubject } from './void-check.ts';
 import { AGGREGATES, AUDIT, JOBS, type AggregateRow, type AuditEntry, type Job, type JobReason } from './jobs.ts';
 import { backoffDelay, CircuitOpenError, createPartnerGate, type PartnerGate, type ResolvedLimits } from './policy.ts';
 import { ownershipRefusal, planSteps, UNDOES, visibilityPartners, workflowOfEvent, workflowOfMilestone, type Action } from './routing.ts';
@@ -158,10 +160,6 @@ const FINISHED = new Set(['done', 'discarded']);
 /** Event states that hold a place in the admission window (dead, manual and blocked ones wait for a person). */
 const COUNTED = new Set<EventState>(['received', 'queued', 'delivering', 'retrying']);
 const DAY = 86_400_000;
-/** Steps that buy a label (a fallback after one of them may leave a label to void). */
-const LABELS = new Set<string>(['createShipment', 'createReturnLabel']);
-/** Our reference for the shipment (or return) an event is about. */
-const refOf = (e: Event | Milestone | undefined) => String((e?.payload as { shipment_ref?: string; return_ref?: string } | undefined)?.shipment_ref ?? (e?.payload as { return_ref?: string } | undefined)?.return_ref ?? '?');
 
 function defaults(io: Partial<EngineIO>): EngineIO {
   return {
@@ -188,8 +186,6 @@ function limitsOf(p: ResolvedPartner): ResolvedLimits {
   };
 }
 
-const LEGACY_AGGREGATE_SHARDS = 64;
-
 function nextFlush(now: number, interval: number): number {
   return Math.ceil(now / interval) * interval;
 }
@@ -208,7 +204,7 @@ export function createEngine(options: EngineOptions): Engine {
   const open = () => (opened ??= (async () => {
     jobsLog = await logs.keyed<Job>(JOBS);
     aggs = new AggregateMemory(await logs.keyed<AggregateRow>(AGGREGATES, { stamp: (r) => Date.parse(r.updated_at) }), iso);
-    await migrateLegacyCollections();
+    await migrateLegacyCollections(store, jobsLog, aggs, logger);
   })().catch((e) => { opened = undefined; throw e; }));
   const audit = auditTrail(() => logs.history<AuditEntry>(AUDIT, { now: nowMs }), logger);
   /** Credential values: scrubbed from anything the audit records. */
@@ -489,6 +485,8 @@ export function createEngine(options: EngineOptions): Engine {
             continue;
           }
           next = Math.min(next, now + Math.max(1, circuit.retryInMs));
+          // A job that waits for this carrier (a void check) must not hold back later shipments' fallbacks.
+          if (roleOf(partnerId) === 'carrier') continue;
           break;
         }
         if ((busy.get(partnerId) ?? 0) >= gate.limits.concurrency) break;
@@ -631,30 +629,12 @@ export function createEngine(options: EngineOptions): Engine {
     }
   }
 
-  /** Audits one call of a step: its outcome and requests, and each request body not audited before for this job. */
+  /** Audits one call of a step (and the partner's rate-limit headers feed the headroom). */
   function recordAttempt(job: Job, partnerId: string, call: CallScope, ms: number, outcome: NonNullable<AuditEntry['outcome']> = 'success', e?: unknown) {
     for (const r of call.requests) headroom.observe(partnerId, r.headers);
-    const at = iso();
-    const base = { at, actor: 'bridge', target: job.subject, ...(job.event_id && { event_id: job.event_id }), partner: partnerId, step: job.step, key: job.key };
-    const entries: AuditEntry[] = [];
-    const seen = transformed.get(job.id) ?? new Set<string>();
-    transformed.set(job.id, seen);
-    for (const r of call.requests) {
-      if (r.body === undefined) continue;
-      const request = requestEntry(r, secrets);
-      if (seen.has(request.sha256!)) continue;
-      seen.add(request.sha256!);
-      entries.push({ ...base, id: crypto.randomUUID(), action: 'transformed', request });
-    }
-    const err = e instanceof PartnerError ? e : undefined;
-    entries.push({
-      ...base, id: crypto.randomUUID(), action: 'attempt', call: job.calls, outcome, duration_ms: Math.max(0, Math.round(ms)),
-      ...(outcome !== 'success' && { error_class: outcome === 'permanent' ? 'business' as const : 'technical' as const }),
-      ...(err?.details.status !== undefined && { status: err.details.status }),
-      ...(e !== undefined && { error: redact(String((e as Error)?.message ?? e), secrets) as string }),
-      requests: call.requests.map((r) => ({ method: r.method, path: redactUrl(r.url, secrets), ...(r.status !== undefined && { status: r.status }), ms: Math.max(0, Math.round(r.ms)) })),
-    });
-    void audit.record(entries);
+    let seen = transformed.get(job.id);
+    if (!seen) transformed.set(job.id, (seen = new Set()));
+    void audit.record(attemptEntries({ job, partnerId, call, ms, outcome, error: e, secrets, seen, at: iso() }));
   }
 
   async function succeed(job: Job, partnerId: string, result: StepResult) {
@@ -703,33 +683,12 @@ export function createEngine(options: EngineOptions): Engine {
 
   /** One void check per carrier left behind, in its own group: it never holds back the aggregate. */
   async function planVoidChecks(job: Job, winner: string) {
-    const rows: Job[] = [];
-    const now = iso();
-    for (const p of job.abandoned ?? []) {
-      const subject = `${job.event_id}~void:${p}`;
-      if (p === winner || bySubject.has(subject) || !adapters.has(p)) continue;
-      rows.push({
-        id: `${subject}/${p}`, kind: 'void', subject, event_id: job.event_id, type: job.type, aggregate: job.aggregate, group: `void|${p}|${job.aggregate}`, seq: 0,
-        step: p, action: 'voidCheck', candidates: [p], candidate: 0, key: `${job.key}:void`, attempts: 0, max_attempts: gates.get(p)!.limits.max_attempts, calls: 0,
-        run_at: now, state: 'pending', in_doubt: false, replays: 0, rekeys: 0, created_at: now, updated_at: now,
-      });
-    }
+    const rows = (job.abandoned ?? [])
+      .filter((p) => p !== winner && adapters.has(p) && !bySubject.has(voidSubject(job, p)))
+      .map((p) => voidCheckJob(job, p, gates.get(p)!.limits.max_attempts, iso()));
     if (!rows.length) return;
     logger.warn({ event_id: job.event_id, carriers: rows.map((r) => r.step), fallback: winner }, 'fell back after a call that may have bought a label: checking the carriers left behind');
     await persist(rows);
-  }
-
-  /** Finds the label a carrier may have bought before the fallback, by our reference, and voids it. */
-  async function voidLeftover(adapter: CarrierAdapter, job: Job, event: Event, ctx: CallContext): Promise<StepResult> {
-    const ref = refOf(event);
-    const found = await adapter.findShipment!(ref, ctx);
-    if (!found) return { data: { voided: false } };
-    const p = event.payload as { carrier?: { carrier: string; service?: string } };
-    const cancel = {
-      ...event, type: 'shipment.cancelled', payload: { shipment_ref: ref, carrier: p.carrier ?? { carrier: job.step }, reason: 'voided: another carrier took the shipment after a fallback' },
-    } as EventOf<'shipment.cancelled'>;
-    await adapter.cancelShipment(cancel, { ...ctx, data: { ...ctx.data, ...found.data } });
-    return { data: { voided: true } };
   }
 
   function hasNext(job: Job) {
@@ -1027,24 +986,6 @@ export function createEngine(options: EngineOptions): Engine {
     if (n) logger.info({ aggregates: n }, 'forgot idle aggregates');
     const cutoff = nowMs() - auditRetentionMs;
     await audit.prune(cutoff);
-  }
-
-  /** Rows of the lowdb collections that held jobs and aggregates before the keyed logs: moved once. */
-  async function migrateLegacyCollections() {
-    const legacyJobs = store.collection<Job>(JOBS);
-    const rows = legacyJobs.all();
-    if (rows.length) {
-      await jobsLog.put(rows.map((j) => structuredClone(j)));
-      await legacyJobs.delete(rows.map((j) => j.id));
-      logger.info({ jobs: rows.length }, 'moved jobs from the old lowdb collection to the jobs log');
-    }
-    for (let i = 0; i < LEGACY_AGGREGATE_SHARDS; i++) {
-      const shard = store.collection<AggregateRow>(`${AGGREGATES}_${i}`);
-      const old = shard.all();
-      if (!old.length) continue;
-      for (const row of old) await aggs.save(row);
-      await shard.delete(old.map((r) => r.id));
-    }
   }
 
   async function recover() {
