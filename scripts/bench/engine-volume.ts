@@ -161,6 +161,9 @@ export async function benchEngineVolume() {
       BRIDGE_CONFIG: configPath, BRIDGE_TOKEN: TOKEN, BRIDGE_ADMIN_TOKEN: ADMIN, LOG_LEVEL: process.env.LOG_LEVEL ?? 'error',
     },
   });
+  // Never leave the bridge running behind a crashed or interrupted benchmark.
+  process.on('exit', () => proc.kill('SIGKILL'));
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(1));
   const port = await new Promise<number>((ok, fail) => {
     let out = '';
     proc.stdout!.on('data', (d) => { out += d; const m = /BRIDGE_PORT=(\d+)/.exec(out); if (m) ok(Number(m[1])); });

@@ -40,7 +40,7 @@ function crashable(store: Store) {
   const logs: StateLogs = {
     async keyed<T>(name: string, o?: object) {
       const l = await real.keyed<T>(name, o);
-      return { ...l, get size() { return l.size; }, has: l.has, stamp: l.stamp, keys: l.keys, get: l.get, values: l.values, put: guard(l.put), delete: guard(l.delete), compact: l.compact, close: l.close };
+      return { ...l, get size() { return l.size; }, put: guard(l.put), delete: guard(l.delete) };
     },
     async history<T>(name: string, o?: object) {
       const l = await real.history<T>(name, o);

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openKeyedLog } from '../../bridge/src/store/keyed-log.ts';
 import { openHistoryLog } from '../../bridge/src/store/history-log.ts';
+import { SlotIndex } from '../../bridge/src/store/slot-index.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'state-logs-'));
 type Row = { id: string; n: number; pad?: string };
@@ -20,7 +21,9 @@ test('keyed log: puts, replaces and deletes survive a reopen; the latest write w
     assert.is(await a.get('y'), undefined);
     await a.close();
     const b = await openKeyedLog<Row>({ dir, name: 'rows', stamp: (r) => r.n });
-    assert.equal([...b.keys()].sort(), ['x', 'z']);
+    const keys: string[] = [];
+    for await (const k of b.keysStampedBefore(Infinity)) keys.push(k);
+    assert.equal(keys.sort(), ['x', 'z']);
     assert.is(b.stamp('x'), 3);
     assert.equal(await b.get('z'), { id: 'z', n: 4 });
     const all: Row[] = [];
@@ -68,6 +71,29 @@ test('keyed log: churn stays on a bounded disk (compaction copies live rows forw
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('slot index: agrees with a Map through 200k random sets and deletes (growth, deleted slots reused)', () => {
+  const index = new SlotIndex();
+  const model = new Map<string, number>();
+  let seed = 42;
+  const rand = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n);
+  for (let i = 0; i < 200_000; i++) {
+    const key = `stock.picking:${rand(30_000)}`;
+    if (rand(3) === 0) {
+      index.delete(key);
+      model.delete(key);
+    } else {
+      index.set(key, { seg: 1 + rand(5), off: i, len: 10 }, i);
+      model.set(key, i);
+    }
+  }
+  assert.is(index.size, model.size);
+  for (const [key, i] of model) assert.equal([index.get(key)?.off, index.get(key)?.stamp], [i, i], key);
+  for (let k = 0; k < 30_000; k++) assert.is(index.has(`stock.picking:${k}`), model.has(`stock.picking:${k}`));
+  assert.is([...index.slots()].length, model.size);
+  const bytes = [...index.liveBytes.values()].reduce((a, b) => a + b, 0);
+  assert.is(bytes, model.size * 10, 'live bytes follow sets and deletes');
 });
 
 test('history log: a key\'s entries in order across segments and a reopen; old segments dropped by age', async () => {

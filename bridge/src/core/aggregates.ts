@@ -66,9 +66,7 @@ export class AggregateMemory {
   /** Forgets rows idle since before `cutoffMs` (not hot, not busy); returns how many. */
   async prune(cutoffMs: number, busy: (key: string) => boolean): Promise<number> {
     const gone: string[] = [];
-    for (const key of this.log.keys()) {
-      if ((this.log.stamp(key) ?? 0) < cutoffMs && !this.hot.has(key) && !busy(key)) gone.push(key);
-    }
+    for await (const key of this.log.keysStampedBefore(cutoffMs)) if (!this.hot.has(key) && !busy(key)) gone.push(key);
     for (let i = 0; i < gone.length; i += 1000) await this.log.delete(gone.slice(i, i + 1000));
     return gone.length;
   }

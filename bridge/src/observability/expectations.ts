@@ -132,7 +132,7 @@ export function createExpectations(o: {
 
   async function prune(log: KeyedLog<ExpectationRow>, cutoff: number) {
     const gone: string[] = [];
-    for (const key of log.keys()) if ((log.stamp(key) ?? 0) < cutoff) gone.push(key);
+    for await (const key of log.keysStampedBefore(cutoff)) gone.push(key);
     for (const key of gone) {
       const row = await log.get(key);
       if (row) for (const [m, due] of Object.entries(row.due)) count(m, due!, -1);

@@ -1,6 +1,6 @@
 /**
  * Entries grouped by key (an audit trail per event), append-only with group commit. Each line
- * points back at the previous line of its key, and an in-memory slot index knows each key's
+ * points back at the previous line of its key, and an in-memory hash index knows each key's
  * newest line, so a key's history is read by following the chain (a few reads) instead of
  * scanning the log. Whole segments are dropped once their newest entry is past the retention.
  *
@@ -109,7 +109,7 @@ export async function openHistoryLog<T>(o: { dir?: string; name: string; fsync?:
       let dropped = 0;
       for (const seg of open.slice(0, -1)) {
         if ((newest.get(seg.no) ?? 0) >= cutoffMs) break;
-        for (const [key] of [...index.entries({ seg: seg.no })]) index.delete(key);
+        for (const slot of [...index.slots({ seg: seg.no })]) index.deleteAt(slot.ref);
         await seg.remove();
         open.splice(open.indexOf(seg), 1);
         newest.delete(seg.no);

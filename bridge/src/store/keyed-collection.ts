@@ -14,12 +14,13 @@ export function keyedCollection<T extends { id: string }>(log: KeyedLog<T>, o: {
     if (o.retentionMs === undefined || now() - lastPrune < 3_600_000) return;
     lastPrune = now();
     const cutoff = now() - o.retentionMs;
-    const old = [...log.keys()].filter((k) => (log.stamp(k) ?? 0) < cutoff);
+    const old: string[] = [];
+    for await (const key of log.keysStampedBefore(cutoff)) old.push(key);
     for (let i = 0; i < old.length; i += 1000) await log.delete(old.slice(i, i + 1000));
   }
   return {
     get: (id) => log.getSync(id),
-    all: () => [...log.keys()].map((k) => log.getSync(k)!).filter(Boolean),
+    all: () => log.allSync(),
     async put(records) {
       await log.put(records);
       await pruneMaybe();

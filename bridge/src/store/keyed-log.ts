@@ -1,7 +1,7 @@
 /**
  * A keyed collection kept as an append-only log: every put or delete is a line appended with
  * group commit (flat cost however many records there are, unlike a lowdb file rewritten whole),
- * an in-memory slot index says where each key's latest record lies (about 100 bytes a key), and
+ * an in-memory hash index says where each key's latest record lies (about 40 bytes a key), and
  * records are read from disk when asked for. When the sealed segments hold more dead bytes than
  * live ones, their live records are copied forward and the segments deleted, oldest first.
  *
@@ -31,10 +31,13 @@ export interface KeyedLog<T> {
   has(key: string): boolean;
   /** The stamp of the key's latest record. */
   stamp(key: string): number | undefined;
-  keys(): IterableIterator<string>;
+  /** Keys whose latest record's stamp is below `cutoff` (read from disk: the index keeps no keys). */
+  keysStampedBefore(cutoff: number): AsyncIterable<string>;
   get(key: string): Promise<T | undefined>;
   /** The same, read synchronously (for callers whose interface is synchronous; a disk read per call). */
   getSync(key: string): T | undefined;
+  /** Every live record, read synchronously (rare callers with a synchronous interface). */
+  allSync(): T[];
   /** Every live record (recovery), read sequentially. */
   values(): AsyncIterable<T>;
   /** Inserts or replaces; resolves once written (and synced with fsync). */
@@ -129,8 +132,9 @@ export async function openKeyedLog<T>(o: KeyedLogOptions<T>): Promise<KeyedLog<T
       const loc = index.get(key);
       if (!loc) return undefined;
       try {
-        const line = await segmentOf(loc.seg)!.read(loc.off, loc.len);
-        return JSON.parse(parseLine(line).body) as T;
+        const line = parseLine(await segmentOf(loc.seg)!.read(loc.off, loc.len));
+        // Another key with the same 64-bit hash: this one is not stored.
+        return line.key === key ? (JSON.parse(line.body) as T) : undefined;
       } catch (e) {
         // Compaction moved the record and removed its segment meanwhile: look it up again.
         if (index.isAt(key, loc)) throw e;
@@ -150,14 +154,15 @@ export async function openKeyedLog<T>(o: KeyedLogOptions<T>): Promise<KeyedLog<T
     }
     if (total - live < Math.max(live, segmentBytes)) return;
     for (const seg of sealed) {
-      const entries = [...index.entries({ seg: seg.no })];
-      for (let i = 0; i < entries.length; i += 500) {
-        const chunk = entries.slice(i, i + 500);
-        const lines = await Promise.all(chunk.map(([, loc]) => seg.read(loc.off, loc.len)));
+      const slots = [...index.slots({ seg: seg.no })];
+      for (let i = 0; i < slots.length; i += 500) {
+        const chunk = slots.slice(i, i + 500);
+        const lines = await Promise.all(chunk.map((loc) => seg.read(loc.off, loc.len)));
         // Only records still the latest, with no newer write queued: a put made from now on is
         // queued after these copies, so it wins on disk and in the index.
         const copies: Op<T>[] = [];
-        chunk.forEach(([key, loc], j) => {
+        chunk.forEach((loc, j) => {
+          const { key } = parseLine(lines[j]);
           if (index.isAt(key, loc) && !pending.has(key)) copies.push({ key, stamp: loc.stamp, raw: lines[j] });
         });
         if (copies.length) await write(copies);
@@ -173,8 +178,14 @@ export async function openKeyedLog<T>(o: KeyedLogOptions<T>): Promise<KeyedLog<T
     get size() { return index.size; },
     has: (key) => (pending.has(key) ? pending.get(key)!.value !== undefined : index.has(key)),
     stamp: (key) => index.get(key)?.stamp,
-    *keys() {
-      for (const [k] of index.entries()) yield k;
+    async *keysStampedBefore(cutoff) {
+      const old = [...index.slots()].filter((s) => s.stamp < cutoff);
+      for (const loc of old) {
+        const seg = segmentOf(loc.seg);
+        if (!seg) continue;
+        const { key } = parseLine(await seg.read(loc.off, loc.len).catch(() => '""\t0\t'));
+        if (key && index.isAt(key, loc)) yield key;
+      }
     },
     async get(key) {
       const p = pending.get(key);
@@ -186,14 +197,20 @@ export async function openKeyedLog<T>(o: KeyedLogOptions<T>): Promise<KeyedLog<T
       if (p) return p.value === undefined ? undefined : structuredClone(p.value);
       if (memory) return memory.has(key) ? structuredClone(memory.get(key)) : undefined;
       const loc = index.get(key);
-      return loc ? (JSON.parse(parseLine(readSyncAt(loc)).body) as T) : undefined;
+      if (!loc) return undefined;
+      const line = parseLine(readSyncAt(loc));
+      return line.key === key ? (JSON.parse(line.body) as T) : undefined;
+    },
+    allSync() {
+      if (memory) return [...memory.values()].map((v) => structuredClone(v));
+      return [...index.slots()].map((loc) => JSON.parse(parseLine(readSyncAt(loc)).body) as T);
     },
     async *values() {
       for (const seg of [...open]) {
         for await (const { line, offset } of seg.scan()) {
           if (!line) continue;
           const { key, body } = parseLine(line);
-          if (body && index.isAt(key, { seg: seg.no, off: offset, len: 0 })) yield JSON.parse(body) as T;
+          if (body && index.isAt(key, { seg: seg.no, off: offset })) yield JSON.parse(body) as T;
         }
       }
     },
