@@ -23,12 +23,9 @@ export class AggregateMemory {
 
   /** Reads rows into memory; returns them (undefined: never seen). Call `pin` before relying on them staying hot. */
   async load(keys: Iterable<string>): Promise<Map<string, AggregateRow | undefined>> {
-    const out = new Map<string, AggregateRow | undefined>();
-    for (const key of new Set(keys)) {
-      const row = this.hot.get(key) ?? (this.log.has(key) ? await this.log.get(key) : undefined);
-      out.set(key, row);
-    }
-    return out;
+    const unique = [...new Set(keys)];
+    const rows = await Promise.all(unique.map((key) => this.hot.get(key) ?? (this.log.has(key) ? this.log.get(key) : undefined)));
+    return new Map(unique.map((key, i) => [key, rows[i]]));
   }
 
   /**
