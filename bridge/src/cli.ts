@@ -14,7 +14,7 @@ const USAGE = `usage: npm run cli -- <command>
   dead-letters replay  <id> [--new-key] [--payload FILE.json]   replay one (optionally with an edited payload)
   dead-letters replay  --all [filters as for list] [--new-key]  replay every match (at most --limit, default 500)
   dead-letters discard <id> [--note TEXT]
-  audit                [--event ID] [--limit N]
+  audit                [--event ID] [--action replay,discard,attempt,state,...] [--limit N] [--json]
   engine               breakers, queue depths, write-back health
 
   --operator NAME   who you are, for the audit log (default: $USER)
@@ -38,7 +38,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       options: {
         state: { type: 'string' }, kind: { type: 'string' }, partner: { type: 'string' }, type: { type: 'string' }, aggregate: { type: 'string' },
         class: { type: 'string' }, reason: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' }, 'new-key': { type: 'boolean' },
-        payload: { type: 'string' }, all: { type: 'boolean' }, note: { type: 'string' }, event: { type: 'string' }, operator: { type: 'string' },
+        payload: { type: 'string' }, all: { type: 'boolean' }, note: { type: 'string' }, event: { type: 'string' }, operator: { type: 'string' }, action: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -127,10 +127,10 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       return 0;
     }
     if (group === 'audit') {
-      const q = new URLSearchParams({ ...(o.event && { event_id: o.event }), ...(o.limit && { limit: o.limit }) });
+      const q = new URLSearchParams({ ...(o.event && { event_id: o.event }), ...(o.action && { action: o.action }), ...(o.limit && { limit: o.limit }) });
       const r = await api('GET', `/audit?${q}`);
       if (o.json) return print(r), 0;
-      for (const a of r.items) io.out(`${a.at}  ${a.actor}  ${a.action}  ${a.target}${a.new_key ? '  new key' : ''}${a.after !== undefined ? '  payload edited' : ''}${a.note ? `  "${a.note}"` : ''}`);
+      for (const a of r.items) io.out(auditLine(a));
       return 0;
     }
     if (group === 'engine') return print(await api('GET', '/engine')), 0;
@@ -140,6 +140,16 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     io.err((e as Error).message);
     return 1;
   }
+}
+
+/** One audit entry on one line. */
+function auditLine(a: any): string {
+  const what = a.action === 'state' ? `${a.from ?? '?'} -> ${a.to}${a.blocked_by ? ` (blocked by ${a.blocked_by})` : ''}`
+    : a.action === 'attempt' ? `${a.partner} ${a.step} call ${a.call}: ${a.outcome}${a.status ? ` HTTP ${a.status}` : ''} ${a.duration_ms} ms key ${a.key}${a.error ? ` "${a.error}"` : ''}`
+    : a.action === 'transformed' ? `${a.partner} ${a.request?.method} ${a.request?.path}${a.request?.truncated ? ' (body cut)' : ''}`
+    : a.action === 'submitted' ? `${a.type} ${a.aggregate} #${a.sequence}`
+    : `${a.new_key ? 'new key' : ''}${a.after !== undefined ? ' payload edited' : ''}${a.note ? ` "${a.note}"` : ''}`.trim();
+  return `${a.at}  ${a.actor}  ${a.action}  ${a.target}${what ? `  ${what}` : ''}`;
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

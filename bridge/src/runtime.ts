@@ -4,17 +4,20 @@
  * server.ts hands `extendWith(...)` to startBridge; tests can do the same.
  */
 import { Hono } from 'hono';
+import { join } from 'node:path';
 import { adapterRegistry } from './adapters/registry.ts';
 import { loadConfig, parseConfig, type Config } from './config/load.ts';
 import { demoConfig, DEMO_ENV } from './config/demo.ts';
 import { createEngine, type Engine } from './core/engine.ts';
 import { dashboardRoutes } from './dashboard/index.tsx';
-import { createMetrics } from './observability/metrics.ts';
+import { createMetrics, slaOf } from './observability/metrics.ts';
 import { deadLetterRoutes } from './routes/dead-letters.ts';
 import { metricsRoutes, overviewRoutes } from './routes/metrics.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 import { mountSimulators } from './simulators/index.ts';
-import { shipmentRefs, withShipmentRefs } from './webhooks/refs.ts';
+import { SHIPMENT_REFS_COLLECTION, shipmentRefs, withShipmentRefs } from './webhooks/refs.ts';
+import { keyedCollection, withCollections } from './store/keyed-collection.ts';
+import { stateLogs } from './store/state-logs.ts';
 import type { Extension } from './bridge.ts';
 import type { Logger } from './log.ts';
 import type { Store } from './store/types.ts';
@@ -47,11 +50,25 @@ export function extendWith(o: RuntimeOptions): { extend: (origin: string) => Pro
       ? parseConfig(demoConfig({ simBaseUrl: origin }), { ...DEMO_ENV, ...env }, 'demo configuration', adapters)
       : loadConfig(o.configPath!, env, adapters);
     if (demo) o.logger.warn({ simulators: config.partners.map((p) => p.id) }, 'DEMO MODE: no BRIDGE_CONFIG, every partner is a built-in simulator on this port (/_sim/...); set BRIDGE_CONFIG for real partners');
-    const refs = shipmentRefs(o.store);
+    const stateDir = join(o.dataDir, 'state');
+    const fsync = env.BRIDGE_FSYNC === '1';
+    // Shipment references grow with every label: a keyed log instead of a lowdb file rewritten whole.
+    const refLogs = stateLogs(o.store, { dir: stateDir, fsync });
+    const refLog = await refLogs.keyed<{ id: string; at: string }>(SHIPMENT_REFS_COLLECTION, { stamp: (r) => Date.parse(r.at) || 0 });
+    const legacyRefs = o.store.collection<{ id: string; at: string }>(SHIPMENT_REFS_COLLECTION);
+    if (legacyRefs.all().length) {
+      await refLog.put(legacyRefs.all());
+      await legacyRefs.delete(legacyRefs.all().map((r) => r.id));
+    }
+    const refs = shipmentRefs(withCollections(o.store, { [SHIPMENT_REFS_COLLECTION]: keyedCollection(refLog, { retentionMs: 180 * 86_400_000 }) }));
     // The gauges read the engine's live status on scrape; the engine records counters as it works.
     let engine: Engine | undefined;
-    const metrics = createMetrics({ store: o.store, partners: config.partners.map((p) => p.id), engineStatus: () => engine!.status(), processMetrics: true });
-    engine = createEngine({ store: o.store, config, registry: withShipmentRefs(adapterRegistry, refs), io: { dataDir: o.dataDir }, logger: o.logger.child({ component: 'engine' }), metrics });
+    const metrics = createMetrics({ store: o.store, stateDir, partners: config.partners.map((p) => p.id), engineStatus: () => engine!.status(), processMetrics: true, ...slaOf(config.partners) });
+    const retentionDays = Number(env.BRIDGE_RETENTION_DAYS ?? 30) || 30;
+    engine = createEngine({
+      store: o.store, config, registry: withShipmentRefs(adapterRegistry, refs), io: { dataDir: o.dataDir }, logger: o.logger.child({ component: 'engine' }), metrics,
+      stateDir, fsync, auditRetentionMs: retentionDays * 86_400_000,
+    });
     const publicRoutes: { path: string; app: Hono }[] = [
       { path: '/', app: webhookRoutes({ partner: (id) => config.partners.find((p) => p.id === id), store: o.store, refs, logger: o.logger, enqueueMilestones: (ms, from) => engine.acceptMilestones(ms, from) }) },
       { path: '/', app: metricsRoutes({ metrics, token: o.metricsToken }) },
@@ -69,7 +86,7 @@ export function extendWith(o: RuntimeOptions): { extend: (origin: string) => Pro
     return {
       publicRoutes,
       adminRoutes: [deadLetterRoutes({ engine }), overviewRoutes({ store: o.store })],
-      async close() { stopSims(); await engine!.stop(); },
+      async close() { stopSims(); await engine!.stop(); await refLogs.close(); },
       observePublish: (events, result) => {
         const typeOf = new Map(events.map((e: any) => [e?.id, typeof e?.type === 'string' ? e.type : 'unknown']));
         for (const id of result.accepted) metrics.eventsReceived(typeOf.get(id) ?? 'unknown', 'accepted');

@@ -6,12 +6,16 @@ import { join } from 'node:path';
 const ROOT = join(import.meta.dirname, '..', '..');
 const only = process.argv.slice(2).filter((a) => !a.startsWith('--') && !/^\d+$/.test(a));
 const want = (name: string) => only.length === 0 || only.includes(name);
+// Flags after the names go to the benchmark that was asked for (e.g. `engine-volume --max 100000`).
+const flags = process.argv.slice(2).filter((a, i, all) => a.startsWith('--') || /^\d+$/.test(a) || all[i - 1]?.startsWith('--'));
 
 execSync('node scripts/build.mjs', { cwd: ROOT, stdio: 'inherit' });
 if (want('ingest')) await (await import('./ingest.ts')).benchIngest();
-for (const name of ['engine']) {
+for (const name of ['engine', 'engine-volume']) {
   if (!want(name)) continue;
   const file = join(import.meta.dirname, `${name}.ts`);
   if (!existsSync(file)) { console.log(`${name} benchmark: SKIPPED (scripts/bench/${name}.ts not present)`); continue; }
-  execSync(`npx tsx ${file}`, { cwd: ROOT, stdio: 'inherit' });
+  // The volume run is long (minutes at 1M); a run of every benchmark takes it to 100k.
+  const extra = name === 'engine-volume' && only.length === 0 ? ['--max', '100000'] : [];
+  execSync(`npx tsx ${file} ${[...(only.length ? flags : []), ...extra].join(' ')}`, { cwd: ROOT, stdio: 'inherit' });
 }

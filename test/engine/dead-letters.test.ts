@@ -2,6 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ApiError } from '../../bridge/src/errors.ts';
+import { OPERATOR_ACTIONS } from '../../bridge/src/core/jobs.ts';
 import { event, harness } from './helpers.ts';
 
 async function deadRelease(aggregate = 'stock.picking:60') {
@@ -24,7 +25,7 @@ test('replay keeps the original idempotency key and unblocks the aggregate once 
   assert.equal(keys, [[e.id, `${e.id}:wms`], [e.id, `${e.id}:wms`], [next.id, `${next.id}:wms`]]);
   assert.is(await h.state(e.id), 'delivered');
   assert.is(await h.state(next.id), 'delivered');
-  const audit = await h.engine.audit({ event_id: e.id });
+  const audit = await h.engine.audit({ event_id: e.id, actions: OPERATOR_ACTIONS });
   assert.is(audit.length, 1);
   assert.is(audit[0].actor, 'alice');
   assert.is(audit[0].action, 'replay');
@@ -41,7 +42,7 @@ test('replay with new_key issues a different key, recorded in the audit', async 
   assert.is(calls.length, 2);
   assert.is(calls[1].key, `${e.id}:wms:r1`);
   assert.is.not(calls[1].key, calls[0].key);
-  const [entry] = await h.engine.audit({ event_id: e.id });
+  const [entry] = await h.engine.audit({ event_id: e.id, actions: OPERATOR_ACTIONS });
   assert.equal(entry.keys, { before: [`${e.id}:wms`], after: [`${e.id}:wms:r1`] });
   assert.is(entry.new_key, true);
 });
@@ -58,7 +59,7 @@ test('an edited payload is validated before anything changes, then used for the 
     assert.is((err as ApiError).path, 'payload.ship_to.country');
   }
   assert.is(await h.state(e.id), 'dead', 'nothing changed');
-  assert.is((await h.engine.audit({ event_id: e.id })).length, 0);
+  assert.is((await h.engine.audit({ event_id: e.id, actions: OPERATOR_ACTIONS })).length, 0);
   let seen: any;
   h.partner('wms').script = [(_ctx, body) => { seen = body; return {}; }];
   const good = { ...structuredClone(e.payload), ship_to: { ...(e.payload as any).ship_to, street1: '78 Santa Barbara Rd' } };
@@ -66,7 +67,7 @@ test('an edited payload is validated before anything changes, then used for the 
   await h.engine.runDue();
   assert.is(seen.payload.ship_to.street1, '78 Santa Barbara Rd');
   assert.is(seen.id, e.id, 'same event, same id');
-  const [entry] = await h.engine.audit({ event_id: e.id });
+  const [entry] = await h.engine.audit({ event_id: e.id, actions: OPERATOR_ACTIONS });
   assert.is((entry.before as any).ship_to.street1, '77 Santa Barbara Rd');
   assert.is((entry.after as any).ship_to.street1, '78 Santa Barbara Rd');
   assert.is(((await h.store.get(e.id))?.event.payload as any).ship_to.street1, '77 Santa Barbara Rd', 'the stored event keeps what Odoo sent');
@@ -80,7 +81,7 @@ test('discard takes it out of the queue, unblocks the next event, and is audited
   await h.engine.runDue();
   assert.is(await h.state(next.id), 'delivered');
   assert.is(h.engine.deadLetters.list().items.length, 0);
-  const [entry] = await h.engine.audit({ event_id: e.id });
+  const [entry] = await h.engine.audit({ event_id: e.id, actions: OPERATOR_ACTIONS });
   assert.equal([entry.actor, entry.action, entry.note], ['dave', 'discard', 'cancelled by phone']);
 });
 

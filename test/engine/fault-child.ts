@@ -8,6 +8,7 @@
  * (the suite runs it bundled with esbuild so each restart is a plain, fast node start)
  */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { adapterRegistry } from '../../bridge/src/adapters/registry.ts';
 import { loadConfig } from '../../bridge/src/config/load.ts';
 import { createEngine } from '../../bridge/src/core/engine.ts';
@@ -19,7 +20,7 @@ const store = createEmbeddedStore({ dir, pruneEveryMs: 0 });
 await store.open();
 const config = loadConfig(configPath, process.env, { adapters: Object.keys(adapterRegistry) });
 const logger = createLogger({ level: process.env.FAULT_LOG ?? 'silent', destination: process.stderr as any });
-const engine = createEngine({ store, config, registry: adapterRegistry, logger, io: { dataDir: dir } });
+const engine = createEngine({ store, config, registry: adapterRegistry, logger, io: { dataDir: dir }, stateDir: join(dir, 'state') });
 await engine.start();
 const events = JSON.parse(readFileSync(eventsPath, 'utf8'));
 await Promise.all([store.ingest(events), store.ingest(events)]);

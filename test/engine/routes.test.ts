@@ -51,7 +51,7 @@ test('POST replay with an invalid edited payload: 400 naming the path; a valid o
   assert.is(ok.status, 202);
   await h.engine.runDue();
   assert.is(await h.state(e.id), 'delivered');
-  const audit = await (await call('GET', `/v1/audit?event_id=${e.id}`)).json();
+  const audit = await (await call('GET', `/v1/audit?event_id=${e.id}&action=replay,discard`)).json();
   assert.equal(audit.items.map((a: any) => [a.actor, a.action, a.new_key]), [['maria', 'replay', true]]);
   const again = await call('POST', `/v1/dead-letters/${e.id}/replay`, {});
   assert.is(again.status, 409);
@@ -68,7 +68,7 @@ test('POST /v1/dead-letters/replay (bulk by filter) and POST discard; default op
   const bulk = await (await call('POST', '/v1/dead-letters/replay', { filter: { partner: 'wms' } })).json();
   assert.equal(bulk, { replayed: [e.id], failed: [] });
   await h.engine.runDue();
-  const audit = await (await call('GET', '/v1/audit')).json();
+  const audit = await (await call('GET', '/v1/audit?action=replay,discard')).json();
   assert.equal(audit.items.map((a: any) => [a.actor, a.action, a.target]), [['admin-token', 'discard', e2.id], ['admin-token', 'replay', e.id]]);
   const st = await (await call('GET', '/v1/engine')).json();
   assert.is(st.jobs.dead, 0);
@@ -91,7 +91,7 @@ test('the CLI lists, shows, replays with an edited payload file, and discards th
   assert.is(await runCli(['dead-letters', 'replay', e.id, '--payload', 'fixed.json'], io), 0);
   await h.engine.runDue();
   assert.is(await h.state(e.id), 'delivered');
-  const [entry] = await h.engine.audit({ event_id: e.id });
+  const [entry] = await h.engine.audit({ event_id: e.id, actions: ['replay'] });
   assert.is(entry.actor, 'ops');
   assert.is((entry.after as any).notes, 'ring twice');
   assert.is(await runCli(['dead-letters', 'discard', e.id], io), 1, 'not dead any more');

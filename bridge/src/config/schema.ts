@@ -33,6 +33,14 @@ export const Limits = v.strictObject({
   breaker: v.optional(v.strictObject({ consecutive_failures: v.optional(PositiveInt, 5), half_open_after_ms: v.optional(Millis, 30_000) }), {}),
 });
 
+/** What the business expects of a partner; shown against the real figures on the dashboard and in the metrics. */
+export const Sla = v.strictObject({
+  /** Answer-time target: the 95th percentile of successful calls should be at or under it. */
+  answer_ms: v.optional(Millis),
+  /** Share of calls the partner should answer successfully (0..1; business refusals and calls never sent are left out). */
+  success_ratio: v.optional(v.pipe(v.number(), v.finite('must be a finite number'), v.gtValue(0, 'must be > 0'), v.maxValue(1, 'must be <= 1 (a share, e.g. 0.99)'))),
+});
+
 export const Partner = v.strictObject({
   id: Id,
   /** Key in the adapter registry (bridge/src/adapters/registry.ts). */
@@ -50,6 +58,8 @@ export const Partner = v.strictObject({
   poll_interval_ms: v.optional(Millis, 60_000),
   /** Visibility partners: milestone types it hears (default: all but inventory levels). */
   milestones: v.optional(v.array(v.picklist(MILESTONE_TYPES, `milestone type must be one of ${MILESTONE_TYPES.join(', ')}`))),
+  /** Service levels expected of this partner, e.g. `{ "answer_ms": 2000, "success_ratio": 0.99 }`. */
+  sla: v.optional(Sla),
 });
 
 const Codes = v.pipe(v.array(v.pipe(v.string(), v.minLength(1, 'must not be empty'))), v.minLength(1, 'list at least one value or leave the key out'));
@@ -129,4 +139,5 @@ export type ParsedConfig = v.InferOutput<typeof ConfigFile>;
 export type PartnerConfig = v.InferOutput<typeof Partner>;
 export type RouteConfig = v.InferOutput<typeof Route>;
 export type LimitsConfig = v.InferOutput<typeof Limits>;
+export type SlaConfig = v.InferOutput<typeof Sla>;
 export type OdooConfig = v.InferOutput<typeof OdooSettings>;

@@ -13,8 +13,14 @@
  * - A partner's answer is stored before anything else happens with it; a call that may have
  *   acted without us recording it is reconciled (findShipment) before acting again.
  * - On start, jobs left running by a crash are resumed, and events never routed are routed.
+ *
+ * Memory follows the work in flight, not the volume seen: at most `maxActiveEvents` events are
+ * routed into jobs at once (the rest wait in the store, backlog.ts); jobs and the aggregate
+ * memory live in keyed logs on disk (append-only, group commit), finished jobs leave memory and
+ * disk, and an aggregate's row is in memory only while it has jobs (aggregates.ts). Every step is
+ * recorded in the audit trail (audit.ts).
  */
-import type { Event, Milestone } from '../../../shared/src/index.ts';
+import type { Event, EventOf, Milestone } from '../../../shared/src/index.ts';
 import { checkEvent, checkMilestone } from '../../../shared/src/index.ts';
 import {
   PartnerError, type AdapterFactory, type AdapterIO, type CallContext, type CarrierAdapter, type PartnerAdapter, type StepResult,
@@ -23,13 +29,24 @@ import {
 import type { Config, ResolvedPartner } from '../config/load.ts';
 import type { Logger } from '../log.ts';
 import type { EventState, EventStatus, Store } from '../store/types.ts';
+import type { KeyedLog } from '../store/keyed-log.ts';
+import { stateLogs, type StateLogs } from '../store/state-logs.ts';
 import { ApiError } from '../errors.ts';
-import { createWriteback, type Writeback, type OutboxRow } from '../odoo/outbox.ts';
+import { createWriteback, type Writeback } from '../odoo/outbox.ts';
 import type { OdooClient } from '../odoo/client.ts';
 import { createOdooClient } from '../odoo/client.ts';
+import { AggregateMemory } from './aggregates.ts';
+import { attemptEntries, auditTrail, recordingCall, recordingFetch, redact, type CallScope } from './audit.ts';
+import { createBacklog, eventsInEngine } from './backlog.ts';
+import { migrateLegacyCollections } from './legacy.ts';
+import { byDeadAt, matches, page, writebackView, type DeadLetter, type DeadLetterFilter } from './dead-letter-view.ts';
+import { createHeadroom } from './headroom.ts';
+import { LABELS, refOf, voidCheckJob, voidLeftover, voidSubject } from './void-check.ts';
 import { AGGREGATES, AUDIT, JOBS, type AggregateRow, type AuditEntry, type Job, type JobReason } from './jobs.ts';
 import { backoffDelay, CircuitOpenError, createPartnerGate, type PartnerGate, type ResolvedLimits } from './policy.ts';
 import { ownershipRefusal, planSteps, UNDOES, visibilityPartners, workflowOfEvent, workflowOfMilestone, type Action } from './routing.ts';
+
+export type { DeadLetter, DeadLetterFilter } from './dead-letter-view.ts';
 
 /** I/O the engine takes from outside, so tests run on a fake clock with no network. */
 export interface EngineIO {
@@ -73,44 +90,20 @@ export interface EngineOptions {
    * its last activity. Default 180 days: beyond late tracking webhooks and returns.
    */
   aggregateRetentionMs?: number;
-}
-
-/** Filter for dead-letter lists and bulk replays. */
-export interface DeadLetterFilter {
-  kind?: 'event' | 'publish' | 'writeback';
-  state?: 'dead' | 'manual';
-  partner?: string;
-  type?: string;
-  aggregate?: string;
-  error_class?: 'technical' | 'business';
-  reason?: string;
-  /** Only entries that went dead at or after / before these times (RFC 3339). */
-  since?: string;
-  until?: string;
-}
-
-/** One entry of the dead-letter queue as operators see it. */
-export interface DeadLetter {
-  /** Event id, `<milestone id>~<partner>` (publish) or `writeback:<milestone id>`. */
-  id: string;
-  kind: 'event' | 'publish' | 'writeback';
-  /** dead: failed; manual: no partner could take it, a person decides. */
-  state: 'dead' | 'manual';
-  type: string;
-  aggregate: string;
-  event_id?: string;
-  error_class: 'technical' | 'business';
-  reason?: string;
-  last_error: string;
-  partners: string[];
-  attempts: number;
-  keys: string[];
-  dead_at: string;
-  replays: number;
-  /** Later events of the same aggregate it holds back. */
-  blocking: string[];
-  /** The event or milestone (with an operator's edited payload, if any). */
-  body?: unknown;
+  /**
+   * Folder of the engine's logs (jobs, aggregate memory, audit): the runtime gives `<data dir>/state`.
+   * Undefined keeps them in memory with the store object (tests): a bridge on disk must set it, or
+   * a restart forgets its work.
+   */
+  stateDir?: string;
+  /** fdatasync the engine's logs on every group commit (BRIDGE_FSYNC=1). */
+  fsync?: boolean;
+  /** The logs themselves, instead of `stateLogs(store, { dir: stateDir, fsync })` (tests that simulate a crash). */
+  logs?: StateLogs;
+  /** Most events routed into jobs in memory at once; later ones wait in the store. Default 5000. */
+  maxActiveEvents?: number;
+  /** How long audit entries are kept (whole log segments are dropped). Default 30 days, as events. */
+  auditRetentionMs?: number;
 }
 
 export interface ReplayOptions {
@@ -142,22 +135,31 @@ export interface Engine {
     replayMany(filter: DeadLetterFilter, options: Omit<ReplayOptions, 'payload'> & { limit?: number }): Promise<{ replayed: string[]; failed: { id: string; error: string }[] }>;
     discard(id: string, options: { actor: string; note?: string }): Promise<{ id: string; state: string }>;
   };
-  audit(filter: { event_id?: string; target?: string; limit?: number }): Promise<AuditEntry[]>;
+  /** The audit trail of an event (or dead-letter target), oldest first; without either, the oldest entries; `actions` narrows it. */
+  audit(filter: { event_id?: string; target?: string; limit?: number; actions?: readonly string[] }): Promise<AuditEntry[]>;
   /** What operators and /readyz may want: breakers, queue depths, write-back health. */
   status(): EngineStatus;
   /** Current jobs (tests and diagnostics). */
   jobs(): Job[];
+  /** The open partner steps of an event, and publishes of milestones it caused (dashboard). */
+  steps(eventId: string): Job[];
+  /** Sizes of what the engine holds in memory and on disk (diagnostics, the volume benchmark). */
+  footprint(): { jobs: number; active_events: number; backlog: boolean; hot_aggregates: number; aggregates: number };
   readonly writeback: Writeback;
 }
 
 export interface EngineStatus {
-  partners: Record<string, { circuit: string; in_flight: number; pending: number }>;
+  /** headroom: share of the partner's rate limit still available (0..1), when known. */
+  partners: Record<string, { circuit: string; in_flight: number; pending: number; headroom?: number }>;
   jobs: { pending: number; running: number; dead: number; manual: number };
   writeback: ReturnType<Writeback['status']>;
 }
 
 const DEAD_STATES = new Set(['dead', 'manual']);
 const FINISHED = new Set(['done', 'discarded']);
+/** Event states that hold a place in the admission window (dead, manual and blocked ones wait for a person). */
+const COUNTED = new Set<EventState>(['received', 'queued', 'delivering', 'retrying']);
+const DAY = 86_400_000;
 
 function defaults(io: Partial<EngineIO>): EngineIO {
   return {
@@ -184,31 +186,31 @@ function limitsOf(p: ResolvedPartner): ResolvedLimits {
   };
 }
 
-const AGGREGATE_SHARDS = 64;
-/** FNV-1a of the key, to a shard number. */
-function shardOf(key: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
-  return (h >>> 0) % AGGREGATE_SHARDS;
-}
-
 function nextFlush(now: number, interval: number): number {
   return Math.ceil(now / interval) * interval;
 }
 
 /** Creates the engine; call `start()` once the store is open. */
 export function createEngine(options: EngineOptions): Engine {
-  const { store, config, registry, logger, metrics, aggregateRetentionMs = 180 * 86_400_000 } = options;
+  const { store, config, registry, logger, metrics, aggregateRetentionMs = 180 * DAY, maxActiveEvents = 5000, auditRetentionMs = 30 * DAY } = options;
   const io = defaults(options.io ?? {});
   const nowMs = () => io.now().getTime();
   const iso = (ms = nowMs()) => new Date(ms).toISOString();
-  const jobsCol = store.collection<Job>(JOBS);
-  // Aggregate memory outlives events (a tracking webhook comes days later), so there are many rows;
-  // a collection file is rewritten whole on each write, hence shards, and idle rows are pruned.
-  const aggShard = (key: string) => store.collection<AggregateRow>(`${AGGREGATES}_${shardOf(key)}`);
-  const saveAggregate = (agg: AggregateRow) => aggShard(agg.id).put([structuredClone(agg)]);
-  const auditLog = store.log<AuditEntry>(AUDIT);
-  const adapterIO: AdapterIO = { fetch: io.fetch, now: io.now, dataDir: io.dataDir! };
+  const logs = options.logs ?? stateLogs(store, { dir: options.stateDir, fsync: options.fsync });
+  let jobsLog!: KeyedLog<Job>;
+  let aggs!: AggregateMemory;
+  let opened: Promise<void> | undefined;
+  /** Opens the engine's logs (once; start() and the operator reads call it). */
+  const open = () => (opened ??= (async () => {
+    jobsLog = await logs.keyed<Job>(JOBS);
+    aggs = new AggregateMemory(await logs.keyed<AggregateRow>(AGGREGATES, { stamp: (r) => Date.parse(r.updated_at) }), iso);
+    await migrateLegacyCollections(store, jobsLog, aggs, logger);
+  })().catch((e) => { opened = undefined; throw e; }));
+  const audit = auditTrail(() => logs.history<AuditEntry>(AUDIT, { now: nowMs }), logger);
+  /** Credential values: scrubbed from anything the audit records. */
+  const secrets = [...config.partners.flatMap((p) => Object.values(p.credentials ?? {})), config.odoo?.api_key].filter((x): x is string => !!x);
+  const adapterIO: AdapterIO = { fetch: recordingFetch(io.fetch, nowMs), now: io.now, dataDir: io.dataDir! };
+  const headroom = createHeadroom(nowMs);
 
   const partners = new Map<string, ResolvedPartner>();
   const adapters = new Map<string, PartnerAdapter>();
@@ -234,11 +236,18 @@ export function createEngine(options: EngineOptions): Engine {
   const byGroup = new Map<string, Set<Job>>();
   /** Pending jobs per current partner, in arrival order. */
   const pending = new Map<string, Set<Job>>();
-  const aggregates = new Map<string, AggregateRow>();
+  /** Event jobs in memory per aggregate: its row stays in memory while there are any. */
+  const aggJobs = new Map<string, number>();
   const inFlight = new Set<Promise<void>>();
   /** Calls started per partner and not finished (reserved when scheduled, before the first await). */
   const busy = new Map<string, number>();
-  const lastStatus = new Map<string, string>();
+  /** The last status written per event in memory (to skip repeats) and its state (for the audit). */
+  const lastStatus = new Map<string, { key: string; state: EventState }>();
+  /** Events holding a place in the admission window. */
+  const active = new Set<string>();
+  /** Request bodies already audited per job (a retry sends the same request again). */
+  const transformed = new Map<string, Set<string>>();
+  let refilling = false;
   let publishSeq = 0;
   let started = false;
   let stopped = false;
@@ -251,8 +260,10 @@ export function createEngine(options: EngineOptions): Engine {
 
   const partnerOf = (job: Job) => job.candidates[job.candidate];
   const roleOf = (id: string) => partners.get(id)?.role;
+  const backlog = createBacklog({ store, max: maxActiveEvents, active: () => active.size, known: (id) => bySubject.has(id), admit: (events) => admit(events) });
 
   function index(job: Job) {
+    if (!jobs.has(job.id) && job.kind === 'event') aggJobs.set(job.aggregate, (aggJobs.get(job.aggregate) ?? 0) + 1);
     jobs.set(job.id, job);
     let s = bySubject.get(job.subject);
     if (!s) bySubject.set(job.subject, (s = new Set()));
@@ -271,6 +282,12 @@ export function createEngine(options: EngineOptions): Engine {
     }
   }
   function unindex(job: Job) {
+    if (jobs.has(job.id) && job.kind === 'event') {
+      const n = (aggJobs.get(job.aggregate) ?? 1) - 1;
+      if (n > 0) aggJobs.set(job.aggregate, n);
+      else aggJobs.delete(job.aggregate);
+    }
+    transformed.delete(job.id);
     jobs.delete(job.id);
     bySubject.get(job.subject)?.delete(job);
     if (bySubject.get(job.subject)?.size === 0) bySubject.delete(job.subject);
@@ -284,7 +301,7 @@ export function createEngine(options: EngineOptions): Engine {
       j.updated_at = iso();
       index(j);
     }
-    await jobsCol.put(list.map((j) => structuredClone(j)));
+    await jobsLog.put(list.map((j) => structuredClone(j)));
   }
 
   /** The earliest unfinished job of the group that is dead or manual and comes before `seq`, if any. */
@@ -315,9 +332,18 @@ export function createEngine(options: EngineOptions): Engine {
     return { state: 'queued', attempts, last_error, blocked_by: undefined };
   }
   async function writeStatus(eventId: string, status: Partial<EventStatus> & { state: EventState }) {
+    if (COUNTED.has(status.state)) active.add(eventId);
+    else active.delete(eventId);
     const key = JSON.stringify(status);
-    if (lastStatus.get(eventId) === key) return;
-    lastStatus.set(eventId, key);
+    const prev = lastStatus.get(eventId);
+    if (prev?.key === key) return;
+    lastStatus.set(eventId, { key, state: status.state });
+    if (prev?.state !== status.state) {
+      void audit.record([{
+        id: crypto.randomUUID(), at: iso(), actor: 'bridge', action: 'state', target: eventId, event_id: eventId, ...(prev && { from: prev.state }), to: status.state,
+        ...(status.last_error && { last_error: redact(status.last_error, secrets) as string }), ...(status.blocked_by && { blocked_by: status.blocked_by }),
+      }]);
+    }
     try {
       await store.setStatus(eventId, status);
     } catch (e) {
@@ -348,24 +374,21 @@ export function createEngine(options: EngineOptions): Engine {
     }
     const first = js[0];
     if (first.kind === 'event') {
-      const agg = aggregateRow(first.aggregate);
+      const agg = aggs.row(first.aggregate);
       agg.high_water = Math.max(agg.high_water, first.seq);
       agg.updated_at = iso();
-      await saveAggregate(agg);
+      await aggs.save(agg);
       const status = eventStatus(subject);
       await writeStatus(subject, status);
       lastStatus.delete(subject);
+      active.delete(subject);
       if (status.state === 'delivered') metrics?.eventDelivered({ type: first.type, aggregate: first.aggregate }, io.now());
     }
     for (const j of js) unindex(j);
-    await jobsCol.delete(js.map((j) => j.id));
+    // Its row is on disk: kept in memory only while jobs of the aggregate are.
+    if (first.kind === 'event' && !aggJobs.has(first.aggregate)) aggs.evict(first.aggregate);
+    await jobsLog.delete(js.map((j) => j.id));
     await refreshGroup(first.group);
-  }
-
-  function aggregateRow(key: string): AggregateRow {
-    let a = aggregates.get(key);
-    if (!a) aggregates.set(key, (a = { id: key, high_water: 0, data: {}, performed: {}, partners: [], updated_at: iso() }));
-    return a;
   }
 
   // ---------------------------------------------------------------- admission
@@ -379,6 +402,7 @@ export function createEngine(options: EngineOptions): Engine {
     const durable: Job[] = [];
     const touched = new Set<string>();
     const unrouted: Event[] = [];
+    const loaded = await aggs.load(events.map((e) => e.aggregate));
     const now = nowMs();
     for (const event of events) {
       const plan = planSteps(config, event);
@@ -388,7 +412,7 @@ export function createEngine(options: EngineOptions): Engine {
       }
       const wf = config.workflows[workflowOfEvent(event.type)];
       const runAt = wf?.mode === 'batch' ? nextFlush(now, wf.flush_interval_ms) : now;
-      const late = aggregates.get(event.aggregate);
+      const late = aggs.pin(event.aggregate, loaded.get(event.aggregate));
       const outOfOrder = !bySubject.has(event.id) && late && event.sequence <= late.high_water;
       for (const s of plan.steps) {
         const id = `${event.id}/${s.step}`;
@@ -410,6 +434,7 @@ export function createEngine(options: EngineOptions): Engine {
       }
       logger.debug({ event_id: event.id, route: plan.route, steps: plan.steps.map((s) => s.step) }, 'event routed');
     }
+    for (const key of loaded.keys()) if (!aggJobs.has(key)) aggs.evict(key);
     if (durable.length) await persist(durable);
     for (const e of unrouted) {
       logger.warn({ event_id: e.id, type: e.type, aggregate: e.aggregate }, 'no route matches this event: nothing to deliver');
@@ -460,6 +485,8 @@ export function createEngine(options: EngineOptions): Engine {
             continue;
           }
           next = Math.min(next, now + Math.max(1, circuit.retryInMs));
+          // A job that waits for this carrier (a void check) must not hold back later shipments' fallbacks.
+          if (roleOf(partnerId) === 'carrier') continue;
           break;
         }
         if ((busy.get(partnerId) ?? 0) >= gate.limits.concurrency) break;
@@ -474,6 +501,12 @@ export function createEngine(options: EngineOptions): Engine {
       }
     }
     schedule(next);
+    // Room in the window: take waiting events from the store (behind whatever intake is doing).
+    if (backlog.waiting && active.size < maxActiveEvents && !refilling) {
+      refilling = true;
+      intake = intake.then(() => backlog.refill()).catch((e) => logger.error({ err: e }, 'taking waiting events from the store failed'))
+        .finally(() => { refilling = false; pump(); });
+    }
   }
 
   function track(p: Promise<void>, partnerId?: string) {
@@ -499,6 +532,7 @@ export function createEngine(options: EngineOptions): Engine {
       case 'cancelShipment': return (adapter as CarrierAdapter).cancelShipment(body as any, ctx);
       case 'createReturnLabel': return (adapter as CarrierAdapter).createReturnLabel(body as any, ctx);
       case 'publishMilestone': return (adapter as VisibilityAdapter).publishMilestone(body as Milestone, ctx);
+      case 'voidCheck': return voidLeftover(adapter as CarrierAdapter, job, body as Event, ctx);
       default: {
         const never: never = a;
         throw new Error(`unknown action ${never}`);
@@ -530,8 +564,9 @@ export function createEngine(options: EngineOptions): Engine {
 
   async function run(job: Job) {
     // A cancel goes to whoever performed what it undoes (a fallback carrier, say).
+    const agg = aggs.peek(job.aggregate) ?? (await aggs.read(job.aggregate));
     const undo = UNDOES[job.action as Action];
-    const performer = undo && aggregates.get(job.aggregate)?.performed[undo];
+    const performer = undo && agg?.performed[undo];
     if (performer && performer !== partnerOf(job) && adapters.has(performer)) {
       job.candidates = [performer];
       job.candidate = 0;
@@ -539,6 +574,14 @@ export function createEngine(options: EngineOptions): Engine {
     const partnerId = partnerOf(job);
     const adapter = adapters.get(partnerId)!;
     const gate = gates.get(partnerId)!;
+    if (job.action === 'voidCheck' && !(adapter as CarrierAdapter).findShipment) {
+      // The carrier cannot be asked by our reference: a person checks its account.
+      giveUp(job, 'manual', 'business', 'voidable_label', `${partnerId} may hold a label for ${refOf(await bodyOf(job))} bought before the fallback (key ${job.key.replace(/:void$/, '')}); `
+        + 'this carrier cannot be searched by our reference: check its account, void the label if there is one, then discard this entry');
+      await persist([job]);
+      void audit.record([{ id: crypto.randomUUID(), at: iso(), actor: 'bridge', action: 'void_check', target: job.subject, event_id: job.event_id, partner: partnerId, outcome: 'permanent', note: 'left for a person: the carrier has no lookup by reference' }]);
+      return;
+    }
     const body = await bodyOf(job);
     if (!body) {
       job.state = 'dead';
@@ -555,10 +598,11 @@ export function createEngine(options: EngineOptions): Engine {
     job.in_doubt = true;
     await persist([job]);
     if (job.kind === 'event') await refreshGroup(job.group);
-    const data = aggregates.get(job.aggregate)?.data[partnerId] ?? {};
+    const data = agg?.data[partnerId] ?? {};
     const began = nowMs();
+    const call: CallScope = { requests: [] };
     try {
-      const result = await gate.call(async (signal) => {
+      const result = await gate.call((signal) => recordingCall(call, async () => {
         const ctx: CallContext = { idempotencyKey: job.key, correlationId: job.event_id ?? job.subject, signal, data };
         if (reconcile && job.action === 'createShipment' && (adapter as CarrierAdapter).findShipment) {
           const found = await (adapter as CarrierAdapter).findShipment!((body as Event & { type: 'shipment.requested' }).payload.shipment_ref, ctx);
@@ -568,19 +612,29 @@ export function createEngine(options: EngineOptions): Engine {
           }
         }
         return invoke(adapter, job, body, ctx);
-      });
+      }));
       metrics?.partnerCall(partnerId, 'success', (nowMs() - began) / 1000, 'none');
+      recordAttempt(job, partnerId, call, nowMs() - began);
       await succeed(job, partnerId, result);
     } catch (e) {
+      const outcome = e instanceof CircuitOpenError ? 'circuit_open'
+        : e instanceof PartnerError && e.kind === 'permanent' ? 'permanent'
+        : e instanceof PartnerError && e.cause instanceof Error && e.cause.name === 'TaskCancelledError' ? 'timeout' : 'retryable';
       if (metrics) {
-        const outcome = e instanceof CircuitOpenError ? 'circuit_open'
-          : e instanceof PartnerError && e.kind === 'permanent' ? 'permanent'
-          : e instanceof PartnerError && e.cause instanceof Error && e.cause.name === 'TaskCancelledError' ? 'timeout' : 'retryable';
         metrics.partnerCall(partnerId, outcome, outcome === 'circuit_open' ? 0 : (nowMs() - began) / 1000);
         if (e instanceof PartnerError && e.details.status === 429) metrics.rateLimited(partnerId);
       }
+      recordAttempt(job, partnerId, call, nowMs() - began, outcome, e);
       await fail(job, partnerId, e, reconcile);
     }
+  }
+
+  /** Audits one call of a step (and the partner's rate-limit headers feed the headroom). */
+  function recordAttempt(job: Job, partnerId: string, call: CallScope, ms: number, outcome: NonNullable<AuditEntry['outcome']> = 'success', e?: unknown) {
+    for (const r of call.requests) headroom.observe(partnerId, r.headers);
+    let seen = transformed.get(job.id);
+    if (!seen) transformed.set(job.id, (seen = new Set()));
+    void audit.record(attemptEntries({ job, partnerId, call, ms, outcome, error: e, secrets, seen, at: iso() }));
   }
 
   async function succeed(job: Job, partnerId: string, result: StepResult) {
@@ -600,14 +654,21 @@ export function createEngine(options: EngineOptions): Engine {
   async function apply(job: Job, partnerId = partnerOf(job)) {
     const result = job.result ?? {};
     if (job.kind === 'event') {
-      const agg = aggregateRow(job.aggregate);
+      const agg = aggs.row(job.aggregate);
       if (result.data) agg.data[partnerId] = { ...agg.data[partnerId], ...result.data };
       agg.performed[job.action] = partnerId;
       if (!agg.partners.includes(partnerId)) agg.partners.push(partnerId);
       agg.updated_at = iso();
       // Written when the event settles (one write per event): until then the job row holds the answer.
     }
-    if (result.milestones?.length) {
+    if (job.kind === 'event' && job.abandoned?.length) await planVoidChecks(job, partnerId);
+    if (job.kind === 'void') {
+      void audit.record([{
+        id: crypto.randomUUID(), at: iso(), actor: 'bridge', action: 'void_check', target: job.subject, event_id: job.event_id, partner: partnerId, outcome: 'success',
+        note: result.data?.voided ? `a label was found at ${partnerId} and voided` : `no label at ${partnerId}: nothing to void`,
+      }]);
+    }
+    if (result.milestones?.length && job.kind !== 'void') {
       const r = await acceptMilestones(result.milestones, { partner: partnerId });
       if (r.refused.length) logger.error({ partner: partnerId, refused: r.refused }, 'a partner step returned milestones the contract or ownership refuses');
     }
@@ -620,11 +681,23 @@ export function createEngine(options: EngineOptions): Engine {
     await settle(job.subject);
   }
 
+  /** One void check per carrier left behind, in its own group: it never holds back the aggregate. */
+  async function planVoidChecks(job: Job, winner: string) {
+    const rows = (job.abandoned ?? [])
+      .filter((p) => p !== winner && adapters.has(p) && !bySubject.has(voidSubject(job, p)))
+      .map((p) => voidCheckJob(job, p, gates.get(p)!.limits.max_attempts, iso()));
+    if (!rows.length) return;
+    logger.warn({ event_id: job.event_id, carriers: rows.map((r) => r.step), fallback: winner }, 'fell back after a call that may have bought a label: checking the carriers left behind');
+    await persist(rows);
+  }
+
   function hasNext(job: Job) {
     return job.candidate + 1 < job.candidates.length;
   }
   function moveOn(job: Job, why: string) {
     const from = partnerOf(job);
+    // A label may exist at the carrier we leave (a call that may have acted): check it once the fallback bought one.
+    if (job.in_doubt && LABELS.has(job.action)) job.abandoned = [...new Set([...(job.abandoned ?? []), from])];
     job.candidate += 1;
     job.attempts = 0;
     job.in_doubt = false;
@@ -673,7 +746,8 @@ export function createEngine(options: EngineOptions): Engine {
     const answeredNo = err.kind === 'permanent' || (status !== undefined && (status < 500 || status === 503));
     job.in_doubt = answeredNo ? reconcile : true;
     const now = nowMs();
-    const message = `${partnerId}: ${err.message}`;
+    // A partner echoing a credential back must not put it in the event's status.
+    const message = redact(`${partnerId}: ${err.message}`, secrets) as string;
     const limits = gates.get(partnerId)!.limits;
     if (err.kind === 'permanent') {
       giveUp(job, 'dead', 'business', err.details.reason ?? 'refused_by_partner', message);
@@ -702,6 +776,7 @@ export function createEngine(options: EngineOptions): Engine {
   // ---------------------------------------------------------------- milestones
 
   async function acceptMilestones(list: unknown[], from: { partner: string }) {
+    await open();
     const accepted: Milestone[] = [];
     const refused: { id?: string; reason: string }[] = [];
     for (const raw of list) {
@@ -716,7 +791,7 @@ export function createEngine(options: EngineOptions): Engine {
         refused.push({ id: m.id, reason: `source.partner is "${m.source.partner}" but it came from ${from.partner}` });
         continue;
       }
-      const why = ownershipRefusal(config, m, from.partner, new Set(aggregates.get(m.aggregate)?.partners ?? []));
+      const why = ownershipRefusal(config, m, from.partner, new Set((await aggs.read(m.aggregate))?.partners ?? []));
       if (why) {
         logger.warn({ milestone_id: m.id, type: m.type, partner: from.partner, aggregate: m.aggregate, reason: why }, 'milestone refused: partner does not own it');
         refused.push({ id: m.id, reason: why });
@@ -789,18 +864,6 @@ export function createEngine(options: EngineOptions): Engine {
       replays: f.replays, blocking: [...blocking],
     };
   }
-  function writebackView(row: OutboxRow): DeadLetter {
-    return {
-      id: `writeback:${row.id}`, kind: 'writeback', state: 'dead', type: row.milestone.type, aggregate: row.milestone.aggregate,
-      event_id: row.milestone.event_id, error_class: 'business', reason: 'refused_by_partner', last_error: row.last_error ?? '', partners: ['odoo'],
-      attempts: row.attempts, keys: [row.id], dead_at: row.dead_at ?? row.updated_at, replays: row.replays ?? 0, blocking: [], body: row.milestone,
-    };
-  }
-  function matches(d: DeadLetter, f: DeadLetterFilter): boolean {
-    return (!f.kind || d.kind === f.kind) && (!f.state || d.state === f.state) && (!f.partner || d.partners.includes(f.partner))
-      && (!f.type || d.type === f.type) && (!f.aggregate || d.aggregate === f.aggregate) && (!f.error_class || d.error_class === f.error_class)
-      && (!f.reason || d.reason === f.reason) && (!f.since || d.dead_at >= f.since) && (!f.until || d.dead_at < f.until);
-  }
   function allDead(filter: DeadLetterFilter = {}): DeadLetter[] {
     const out: DeadLetter[] = [];
     const seen = new Set<string>();
@@ -814,7 +877,7 @@ export function createEngine(options: EngineOptions): Engine {
       const d = writebackView(row);
       if (matches(d, filter)) out.push(d);
     }
-    return out.sort((a, b) => (a.dead_at < b.dead_at ? -1 : a.dead_at > b.dead_at ? 1 : a.id < b.id ? -1 : 1));
+    return out.sort(byDeadAt);
   }
   async function withBody(d: DeadLetter): Promise<DeadLetter> {
     if (d.kind === 'writeback') return d;
@@ -835,7 +898,7 @@ export function createEngine(options: EngineOptions): Engine {
       }
       const r = await writeback.replay(mid, milestone);
       if (!r) throw new ApiError(404, 'not_found', `no dead letter ${id}`);
-      await auditLog.append([{
+      await audit.record([{
         id: crypto.randomUUID(), at: iso(), actor: opts.actor, action: 'replay', target: id, event_id: r.before.event_id,
         ...(milestone && { before: r.before.payload, after: milestone.payload }),
       }]);
@@ -880,7 +943,7 @@ export function createEngine(options: EngineOptions): Engine {
       if (after !== undefined) j.payload = after;
     }
     await persist(failed);
-    await auditLog.append([{
+    await audit.record([{
       id: crypto.randomUUID(), at: iso(), actor: opts.actor, action: 'replay', target: id, event_id: failed[0].event_id,
       new_key: !!opts.new_key, keys: { before: keysBefore, after: failed.map((j) => j.key) }, ...(after !== undefined && { before, after }),
     }]);
@@ -894,7 +957,7 @@ export function createEngine(options: EngineOptions): Engine {
     if (id.startsWith('writeback:')) {
       const r = await writeback.discard(id.slice('writeback:'.length));
       if (!r) throw new ApiError(404, 'not_found', `no dead letter ${id}`);
-      await auditLog.append([{ id: crypto.randomUUID(), at: iso(), actor: opts.actor, action: 'discard', target: id, event_id: r.event_id, note: opts.note }]);
+      await audit.record([{ id: crypto.randomUUID(), at: iso(), actor: opts.actor, action: 'discard', target: id, event_id: r.event_id, note: opts.note }]);
       return { id, state: 'discarded' };
     }
     const js = [...(bySubject.get(id) ?? [])];
@@ -905,7 +968,7 @@ export function createEngine(options: EngineOptions): Engine {
     }
     for (const j of failed) j.state = 'discarded';
     await persist(failed);
-    await auditLog.append([{
+    await audit.record([{
       id: crypto.randomUUID(), at: iso(), actor: opts.actor, action: 'discard', target: id, event_id: failed[0].event_id, keys: { before: failed.map((j) => j.key), after: [] }, note: opts.note,
     }]);
     logger.info({ subject: id, actor: opts.actor }, 'dead letter discarded');
@@ -917,25 +980,21 @@ export function createEngine(options: EngineOptions): Engine {
 
   // ---------------------------------------------------------------- lifecycle
 
-  /** Forgets aggregates idle longer than the retention that have no work left (keeps the memory bounded). */
-  async function pruneAggregates() {
-    const cutoff = nowMs() - aggregateRetentionMs;
-    const busyGroups = new Set([...jobs.values()].map((j) => j.aggregate));
-    const byShard = new Map<number, string[]>();
-    for (const a of aggregates.values()) {
-      if (Date.parse(a.updated_at) >= cutoff || busyGroups.has(a.id)) continue;
-      aggregates.delete(a.id);
-      const n = shardOf(a.id);
-      byShard.set(n, [...(byShard.get(n) ?? []), a.id]);
-    }
-    for (const [n, ids] of byShard) await store.collection<AggregateRow>(`${AGGREGATES}_${n}`).delete(ids);
+  /** Forgets aggregates idle longer than their retention with no work left, and audit entries past theirs. */
+  async function prune() {
+    const n = await aggs.prune(nowMs() - aggregateRetentionMs, (key) => aggJobs.has(key));
+    if (n) logger.info({ aggregates: n }, 'forgot idle aggregates');
+    const cutoff = nowMs() - auditRetentionMs;
+    await audit.prune(cutoff);
   }
 
   async function recover() {
     recovering = true;
-    for (let i = 0; i < AGGREGATE_SHARDS; i++) for (const a of store.collection<AggregateRow>(`${AGGREGATES}_${i}`).all()) aggregates.set(a.id, structuredClone(a));
-    await pruneAggregates();
-    const rows = jobsCol.all().map((j) => structuredClone(j));
+    const rows: Job[] = [];
+    for await (const j of jobsLog.values()) rows.push(j);
+    const loaded = await aggs.load(rows.filter((j) => j.kind === 'event').map((j) => j.aggregate));
+    for (const [key, row] of loaded) aggs.pin(key, row);
+    await prune();
     const resumed: Job[] = [];
     for (const j of rows) {
       if (j.kind === 'publish') publishSeq = Math.max(publishSeq, j.seq);
@@ -957,14 +1016,30 @@ export function createEngine(options: EngineOptions): Engine {
       logger.warn({ jobs: resumed.length }, 'resuming partner calls interrupted by a stop or crash');
       await persist(resumed);
     }
-    // Plan again what was never written (fresh steps, events never routed), before anything settles.
-    const open = await store.unfinished();
-    if (open.length) await admit(open.map((s) => s.event));
+    // Plan again what the engine held (fresh steps are not written), before anything settles;
+    // events still `received` wait for their turn in the window.
+    for await (const events of eventsInEngine(store)) await admit(events);
+    // ...and the events of written jobs whatever their stored state says (a crash between the
+    // job's write and the status's), so no step of theirs is missing when they settle.
+    const ids = [...new Set(rows.filter((j) => j.kind === 'event').map((j) => j.event_id!))];
+    for (let i = 0; i < ids.length; i += 500) {
+      const stored = await Promise.all(ids.slice(i, i + 500).map((id) => store.get(id)));
+      await admit(stored.filter((x) => x !== undefined).map((x) => x!.event));
+    }
+    backlog.resume();
     // Answers stored but maybe not applied: apply again (idempotent), then finish what is finished.
     for (const j of rows) if (j.state === 'done') await apply(j);
     for (const subject of new Set(rows.map((j) => j.subject))) await settle(subject);
     for (const g of new Set(rows.map((j) => j.group))) await refreshGroup(g);
     recovering = false;
+  }
+
+  /** Waits until routing of accepted events (and refills) has caught up. */
+  async function intakeSettled() {
+    for (let seen: Promise<unknown> | undefined; seen !== intake;) {
+      seen = intake;
+      await intake;
+    }
   }
 
   const engine: Engine = {
@@ -973,19 +1048,22 @@ export function createEngine(options: EngineOptions): Engine {
       if (started) return;
       started = true;
       stopped = false;
+      await open();
       // Listen first: events accepted while recovering queue behind it (admit skips what recovery routed).
       intake = recover();
       store.onAccepted((events) => {
-        intake = intake.then(() => admit(events)).catch((e) => logger.error({ err: e }, 'routing accepted events failed'));
+        void audit.record(events.map((e) => ({
+          id: crypto.randomUUID(), at: iso(), actor: 'odoo', action: 'submitted' as const, target: e.id, event_id: e.id, type: e.type, aggregate: e.aggregate, sequence: e.sequence,
+        })));
+        intake = intake.then(() => backlog.offer(events)).catch((e) => logger.error({ err: e }, 'routing accepted events failed'));
       });
       await intake;
       writeback.start();
       schedulePoll();
-      const day = 86_400_000;
-      const prune = () => {
-        pruneTimer = io.setTimeout(() => void pruneAggregates().catch((e) => logger.error({ err: e }, 'pruning aggregates failed')).finally(() => { if (!stopped) prune(); }), day);
+      const daily = () => {
+        pruneTimer = io.setTimeout(() => void prune().catch((e) => logger.error({ err: e }, 'pruning aggregates or the audit failed')).finally(() => { if (!stopped) daily(); }), DAY);
       };
-      prune();
+      daily();
       pump();
     },
     async stop() {
@@ -995,18 +1073,24 @@ export function createEngine(options: EngineOptions): Engine {
       if (pollTimer !== undefined && io.clearTimeout) io.clearTimeout(pollTimer);
       if (pruneTimer !== undefined && io.clearTimeout) io.clearTimeout(pruneTimer);
       await writeback.stop();
-      await intake;
+      await intakeSettled();
       while (inFlight.size) await Promise.allSettled([...inFlight]);
+      await audit.flush();
+      if (started) {
+        started = false;
+        opened = undefined;
+        await logs.close();
+      }
     },
     async runDue() {
       for (let i = 0; i < 10_000; i++) {
-        await intake;
+        await intakeSettled();
         pump();
         if (!inFlight.size) {
           await writeback.runDue();
-          await intake;
+          await intakeSettled();
           pump();
-          if (!inFlight.size) return;
+          if (!inFlight.size && !refilling) return;
         }
         await Promise.allSettled([...inFlight]);
       }
@@ -1015,13 +1099,8 @@ export function createEngine(options: EngineOptions): Engine {
     acceptMilestones,
     pollNow,
     deadLetters: {
-      list(filter = {}, page = {}) {
-        const all = allDead(filter);
-        const limit = Math.max(1, Math.min(500, page.limit ?? 100));
-        const start = page.cursor ? Number(Buffer.from(page.cursor, 'base64url').toString()) || 0 : 0;
-        const items = all.slice(start, start + limit);
-        const next = start + limit < all.length ? Buffer.from(String(start + limit)).toString('base64url') : undefined;
-        return { items, ...(next && { next_cursor: next }) };
+      list(filter = {}, p = {}) {
+        return page(allDead(filter), p);
       },
       get(id) {
         if (id.startsWith('writeback:')) {
@@ -1052,17 +1131,23 @@ export function createEngine(options: EngineOptions): Engine {
       discard,
     },
     async audit(filter) {
-      return auditLog.query((e) => (!filter.event_id || e.event_id === filter.event_id || e.target === filter.event_id) && (!filter.target || e.target === filter.target), filter.limit ?? 500);
+      await audit.flush();
+      const acts = filter.actions?.length ? new Set(filter.actions) : undefined;
+      return audit.query(filter.event_id ?? filter.target, filter.limit ?? 500,
+        (e) => (!acts || acts.has(e.action)) && (!filter.event_id || !filter.target || e.target === filter.target));
     },
     status() {
       const ps: EngineStatus['partners'] = {};
       for (const [id, gate] of gates) {
-        ps[id] = { circuit: gate.circuit().state, in_flight: busy.get(id) ?? 0, pending: pending.get(id)?.size ?? 0 };
+        const h = headroom.value(id, gate.bucketLevel());
+        ps[id] = { circuit: gate.circuit().state, in_flight: busy.get(id) ?? 0, pending: pending.get(id)?.size ?? 0, ...(h !== undefined && { headroom: h }) };
       }
       const count = (s: string) => [...jobs.values()].filter((j) => j.state === s).length;
       return { partners: ps, jobs: { pending: count('pending'), running: count('running'), dead: count('dead'), manual: count('manual') }, writeback: writeback.status() };
     },
     jobs: () => [...jobs.values()].map((j) => structuredClone(j)),
+    steps: (eventId) => [...jobs.values()].filter((j) => j.event_id === eventId || j.subject === eventId).map((j) => structuredClone(j)),
+    footprint: () => ({ jobs: jobs.size, active_events: active.size, backlog: backlog.waiting, hot_aggregates: opened ? aggs?.hotSize ?? 0 : 0, aggregates: opened ? aggs?.size ?? 0 : 0 }),
   };
   return engine;
 }

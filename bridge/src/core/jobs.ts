@@ -3,26 +3,33 @@ import type { Milestone } from '../../../shared/src/index.ts';
 import type { BusinessReason, PartnerData, StepResult } from '../adapters/types.ts';
 import type { Action } from './routing.ts';
 
-/** Collection names in the store. */
+/** Names of the engine's logs (keyed logs for jobs and aggregates, a history log for the audit). */
 export const JOBS = 'engine_jobs';
-/** Prefix of the aggregate memory's 64 shard collections (`engine_aggregates_<0..63>`). */
+/**
+ * The aggregate memory's keyed log; before it, 64 lowdb shard collections `engine_aggregates_<0..63>`
+ * (read once and emptied on start, as is the old `engine_jobs` collection).
+ */
 export const AGGREGATES = 'engine_aggregates';
 export const AUDIT = 'audit';
 
 export type JobState = 'pending' | 'running' | 'done' | 'dead' | 'manual' | 'discarded';
 /** Why a job needs a person, beyond the partner's own business reasons. */
-export type JobReason = BusinessReason | 'attempts_exhausted' | 'no_carrier_available' | 'out_of_order';
+export type JobReason = BusinessReason | 'attempts_exhausted' | 'no_carrier_available' | 'out_of_order' | 'voidable_label';
 
 /**
  * One partner call to make: a step of an event (an order to a warehouse, a shipment to a carrier)
- * or a milestone to publish to a visibility partner. Done rows are deleted once their event is.
+ * or a milestone to publish to a visibility partner. Written from its first call on (a fresh job
+ * is planned again from its stored event); deleted once its event is finished.
  */
 export interface Job {
   /** `<subject>/<step>`. */
   id: string;
-  /** `event`: a step of an outbound event; `publish`: a milestone for a visibility partner. */
-  kind: 'event' | 'publish';
-  /** What operators act on (the dead-letter id): the event id, or `<milestone id>~<partner>` for a publish. */
+  /**
+   * `event`: a step of an outbound event; `publish`: a milestone for a visibility partner; `void`:
+   * after a fallback, finding and voiding a label the carrier given up on may have bought.
+   */
+  kind: 'event' | 'publish' | 'void';
+  /** What operators act on (the dead-letter id): the event id, `<milestone id>~<partner>` for a publish, `<event id>~void:<partner>` for a void check. */
   subject: string;
   /** The event (kind event) or the milestone's causing event, if any. */
   event_id?: string;
@@ -35,7 +42,7 @@ export interface Job {
   seq: number;
   /** The step's stable name within its subject (the routed partner id); part of `key`. */
   step: string;
-  action: Action | 'publishMilestone';
+  action: Action | 'publishMilestone' | 'voidCheck';
   /** Partners to try in order (the routed one, then configured fallbacks); `candidate` indexes the current one. */
   candidates: string[];
   candidate: number;
@@ -61,6 +68,8 @@ export interface Job {
   result?: StepResult;
   /** Whether `result` (data bag, milestones) has been applied; false after a crash in between. */
   applied?: boolean;
+  /** Carriers left behind by a fallback after a call that may have acted (a label may exist there). */
+  abandoned?: string[];
   /** Operator-edited payload used instead of the stored event's (the stored event keeps what Odoo sent). */
   payload?: unknown;
   /** The milestone to publish (kind publish). */
@@ -89,16 +98,52 @@ export interface AggregateRow {
   updated_at: string;
 }
 
-/** One operator action: who, when, what, before/after. */
+/** What an audit entry records: the event's submission, a partner request built from it, a partner attempt, a status change, an operator action. */
+export type AuditAction = 'submitted' | 'transformed' | 'attempt' | 'state' | 'replay' | 'discard' | 'void_check';
+export const AUDIT_ACTIONS: readonly AuditAction[] = ['submitted', 'transformed', 'attempt', 'state', 'replay', 'discard', 'void_check'];
+/** What people did (as opposed to what the bridge recorded by itself). */
+export const OPERATOR_ACTIONS: readonly AuditAction[] = ['replay', 'discard'];
+
+/**
+ * One audit entry: who, when, what. Filed under its event (or, without one, its dead-letter id).
+ * Never holds secrets: requests are recorded without headers, with credentials scrubbed.
+ */
 export interface AuditEntry {
   id: string;
   at: string;
+  /** `odoo` (submission), `bridge` (the engine), or the operator. */
   actor: string;
-  action: 'replay' | 'discard';
-  /** The dead-letter id acted on. */
+  action: AuditAction;
+  /** The event id, dead-letter id or publish subject acted on. */
   target: string;
   event_id?: string;
-  /** Whether a new idempotency key was issued; the keys before and after. */
+  /** submitted: what arrived. */
+  type?: string;
+  aggregate?: string;
+  sequence?: number;
+  /** attempt / transformed: the partner step. */
+  partner?: string;
+  step?: string;
+  /** The idempotency key the call carried. */
+  key?: string;
+  /** attempt: which call of the step this was (1 = first). */
+  call?: number;
+  outcome?: 'success' | 'retryable' | 'permanent' | 'timeout' | 'circuit_open';
+  error_class?: 'technical' | 'business';
+  /** HTTP status of the partner's answer, when it answered. */
+  status?: number;
+  duration_ms?: number;
+  error?: string;
+  /** attempt: the HTTP requests the adapter made, without bodies. */
+  requests?: { method: string; path: string; status?: number; ms: number }[];
+  /** transformed: the request built from the canonical event (body redacted, at most 4 KiB). */
+  request?: { method: string; path: string; body?: unknown; truncated?: boolean; sha256?: string };
+  /** state: the event's state before and after, with why. */
+  from?: string;
+  to?: string;
+  last_error?: string;
+  blocked_by?: string;
+  /** Operator actions: whether a new idempotency key was issued; the keys before and after. */
   new_key?: boolean;
   keys?: { before: string[]; after: string[] };
   /** For an edited payload: the payload before and after. */

@@ -39,6 +39,11 @@ export class TokenBucket {
     }
     return Math.max(1, Math.ceil(((1 - this.tokens) * 1000) / this.perSecond));
   }
+  /** Share of the bucket available now (0..1). */
+  level(now: number): number {
+    this.refill(now);
+    return Math.max(0, Math.min(1, this.tokens / this.burst));
+  }
 }
 
 /**
@@ -76,6 +81,8 @@ export interface PartnerGate {
   freeSlots(): number;
   /** 0 when a request may go now (a token is taken), else ms until one may. */
   takeToken(): number;
+  /** Share of the rate limit's bucket available now (0..1); undefined without a rate limit. */
+  bucketLevel(): number | undefined;
   /** Whether calls are refused right now, and for how long at most. */
   circuit(): { open: boolean; retryInMs: number; state: 'closed' | 'open' | 'half-open' | 'isolated' };
   /** Runs one call under concurrency cap, breaker and timeout; errors come out as PartnerError or CircuitOpenError. */
@@ -105,6 +112,7 @@ export function createPartnerGate(id: string, limits: ResolvedLimits, now: () =>
     limits,
     freeSlots: () => slots.executionSlots,
     takeToken: () => (bucket ? bucket.take(now()) : 0),
+    bucketLevel: () => bucket?.level(now()),
     circuit() {
       const state = breaker.state;
       if (state === CircuitState.Open) {

@@ -3,7 +3,7 @@
  * functions when an engine runs (`engineActions`), or the store alone (`storeActions`: replay puts
  * the event back to `queued` for whoever delivers it, with an audit entry).
  */
-import { AUDIT, JOBS, type AuditEntry, type Job } from '../core/jobs.ts';
+import { AUDIT, type AuditEntry, type Job } from '../core/jobs.ts';
 import type { DeadLetter } from '../core/engine.ts';
 import type { StoredEvent, Store } from '../store/types.ts';
 
@@ -29,6 +29,8 @@ export interface EngineDeadLetters {
     discard(id: string, options: { actor: string; note?: string }): Promise<{ id: string; state: string }>;
   };
   audit(filter: { event_id?: string; limit?: number }): Promise<AuditEntry[]>;
+  /** The open partner steps of an event (finished ones are forgotten with it). */
+  steps?(eventId: string): Job[];
 }
 
 const MAX_LISTED = 1000;
@@ -108,9 +110,4 @@ export function storeActions(store: Store, now: () => Date = () => new Date()): 
     },
     audit: (eventId) => audit.query((e) => e.event_id === eventId || e.target === eventId, 500),
   };
-}
-
-/** The engine's partner steps for an event (kept until the event is finished), read from the store. */
-export function stepsOf(store: Store, eventId: string): Job[] {
-  return store.collection<Job>(JOBS).all().filter((j) => j.event_id === eventId || j.subject === eventId);
 }

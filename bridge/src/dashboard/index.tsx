@@ -6,7 +6,7 @@ import { Hono, type Context } from 'hono';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { EVENT_STATES, type Store } from '../store/types.ts';
-import { engineActions, stepsOf, storeActions, type DashboardActions, type EngineDeadLetters } from './actions.ts';
+import { engineActions, storeActions, type DashboardActions, type EngineDeadLetters } from './actions.ts';
 import { cleanName, createSessions, type Session } from './auth.ts';
 import { ConfirmPage, DeadLetterTable, EventPage, EventsPage, eventHref, Layout, LoginPage, MessagePage, Overview } from './pages.tsx';
 
@@ -171,7 +171,7 @@ export function dashboardRoutes(deps: DashboardDeps): Hono {
     if (!s) return page(c, 'Not found', <MessagePage title="No such event" message={`The bridge has no event ${id} (never received, or pruned after the retention period).`} />, 404);
     const [audit, dead] = await Promise.all([actions.audit(id), actions.get(id)]);
     const done = c.req.query('done');
-    return page(c, `Event ${s.event.type}`, <EventPage s={s} steps={stepsOf(deps.store, id)} audit={audit} dead={dead} done={done?.slice(0, 120)} />);
+    return page(c, `Event ${s.event.type}`, <EventPage s={s} steps={deps.engine?.steps?.(id) ?? []} audit={audit} dead={dead} done={done?.slice(0, 120)} />);
   });
 
   return app as unknown as Hono;

@@ -12,7 +12,7 @@ header h1{font-size:18px;margin:0;font-weight:600}header nav a{color:#dce7f5;mar
 header form{margin-left:auto}main{max-width:1280px;margin:0 auto;padding:16px 24px 48px}
 h2{font-size:17px;margin:24px 0 8px}.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(210px,1fr));gap:12px}
 .card{background:#fff;border:1px solid #d8dee8;border-radius:6px;padding:10px 14px}.card .k{font-size:13px;color:#5a6577}.card .v{font-size:24px;font-weight:600}
-.card.bad{border-color:#d9534f;background:#fff5f5}.card.warn{border-color:#e0a800;background:#fffbea}
+.card.bad{border-color:#d9534f;background:#fff5f5}td.missed{background:#fde2e1;color:#a12622;font-weight:600}.card.warn{border-color:#e0a800;background:#fffbea}
 table{border-collapse:collapse;width:100%;background:#fff;border:1px solid #d8dee8}th,td{text-align:left;padding:6px 10px;border-bottom:1px solid #e6eaf0;vertical-align:top}
 th{background:#eef2f7;font-weight:600;font-size:13px}td.num,th.num{text-align:right}td.err{max-width:420px;overflow-wrap:anywhere}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600}
@@ -167,11 +167,11 @@ export const Overview: FC<OverviewData> = (d) => {
           <h2>Partner health</h2>
           <table id="partners">
             <thead>
-              <tr><th>Partner</th><th>Circuit</th><th class="num">Calls</th><th class="num">OK</th><th class="num">Technical errors</th><th class="num">Business errors</th><th class="num">429s</th><th class="num">Rate headroom</th><th class="num">p95 answer</th><th class="num">Within SLA</th><th class="num">Waiting</th></tr>
+              <tr><th>Partner</th><th>Circuit</th><th class="num">Calls</th><th class="num">OK</th><th class="num">Technical errors</th><th class="num">Business errors</th><th class="num">429s</th><th class="num">Rate headroom</th><th class="num">p95 answer / target</th><th class="num">Success / target</th><th class="num">Within answer target</th><th class="num">Waiting</th></tr>
             </thead>
             <tbody>
               {f.partners.map((p) => (
-                <tr data-partner={p.partner}>
+                <tr data-partner={p.partner} class={p.sla_missed.answer || p.sla_missed.success ? 'sla-missed' : undefined}>
                   <td>{p.partner}</td>
                   <td><span class={`badge ${p.circuit}`}>{p.circuit}</span></td>
                   <td class="num">{p.calls}</td>
@@ -179,9 +179,10 @@ export const Overview: FC<OverviewData> = (d) => {
                   <td class="num">{p.technical_errors}</td>
                   <td class="num">{p.business_errors}</td>
                   <td class="num">{p.rate_limited}</td>
-                  <td class="num">{pct(p.headroom)}</td>
-                  <td class="num">{fmtSeconds(p.p95_seconds)}</td>
-                  <td class="num">{p.sla_target_seconds === undefined ? '—' : `${pct(p.within_sla)} of ≤ ${fmtSeconds(p.sla_target_seconds)}`}</td>
+                  <td class={`num headroom${p.headroom !== undefined && p.headroom < 0.1 ? ' missed' : ''}`} title="Share of the partner's rate limit still unused: our token bucket, or the partner's rate-limit headers when lower">{pct(p.headroom)}</td>
+                  <td class={`num sla-answer${p.sla_missed.answer ? ' missed' : ''}`}>{fmtSeconds(p.p95_seconds)}{p.sla_target_seconds !== undefined && <span class="muted"> / ≤ {fmtSeconds(p.sla_target_seconds)}</span>}</td>
+                  <td class={`num sla-success${p.sla_missed.success ? ' missed' : ''}`}>{pct(p.success_ratio)}{p.success_target !== undefined && <span class="muted"> / ≥ {pct(p.success_target)}</span>}</td>
+                  <td class="num">{p.sla_target_seconds === undefined ? '—' : pct(p.within_sla)}</td>
                   <td class="num">{p.pending}</td>
                 </tr>
               ))}
@@ -292,32 +293,66 @@ export const EventPage: FC<{ s: StoredEvent; steps: Job[]; audit: AuditEntry[]; 
       </table>
     ) : <p class="muted">No open partner steps (finished steps are forgotten once the event is).</p>}
     <h2>History</h2>
-    <table id="history">
-      <thead><tr><th>When</th><th>Who</th><th>What</th><th>Details</th></tr></thead>
-      <tbody>
-        <tr><td>{when(s.received_at)}</td><td>odoo</td><td>received</td><td>acknowledged and stored</td></tr>
-        {audit.map((a) => (
-          <tr>
-            <td>{when(a.at)}</td>
-            <td>{a.actor}</td>
-            <td>{a.action}</td>
-            <td class="err">
-              {a.new_key !== undefined && <div>new idempotency key: {a.new_key ? 'yes' : 'no'}</div>}
-              {a.keys && <div class="muted">keys {a.keys.before.join(', ')} → {a.keys.after.join(', ') || '—'}</div>}
-              {a.after !== undefined && <div>payload edited</div>}
-              {a.note && <div>note: {a.note}</div>}
-            </td>
-          </tr>
-        ))}
-        <tr><td>{when(s.updated_at)}</td><td>bridge</td><td>now {s.state}</td><td>{s.last_error}</td></tr>
-      </tbody>
-    </table>
+    <HistoryTable s={s} audit={audit} />
     <details>
       <summary>Event as Odoo sent it</summary>
       <pre>{JSON.stringify(s.event, null, 2)}</pre>
     </details>
   </>
 );
+
+/** The event's audit trail: submission, requests sent, partner attempts, status changes, operator actions. */
+const HistoryTable: FC<{ s: StoredEvent; audit: AuditEntry[] }> = ({ s, audit }) => (
+  <table id="history">
+    <thead><tr><th>When</th><th>Who</th><th>What</th><th>Details</th></tr></thead>
+    <tbody>
+      {!audit.some((a) => a.action === 'submitted') && <tr><td>{when(s.received_at)}</td><td>odoo</td><td>received</td><td>acknowledged and stored</td></tr>}
+      {audit.map((a) => (
+        <tr class={`audit-${a.action}`}>
+          <td>{when(a.at)}</td>
+          <td>{a.actor}</td>
+          <td>{a.action === 'state' ? <span class={`badge state-${a.to}`}>{a.to}</span> : a.action === 'attempt' ? <span class={`badge ${a.outcome === 'success' ? 'closed' : a.error_class ?? 'technical'}`}>{a.outcome}</span> : a.action}</td>
+          <td class="err"><AuditDetails a={a} /></td>
+        </tr>
+      ))}
+      <tr><td>{when(s.updated_at)}</td><td>bridge</td><td>now {s.state}</td><td>{s.last_error}</td></tr>
+    </tbody>
+  </table>
+);
+
+const AuditDetails: FC<{ a: AuditEntry }> = ({ a }) => {
+  switch (a.action) {
+    case 'submitted':
+      return <>{a.type} {a.aggregate} #{a.sequence}</>;
+    case 'state':
+      return <>{a.from ? `${a.from} → ${a.to}` : `→ ${a.to}`}{a.blocked_by && <div>blocked by <a href={eventHref(a.blocked_by)}>{a.blocked_by}</a></div>}{a.last_error && <div class="muted">{a.last_error}</div>}</>;
+    case 'transformed':
+      return (
+        <details>
+          <summary>request to {a.partner}: {a.request?.method} {a.request?.path}{a.request?.truncated ? ' (cut at 4 KiB)' : ''}</summary>
+          <pre>{typeof a.request?.body === 'string' ? a.request.body : JSON.stringify(a.request?.body, null, 2)}</pre>
+        </details>
+      );
+    case 'attempt':
+      return (
+        <>
+          <div>{a.partner}{a.step && a.step !== a.partner ? ` (step ${a.step})` : ''}, call {a.call}{a.status ? `, HTTP ${a.status}` : ''}{a.duration_ms !== undefined ? `, ${a.duration_ms} ms` : ''}</div>
+          <div class="muted">key {a.key}{a.requests?.length ? ` · ${a.requests.map((r) => `${r.method} ${r.path} ${r.status ?? '—'}`).join(' · ')}` : ''}</div>
+          {a.error && <div>{a.error}</div>}
+        </>
+      );
+    default:
+      return (
+        <>
+          {a.target !== a.event_id && <div class="muted">{a.target}</div>}
+          {a.new_key !== undefined && <div>new idempotency key: {a.new_key ? 'yes' : 'no'}</div>}
+          {a.keys && <div class="muted">keys {a.keys.before.join(', ')} → {a.keys.after.join(', ') || '—'}</div>}
+          {a.after !== undefined && <div>payload edited</div>}
+          {a.note && <div>note: {a.note}</div>}
+        </>
+      );
+  }
+};
 
 export const MessagePage: FC<{ title: string; message: string }> = (p) => (
   <>

@@ -14,9 +14,10 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { EVENT_TYPES, MILESTONE_TYPES, SHIPMENT_STATUS_RANK, type MilestoneType } from '../../../shared/src/index.ts';
-import { JOBS, type Job } from '../core/jobs.ts';
 import { OUTBOX, type OutboxRow } from '../odoo/outbox.ts';
+import { stateLogs } from '../store/state-logs.ts';
 import { EVENT_STATES, type EventState, type Store } from '../store/types.ts';
+import { createExpectations, expectationStamp, type ExpectationRow } from './expectations.ts';
 
 export const PREFIX = 'logistics_bridge_';
 
@@ -32,23 +33,13 @@ export type CircuitStateName = (typeof CIRCUIT_STATES)[number];
 /** Why something went to the dead-letter queue (the engine's JobReason and the contract's reasons). */
 export const DEAD_LETTER_REASONS = [
   'invalid_address', 'unknown_sku', 'insufficient_stock', 'allocation_conflict', 'duplicate_order', 'refused_by_partner',
-  'attempts_exhausted', 'no_carrier_available', 'out_of_order', 'other',
+  'attempts_exhausted', 'no_carrier_available', 'out_of_order', 'voidable_label', 'other',
 ] as const;
 
-/** Collection of the milestone expectations behind the completeness gauge. */
+/** Keyed log of the milestone expectations behind the completeness gauge (one row per aggregate). */
 export const EXPECTATIONS = 'observability_expectations';
 const MAX_PARTNERS = 64;
 const PARTNER_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
-
-/** A shipment (or order) that should get `milestone` by `due_at`; deleted when it (or a later status) arrives. */
-export interface Expectation {
-  /** `<aggregate>|<milestone>`. */
-  id: string;
-  aggregate: string;
-  milestone: MilestoneType;
-  due_at: string;
-  created_at: string;
-}
 
 /**
  * Milestones a delivered event makes due, and within how long (ms). A shipment status of a higher
@@ -65,19 +56,34 @@ export const DEFAULT_EXPECTATIONS: Record<string, { milestone: MilestoneType; wi
 
 /** What the engine reports about partners and write-back (structurally `Engine['status']`). */
 export interface EngineStatusLike {
-  partners: Record<string, { circuit: string; in_flight: number; pending: number }>;
+  partners: Record<string, { circuit: string; in_flight: number; pending: number; headroom?: number }>;
   writeback?: { pending: number; rejected: number; odoo_down?: boolean; auth_paused?: boolean };
+}
+
+/** The SLA targets of the configured partners, in the units the metrics use. */
+export function slaOf(partners: { id: string; sla?: { answer_ms?: number; success_ratio?: number } }[]): Pick<MetricsOptions, 'slaSeconds' | 'slaSuccess'> {
+  const slaSeconds: Record<string, number> = {};
+  const slaSuccess: Record<string, number> = {};
+  for (const p of partners) {
+    if (p.sla?.answer_ms !== undefined) slaSeconds[p.id] = p.sla.answer_ms / 1000;
+    if (p.sla?.success_ratio !== undefined) slaSuccess[p.id] = p.sla.success_ratio;
+  }
+  return { slaSeconds, slaSuccess };
 }
 
 export interface MetricsOptions {
   /** Source of the store-derived gauges; without it they are absent. */
   store?: Store;
+  /** Folder of the metrics' own log (milestone expectations), as the engine's `stateDir`; undefined: in memory with the store. */
+  stateDir?: string;
   /** Configured partner ids: the only partner label values (others become "other"). */
   partners?: string[];
   /** Live engine figures (breaker states, in-flight calls); the jobs collection is read otherwise. */
   engineStatus?: () => EngineStatusLike;
   /** Answer-time targets per partner (seconds), for the SLA figures. */
   slaSeconds?: Record<string, number>;
+  /** Success-ratio targets per partner (0..1), for the SLA figures. */
+  slaSuccess?: Record<string, number>;
   /** Node process metrics (CPU, memory, event loop) under the same prefix. */
   processMetrics?: boolean;
   now?: () => Date;
@@ -97,7 +103,13 @@ export function createMetrics(o: MetricsOptions = {}) {
   const configured = o.partners ? new Set(o.partners) : undefined;
   const seenPartners = new Set<string>();
   const expectations = o.expectations ?? DEFAULT_EXPECTATIONS;
-  const expectationsCol = o.store?.collection<Expectation>(EXPECTATIONS);
+  const store = o.store;
+  const completeness = store && createExpectations({
+    log: () => stateLogs(store, { dir: o.stateDir }).keyed<ExpectationRow>(EXPECTATIONS, { stamp: expectationStamp }),
+    rules: expectations, now: () => now().getTime(),
+    // Figures must never break delivery: a failed write only makes the gauge stale.
+    onError: () => undefined,
+  });
 
   /** A partner id as a label value: configured or well-formed and among the first MAX_PARTNERS seen. */
   function partner(id: string): string {
@@ -122,9 +134,19 @@ export function createMetrics(o: MetricsOptions = {}) {
   const calls = new Counter({ ...r, name: `${PREFIX}partner_calls_total`, help: 'Partner calls by partner, outcome and error class (technical: will retry; business: a person must act).', labelNames: ['partner', 'outcome', 'error_class'] as const });
   const callSeconds = new Histogram({ ...r, name: `${PREFIX}partner_call_duration_seconds`, help: 'Partner answer time, by partner and outcome.', labelNames: ['partner', 'outcome'] as const, buckets: CALL_BUCKETS });
   const withinSla = new Counter({ ...r, name: `${PREFIX}partner_calls_within_sla_total`, help: 'Successful partner calls answered within the partner\'s configured answer-time target.', labelNames: ['partner'] as const });
-  const slaTarget = new Gauge({ ...r, name: `${PREFIX}partner_sla_target_seconds`, help: 'Configured answer-time target per partner.', labelNames: ['partner'] as const });
+  const slaTarget = new Gauge({ ...r, name: `${PREFIX}partner_sla_target_seconds`, help: 'Configured answer-time target per partner (p95 of successful calls should be at or under it).', labelNames: ['partner'] as const });
+  const slaSuccessTarget = new Gauge({ ...r, name: `${PREFIX}partner_sla_success_ratio_target`, help: 'Configured share of calls a partner should answer successfully (business refusals and calls never sent left out).', labelNames: ['partner'] as const });
   const throttled = new Counter({ ...r, name: `${PREFIX}partner_rate_limited_total`, help: 'Partner answers with HTTP 429 (Too Many Requests).', labelNames: ['partner'] as const });
-  const headroom = new Gauge({ ...r, name: `${PREFIX}partner_rate_limit_headroom_ratio`, help: 'Share of the partner\'s rate limit still available (0..1), from its rate-limit headers or our own bucket.', labelNames: ['partner'] as const });
+  const headroomSet = new Map<string, number>();
+  new Gauge({
+    ...r, name: `${PREFIX}partner_rate_limit_headroom_ratio`, help: 'Share of the partner\'s rate limit still available (0..1): the lower of our own token bucket and the partner\'s rate-limit headers.', labelNames: ['partner'] as const,
+    collect() {
+      this.reset();
+      const values = new Map(headroomSet);
+      for (const [id, p] of Object.entries(safe(o.engineStatus)?.partners ?? {})) if (p.headroom !== undefined) values.set(partner(id), p.headroom);
+      for (const [id, v] of values) this.set({ partner: id }, v);
+    },
+  });
   const circuitSet = new Map<string, CircuitStateName>();
   new Gauge({
     ...r, name: `${PREFIX}partner_circuit_state`, help: 'Circuit breaker state per partner: 1 for the current state (closed, half-open, open, isolated), 0 for the others.', labelNames: ['partner', 'state'] as const,
@@ -141,11 +163,7 @@ export function createMetrics(o: MetricsOptions = {}) {
     collect() {
       this.reset();
       const status = safe(o.engineStatus);
-      if (status) {
-        for (const [id, p] of Object.entries(status.partners)) this.inc({ partner: partner(id) }, p.pending);
-        return;
-      }
-      for (const j of jobs()) if (j.state === 'pending' || j.state === 'running') this.inc({ partner: partner(j.candidates[j.candidate] ?? 'other') });
+      for (const [id, p] of Object.entries(status?.partners ?? {})) this.inc({ partner: partner(id) }, p.pending);
     },
   });
   const deadLettered = new Counter({ ...r, name: `${PREFIX}dead_lettered_total`, help: 'Partner steps that entered the dead-letter queue, by error class and reason.', labelNames: ['error_class', 'reason'] as const });
@@ -159,7 +177,6 @@ export function createMetrics(o: MetricsOptions = {}) {
   const inventoryLatency = new Histogram({ ...r, name: `${PREFIX}inventory_update_latency_seconds`, help: 'From a partner\'s inventory report to the level being visible in Odoo.', buckets: FLOW_BUCKETS });
 
   // ---- derived from the store on scrape
-  const jobs = (): Job[] => (o.store?.isOpen ? o.store.collection<Job>(JOBS).all() : []);
   const outbox = (): OutboxRow[] => (o.store?.isOpen ? o.store.collection<OutboxRow>(OUTBOX).all() : []);
   let unfinishedCache: { at: number; list: Awaited<ReturnType<Store['unfinished']>> } | undefined;
   /** One store read per scrape, shared by the gauges below. */
@@ -217,18 +234,12 @@ export function createMetrics(o: MetricsOptions = {}) {
     });
     new Gauge({
       ...r, name: `${PREFIX}shipments_missing_milestone`, help: 'Shipments and orders missing an expected milestone past its due time, by the missing milestone.', labelNames: ['milestone'] as const,
-      collect() {
+      async collect() {
         this.reset();
-        const t = now().getTime();
         for (const list of Object.values(expectations)) for (const e of list) this.set({ milestone: e.milestone }, 0);
-        for (const e of expectationsCol?.all() ?? []) if (Date.parse(e.due_at) <= t) this.inc({ milestone: milestoneType(e.milestone) });
+        for (const [m, n] of (await completeness?.missing()) ?? []) this.inc({ milestone: milestoneType(m) }, n);
       },
     });
-  }
-
-  function persistLater(p: Promise<void> | undefined) {
-    // Figures must never break delivery: a failed write only makes a gauge stale.
-    p?.catch(() => undefined);
   }
 
   /** Every value of a metric, with its labels (collect callbacks run). */
@@ -257,6 +268,12 @@ export function createMetrics(o: MetricsOptions = {}) {
       const partners: PartnerFigures[] = [...ids].sort().map((id) => {
         const mine = callVals.filter((v) => v.labels.partner === id);
         const ok = sum(mine.filter((v) => v.labels.outcome === 'success'));
+        // The partner's own reliability: refusals of our data and calls never sent are not its failures.
+        const answered = sum(mine.filter((v) => v.labels.outcome === 'success' || v.labels.outcome === 'retryable' || v.labels.outcome === 'timeout'));
+        const p95 = quantile(durations.filter((v) => v.labels.partner === id && v.labels.outcome === 'success'), 0.95);
+        const answerTarget = o.slaSeconds?.[id];
+        const successTarget = o.slaSuccess?.[id];
+        const successRatio = answered ? ok / answered : undefined;
         return {
           partner: id,
           calls: sum(mine),
@@ -267,9 +284,15 @@ export function createMetrics(o: MetricsOptions = {}) {
           circuit: String(circuits.find((v) => v.labels.partner === id && v.value === 1)?.labels.state ?? 'closed'),
           pending: sum(pendingVals.filter((v) => v.labels.partner === id)),
           headroom: headroomVals.find((v) => v.labels.partner === id)?.value,
-          p95_seconds: quantile(durations.filter((v) => v.labels.partner === id && v.labels.outcome === 'success'), 0.95),
-          sla_target_seconds: o.slaSeconds?.[id],
-          within_sla: o.slaSeconds?.[id] !== undefined && ok > 0 ? sum(slaVals.filter((v) => v.labels.partner === id)) / ok : undefined,
+          p95_seconds: p95,
+          sla_target_seconds: answerTarget,
+          within_sla: answerTarget !== undefined && ok > 0 ? sum(slaVals.filter((v) => v.labels.partner === id)) / ok : undefined,
+          success_ratio: successRatio,
+          success_target: successTarget,
+          sla_missed: {
+            answer: answerTarget !== undefined && p95 !== undefined && p95 > answerTarget,
+            success: successTarget !== undefined && successRatio !== undefined && successRatio < successTarget,
+          },
         };
       });
       const commit = await values('commit_to_partner_seconds');
@@ -314,9 +337,9 @@ export function createMetrics(o: MetricsOptions = {}) {
     rateLimited(partnerId: string) {
       throttled.inc({ partner: partner(partnerId) });
     },
-    /** Rate-limit headroom from the partner's headers (remaining of limit) or our token bucket. */
+    /** Rate-limit headroom from the partner's headers (remaining of limit), where no engine reports it live. */
     rateLimitHeadroom(partnerId: string, remaining: number, limit: number) {
-      if (limit > 0) headroom.set({ partner: partner(partnerId) }, Math.max(0, Math.min(1, remaining / limit)));
+      if (limit > 0) headroomSet.set(partner(partnerId), Math.max(0, Math.min(1, remaining / limit)));
     },
     /** Breaker transitions, for when no `engineStatus` is given (the engine's live state wins). */
     circuitState(partnerId: string, state: CircuitStateName) {
@@ -326,6 +349,11 @@ export function createMetrics(o: MetricsOptions = {}) {
     slaTargets(targets: Record<string, number>) {
       o.slaSeconds = { ...o.slaSeconds, ...targets };
       for (const [id, s] of Object.entries(targets)) slaTarget.set({ partner: partner(id) }, s);
+    },
+    /** Sets the success-ratio targets (0..1) per partner, from the configuration. */
+    slaSuccessTargets(targets: Record<string, number>) {
+      o.slaSuccess = { ...o.slaSuccess, ...targets };
+      for (const [id, x] of Object.entries(targets)) slaSuccessTarget.set({ partner: partner(id) }, x);
     },
     /** A partner step entered the dead-letter queue (or manual handling). */
     deadLettered(errorClass: 'technical' | 'business', reason?: string) {
@@ -365,37 +393,17 @@ export function createMetrics(o: MetricsOptions = {}) {
     },
     /** An event was delivered to its partners: its expected milestones are now due (see DEFAULT_EXPECTATIONS). */
     eventDelivered(event: { type: string; aggregate: string }, at: Date = now()) {
-      if (!expectationsCol) return;
-      const rows: Expectation[] = [];
-      if (event.type === 'shipment.cancelled' || event.type === 'order.cancelled') {
-        const gone = expectationsCol.all().filter((e) => e.aggregate === event.aggregate).map((e) => e.id);
-        if (gone.length) persistLater(expectationsCol.delete(gone));
-        return;
-      }
-      for (const x of expectations[event.type] ?? []) {
-        const id = `${event.aggregate}|${x.milestone}`;
-        if (expectationsCol.get(id)) continue;
-        rows.push({ id, aggregate: event.aggregate, milestone: x.milestone, due_at: new Date(at.getTime() + x.within_ms).toISOString(), created_at: at.toISOString() });
-      }
-      if (rows.length) persistLater(expectationsCol.put(rows));
+      void completeness?.delivered(event, at.getTime());
     },
     /** Milestones arrived (accepted from a partner): expectations they meet are settled. */
     milestonesSeen(milestones: { type: string; aggregate: string }[]) {
-      if (!expectationsCol) return;
-      const gone: string[] = [];
-      for (const m of milestones) {
-        const rank = SHIPMENT_STATUS_RANK[m.type as MilestoneType];
-        for (const e of expectationsCol.all()) {
-          if (e.aggregate !== m.aggregate) continue;
-          const er = SHIPMENT_STATUS_RANK[e.milestone];
-          if (e.milestone === m.type || (rank !== undefined && er !== undefined && rank >= er && m.type !== 'shipment.exception')) gone.push(e.id);
-          if (m.type === 'order.rejected' && e.milestone === 'order.accepted') gone.push(e.id);
-        }
-      }
-      if (gone.length) persistLater(expectationsCol.delete([...new Set(gone)]));
+      if (milestones.length) void completeness?.seen(milestones);
     },
+    /** Resolves once the expectation changes recorded so far are written (tests). */
+    settled: async () => { await completeness?.settled(); },
   };
   if (o.slaSeconds) api.slaTargets(o.slaSeconds);
+  if (o.slaSuccess) api.slaSuccessTargets(o.slaSuccess);
   return api;
 }
 
@@ -415,6 +423,11 @@ export interface PartnerFigures {
   sla_target_seconds?: number;
   /** Share of successful calls answered within the target (0..1). */
   within_sla?: number;
+  /** Successful calls / calls the partner answered or timed out on (0..1). */
+  success_ratio?: number;
+  success_target?: number;
+  /** Which targets are missed right now: p95 over the answer target, success under its target. */
+  sla_missed: { answer: boolean; success: boolean };
 }
 
 export interface Figures {

@@ -7,17 +7,19 @@
  *   POST /dead-letters/:id/replay      {new_key?: boolean, payload?: object}
  *   POST /dead-letters/replay          {filter: {...same keys as the list...}, new_key?: boolean, limit?: number}
  *   POST /dead-letters/:id/discard     {note?: string}
- *   GET  /audit                        ?event_id&target&limit
- *   GET  /engine                       breakers, queue depths, write-back health
+ *   GET  /audit                        ?event_id&target&action(,action...)&limit
+ *   GET  /events/:id/audit             the event's whole trail: submission, requests, attempts, states, operator actions
+ *   GET  /engine                       breakers, queue depths, rate headroom, write-back health, what the engine holds
  *   POST /odoo/resume                  lift a write-back authentication pause after fixing the key
  */
 import { Hono, type Context } from 'hono';
 import * as v from 'valibot';
 import { ApiError } from '../errors.ts';
 import type { DeadLetterFilter, Engine } from '../core/engine.ts';
+import { AUDIT_ACTIONS } from '../core/jobs.ts';
 
 const Filter = v.strictObject({
-  kind: v.optional(v.picklist(['event', 'publish', 'writeback'])),
+  kind: v.optional(v.picklist(['event', 'publish', 'writeback', 'void'])),
   state: v.optional(v.picklist(['dead', 'manual'])),
   partner: v.optional(v.string()),
   type: v.optional(v.string()),
@@ -93,14 +95,29 @@ export function deadLetterRoutes(deps: { engine: Engine }): Hono {
     return c.json(await engine.deadLetters.discard(c.req.param('id'), { actor: actor(c), note: b.note }));
   });
 
-  app.get('/audit', async (c) => {
-    const { event_id, target, limit } = c.req.query();
+  const auditQuery = (c: Context) => {
+    const { limit, action } = c.req.query();
     const n = limit === undefined ? 500 : Number(limit);
     if (!Number.isInteger(n) || n < 1 || n > 5000) throw new ApiError(400, 'invalid_request', 'limit must be an integer from 1 to 5000', 'limit');
-    return c.json({ items: await engine.audit({ event_id, target, limit: n }) });
+    const actions = action ? action.split(',').map((a) => a.trim()).filter(Boolean) : undefined;
+    const unknown = actions?.find((a) => !(AUDIT_ACTIONS as readonly string[]).includes(a));
+    if (unknown) throw new ApiError(400, 'invalid_request', `action must be among ${AUDIT_ACTIONS.join(', ')}`, 'action');
+    return { limit: n, actions };
+  };
+  app.get('/audit', async (c) => {
+    const { event_id, target } = c.req.query();
+    return c.json({ items: await engine.audit({ event_id, target, ...auditQuery(c) }) });
   });
+  app.get('/events/:id/audit', async (c) => c.json({ event_id: c.req.param('id'), items: await engine.audit({ event_id: c.req.param('id'), ...auditQuery(c) }) }));
 
-  app.get('/engine', (c) => c.json(engine.status()));
+  app.get('/engine', (c) => {
+    const m = process.memoryUsage();
+    const mb = (n: number) => Math.round(n / 1048576);
+    return c.json({
+      ...engine.status(), footprint: engine.footprint(),
+      process: { rss_mb: mb(m.rss), heap_used_mb: mb(m.heapUsed), heap_total_mb: mb(m.heapTotal), external_mb: mb(m.external), array_buffers_mb: mb(m.arrayBuffers) },
+    });
+  });
 
   app.post('/odoo/resume', (c) => {
     engine.writeback.resume();
