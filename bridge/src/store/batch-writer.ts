@@ -4,7 +4,7 @@
  * `assemble` turns a batch into lines when that write starts, so it learns where each line will
  * lie (and a line may point at an earlier one, as the history log's back pointers do).
  */
-import type { Segment, SegmentDir } from './segment.ts';
+import { encodeLines, type Segment, type SegmentDir } from './segment.ts';
 import type { Loc } from './slot-index.ts';
 
 export interface BatchWriter<I, R> {
@@ -46,7 +46,7 @@ export function batchWriter<I, R>(o: {
           return loc;
         };
         const results = batch.map((b) => o.assemble(b.items, place));
-        if (lines.length) await seg.append(lines);
+        if (lines.length) await seg.append(encodeLines(lines));
         batch.forEach((b, i) => b.resolve(results[i]));
       } catch (e) {
         batch.forEach((b) => b.reject(e));
