@@ -260,6 +260,7 @@ export function createEngine(options: EngineOptions): Engine {
 
   const partnerOf = (job: Job) => job.candidates[job.candidate];
   const roleOf = (id: string) => partners.get(id)?.role;
+  const refillBatch = Math.max(1, Math.min(500, Math.ceil(maxActiveEvents / 10)));
   const backlog = createBacklog({ store, max: maxActiveEvents, active: () => active.size, known: (id) => bySubject.has(id), admit: (events) => admit(events) });
 
   function index(job: Job) {
@@ -501,8 +502,9 @@ export function createEngine(options: EngineOptions): Engine {
       }
     }
     schedule(next);
-    // Room in the window: take waiting events from the store (behind whatever intake is doing).
-    if (backlog.waiting && active.size < maxActiveEvents && !refilling) {
+    // Room in the window: take waiting events from the store (behind whatever intake is doing), a
+    // tenth of the window at a time (each take scans the store's index).
+    if (backlog.waiting && active.size <= maxActiveEvents - refillBatch && !refilling) {
       refilling = true;
       intake = intake.then(() => backlog.refill()).catch((e) => logger.error({ err: e }, 'taking waiting events from the store failed'))
         .finally(() => { refilling = false; pump(); });
@@ -1055,7 +1057,11 @@ export function createEngine(options: EngineOptions): Engine {
         void audit.record(events.map((e) => ({
           id: crypto.randomUUID(), at: iso(), actor: 'odoo', action: 'submitted' as const, target: e.id, event_id: e.id, type: e.type, aggregate: e.aggregate, sequence: e.sequence,
         })));
-        intake = intake.then(() => backlog.offer(events)).catch((e) => logger.error({ err: e }, 'routing accepted events failed'));
+        const queued = backlog.accept(events, (admitThem) => {
+          intake = intake.then(admitThem).catch((e) => logger.error({ err: e }, 'routing accepted events failed'));
+        });
+        // Left waiting in the store: taken from there as room frees up.
+        if (!queued) pump();
       });
       await intake;
       writeback.start();
