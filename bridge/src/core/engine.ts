@@ -36,13 +36,13 @@ import { createWriteback, type Writeback } from '../odoo/outbox.ts';
 import type { OdooClient } from '../odoo/client.ts';
 import { createOdooClient } from '../odoo/client.ts';
 import { AggregateMemory } from './aggregates.ts';
-import { attemptEntries, auditTrail, recordingCall, recordingFetch, redact, type CallScope } from './audit.ts';
+import { attemptEntries, auditTrail, OPERATORS_KEY, recordingCall, recordingFetch, redact, type CallScope } from './audit.ts';
 import { createBacklog, eventsInEngine } from './backlog.ts';
 import { migrateLegacyCollections } from './legacy.ts';
 import { byDeadAt, matches, page, writebackView, type DeadLetter, type DeadLetterFilter } from './dead-letter-view.ts';
 import { createHeadroom } from './headroom.ts';
 import { LABELS, refOf, voidCheckJob, voidLeftover, voidSubject } from './void-check.ts';
-import { AGGREGATES, AUDIT, JOBS, type AggregateRow, type AuditEntry, type Job, type JobReason } from './jobs.ts';
+import { AGGREGATES, AUDIT, JOBS, OPERATOR_ACTIONS, type AggregateRow, type AuditEntry, type Job, type JobReason } from './jobs.ts';
 import { backoffDelay, CircuitOpenError, createPartnerGate, type PartnerGate, type ResolvedLimits } from './policy.ts';
 import { ownershipRefusal, planSteps, UNDOES, visibilityPartners, workflowOfEvent, workflowOfMilestone, type Action } from './routing.ts';
 
@@ -1139,7 +1139,9 @@ export function createEngine(options: EngineOptions): Engine {
     async audit(filter) {
       await audit.flush();
       const acts = filter.actions?.length ? new Set(filter.actions) : undefined;
-      return audit.query(filter.event_id ?? filter.target, filter.limit ?? 500,
+      // Operator actions only, of any event: their own chain, not a scan of the whole trail.
+      const operatorsOnly = !filter.event_id && !filter.target && acts && [...acts].every((a) => (OPERATOR_ACTIONS as readonly string[]).includes(a));
+      return audit.query(filter.event_id ?? filter.target ?? (operatorsOnly ? OPERATORS_KEY : undefined), filter.limit ?? 500,
         (e) => (!acts || acts.has(e.action)) && (!filter.event_id || !filter.target || e.target === filter.target));
     },
     status() {
