@@ -42,6 +42,9 @@ const max = num('max', 1_000_000);
 const backlogCap = num('backlog', 20_000) || Number.POSITIVE_INFINITY;
 const cancelEvery = num('cancel-every', 4);
 const demoLimits = args.includes('--demo-limits');
+// Publish frames in flight. 1 by default: concurrent ingests at an event segment's rotation can
+// corrupt the store's offsets (embedded.ts rotateIfFull race, reported; .scratch/rotation-race.mts).
+const framesInFlight = num('in-flight', 1);
 // 10k, 100k, 1M, and every tenth of the run in between (to see whether the cost per event grows).
 const checkpoints = [...new Set([10_000, 100_000, 1_000_000, ...Array.from({ length: 10 }, (_, i) => Math.round((max * (i + 1)) / 10))])]
   .filter((c) => c <= max).sort((a, b) => a - b);
@@ -194,13 +197,13 @@ export async function benchEngineVolume() {
     while (delivered() < cp) {
       farm.maybeRenew();
       const limit = Math.min(target, delivered() + backlogCap);
-      while (inFlight < 16 && published < limit) {
+      while (inFlight < framesInFlight && published < limit) {
         const f = frame();
         ws.send(f.text);
         published += f.count;
         inFlight += 1;
       }
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, inFlight ? 5 : 50));
     }
     const now = performance.now();
     const d = delivered();

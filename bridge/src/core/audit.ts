@@ -140,6 +140,9 @@ export function attemptEntries(o: {
   return entries;
 }
 
+/** The chain of every operator action (no event id looks like this). */
+export const OPERATORS_KEY = '~operators';
+
 /** Appends audit entries under their event (or dead-letter target); failures are logged, never thrown at delivery. */
 export function auditTrail(log: () => Promise<HistoryLog<AuditEntry>>, logger: Logger) {
   const writing = new Set<Promise<void>>();
@@ -150,7 +153,11 @@ export function auditTrail(log: () => Promise<HistoryLog<AuditEntry>>, logger: L
       for (const entry of entries) {
         const key = entry.event_id ?? entry.target;
         keyed.push({ key, entry });
-        if (entry.target !== key && (entry.action === 'replay' || entry.action === 'discard')) keyed.push({ key: entry.target, entry });
+        if (entry.action === 'replay' || entry.action === 'discard') {
+          if (entry.target !== key) keyed.push({ key: entry.target, entry });
+          // Every operator action in one chain too: "what did people do" is read without a scan.
+          keyed.push({ key: OPERATORS_KEY, entry });
+        }
       }
       const p = log().then((l) => l.append(keyed)).catch((e) => logger.error({ err: e }, 'cannot write the audit trail'));
       writing.add(p);
@@ -161,8 +168,11 @@ export function auditTrail(log: () => Promise<HistoryLog<AuditEntry>>, logger: L
     async flush() {
       while (writing.size) await Promise.allSettled([...writing]);
     },
-    async query(key: string | undefined, limit: number, match?: (e: AuditEntry) => boolean): Promise<AuditEntry[]> {
-      return (await log()).query(key, limit, match);
+    async query(key: string | undefined, limit: number, match: (e: AuditEntry) => boolean = () => true): Promise<AuditEntry[]> {
+      if (key !== undefined) return (await log()).query(key, limit, match);
+      // A scan of everything sees an operator action once per chain it is filed in.
+      const seen = new Set<string>();
+      return (await log()).query(undefined, limit, (e) => match(e) && !seen.has(e.id) && !!seen.add(e.id));
     },
     /** Drops entries older than `cutoffMs` (whole log segments). */
     async prune(cutoffMs: number): Promise<void> {

@@ -10,8 +10,12 @@ import type { EventState, Store } from '../store/types.ts';
 const IN_ENGINE: EventState[] = ['queued', 'blocked', 'delivering', 'retrying', 'dead', 'manual'];
 
 export interface Backlog {
-  /** Events just accepted: admitted now, or left waiting in the store when the window is full. */
-  offer(events: Event[]): Promise<void>;
+  /**
+   * Events just accepted: `admit` is queued with them when there is room, counting what is already
+   * queued; otherwise they are left waiting in the store and nothing holds them in memory (a burst of
+   * a hundred thousand events must not sit in a promise chain). Returns whether they were queued.
+   */
+  accept(events: Event[], enqueue: (admit: () => Promise<void>) => void): boolean;
   /** Takes waiting events while there is room; safe to call often. */
   refill(): Promise<void>;
   /** After a start: every `received` event in the store waits its turn. */
@@ -32,15 +36,28 @@ export function createBacklog(o: {
   /** An event arrived while waiting (maybe after the last scan looked). */
   let missed = false;
   let cursor: string | undefined;
+  /** Events queued for admission and not yet admitted. */
+  let queued = 0;
   return {
     get waiting() { return waiting; },
-    offer(events) {
-      if (waiting || o.active() >= o.max) {
+    accept(events, enqueue) {
+      if (waiting || o.active() + queued + events.length > o.max) {
         waiting = true;
         missed = true;
-        return Promise.resolve();
+        return false;
       }
-      return o.admit(events);
+      queued += events.length;
+      enqueue(async () => {
+        queued -= events.length;
+        // The window may have filled meanwhile: then they wait in the store like the others.
+        if (waiting || o.active() >= o.max) {
+          waiting = true;
+          missed = true;
+          return;
+        }
+        await o.admit(events);
+      });
+      return true;
     },
     resume() {
       waiting = true;

@@ -36,13 +36,13 @@ import { createWriteback, type Writeback } from '../odoo/outbox.ts';
 import type { OdooClient } from '../odoo/client.ts';
 import { createOdooClient } from '../odoo/client.ts';
 import { AggregateMemory } from './aggregates.ts';
-import { attemptEntries, auditTrail, recordingCall, recordingFetch, redact, type CallScope } from './audit.ts';
+import { attemptEntries, auditTrail, OPERATORS_KEY, recordingCall, recordingFetch, redact, type CallScope } from './audit.ts';
 import { createBacklog, eventsInEngine } from './backlog.ts';
 import { migrateLegacyCollections } from './legacy.ts';
 import { byDeadAt, matches, page, writebackView, type DeadLetter, type DeadLetterFilter } from './dead-letter-view.ts';
 import { createHeadroom } from './headroom.ts';
 import { LABELS, refOf, voidCheckJob, voidLeftover, voidSubject } from './void-check.ts';
-import { AGGREGATES, AUDIT, JOBS, type AggregateRow, type AuditEntry, type Job, type JobReason } from './jobs.ts';
+import { AGGREGATES, AUDIT, JOBS, OPERATOR_ACTIONS, type AggregateRow, type AuditEntry, type Job, type JobReason } from './jobs.ts';
 import { backoffDelay, CircuitOpenError, createPartnerGate, type PartnerGate, type ResolvedLimits } from './policy.ts';
 import { ownershipRefusal, planSteps, UNDOES, visibilityPartners, workflowOfEvent, workflowOfMilestone, type Action } from './routing.ts';
 
@@ -260,6 +260,7 @@ export function createEngine(options: EngineOptions): Engine {
 
   const partnerOf = (job: Job) => job.candidates[job.candidate];
   const roleOf = (id: string) => partners.get(id)?.role;
+  const refillBatch = Math.max(1, Math.min(500, Math.ceil(maxActiveEvents / 10)));
   const backlog = createBacklog({ store, max: maxActiveEvents, active: () => active.size, known: (id) => bySubject.has(id), admit: (events) => admit(events) });
 
   function index(job: Job) {
@@ -501,8 +502,9 @@ export function createEngine(options: EngineOptions): Engine {
       }
     }
     schedule(next);
-    // Room in the window: take waiting events from the store (behind whatever intake is doing).
-    if (backlog.waiting && active.size < maxActiveEvents && !refilling) {
+    // Room in the window: take waiting events from the store (behind whatever intake is doing), a
+    // tenth of the window at a time (each take scans the store's index).
+    if (backlog.waiting && active.size <= maxActiveEvents - refillBatch && !refilling) {
       refilling = true;
       intake = intake.then(() => backlog.refill()).catch((e) => logger.error({ err: e }, 'taking waiting events from the store failed'))
         .finally(() => { refilling = false; pump(); });
@@ -1055,7 +1057,11 @@ export function createEngine(options: EngineOptions): Engine {
         void audit.record(events.map((e) => ({
           id: crypto.randomUUID(), at: iso(), actor: 'odoo', action: 'submitted' as const, target: e.id, event_id: e.id, type: e.type, aggregate: e.aggregate, sequence: e.sequence,
         })));
-        intake = intake.then(() => backlog.offer(events)).catch((e) => logger.error({ err: e }, 'routing accepted events failed'));
+        const queued = backlog.accept(events, (admitThem) => {
+          intake = intake.then(admitThem).catch((e) => logger.error({ err: e }, 'routing accepted events failed'));
+        });
+        // Left waiting in the store: taken from there as room frees up.
+        if (!queued) pump();
       });
       await intake;
       writeback.start();
@@ -1133,7 +1139,9 @@ export function createEngine(options: EngineOptions): Engine {
     async audit(filter) {
       await audit.flush();
       const acts = filter.actions?.length ? new Set(filter.actions) : undefined;
-      return audit.query(filter.event_id ?? filter.target, filter.limit ?? 500,
+      // Operator actions only, of any event: their own chain, not a scan of the whole trail.
+      const operatorsOnly = !filter.event_id && !filter.target && acts && [...acts].every((a) => (OPERATOR_ACTIONS as readonly string[]).includes(a));
+      return audit.query(filter.event_id ?? filter.target ?? (operatorsOnly ? OPERATORS_KEY : undefined), filter.limit ?? 500,
         (e) => (!acts || acts.has(e.action)) && (!filter.event_id || !filter.target || e.target === filter.target));
     },
     status() {
