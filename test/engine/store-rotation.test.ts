@@ -1,9 +1,8 @@
 /**
- * Found by the engine volume benchmark: concurrent ingests while the current event segment fills
- * can both open the next segment (embedded.ts `rotateIfFull` is not serialised), so events get the
- * offsets of other events' bodies: `get` returns another event or fails to parse, and the engine
- * then routes the wrong bodies. Owned by the store work (embedded.ts); kept here, skipped, until
- * that fix lands: remove `.skip` to check it.
+ * Found by the engine volume benchmark (and, separately, by the ingest work, which fixed it: one
+ * rotation shared by concurrent writers): concurrent ingests while the current event segment fills
+ * could both open the next segment, so events got the offsets of other events' bodies. Kept as a
+ * regression test at the engine's volume.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -13,7 +12,7 @@ import { join } from 'node:path';
 import { createEmbeddedStore } from '../../bridge/src/store/embedded.ts';
 import { sampleEvent } from '../helpers/fixtures.ts';
 
-test.skip('SKIPPED (store race, embedded.ts owner to fix): 16 concurrent ingests across segment rotations keep every event\'s own body', async () => {
+test('16 concurrent ingests across segment rotations keep every event\'s own body', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'rotation-'));
   try {
     const store = createEmbeddedStore({ dir, pruneEveryMs: 0, segmentBytes: 256 << 10 });
