@@ -40,6 +40,25 @@ export class EventIndex {
 
   /** Adds an event, or moves it (a relocated survivor) keeping its `n`. */
   set(id: string, e: Entry) {
+    this.write(this.place(id, e), e);
+  }
+
+  /**
+   * Adds a just-received event (state `received`, no attempts) that is not in the index yet (the
+   * store checked): the ingest path, without building an Entry. Strings are kept as given: V8's
+   * JSON.parse copies them out of the frame, so they keep no received frame alive (an earlier
+   * copy here cost 0.5 µs per event; test/bridge/ingest-memory.test.ts watches this).
+   */
+  addReceived(id: string, e: { n: number; type: string; aggregate: string; seg: number; off: number; len: number; at: number }) {
+    const s = this.place(id, e);
+    this.codes.state[s] = RECEIVED;
+    this.nums.attempts[s] = 0;
+    this.nums.received[s] = e.at;
+    this.nums.updated[s] = e.at;
+  }
+
+  /** The slot of `id` (a new one when it is not indexed yet) with where its record lies; returns the slot. */
+  private place(id: string, e: { n: number; type: string; aggregate: string; seg: number; off: number; len: number }): number {
     let s = this.slotOf.get(id);
     if (s === undefined) {
       this.grow();
@@ -53,30 +72,7 @@ export class EventIndex {
     this.nums.off[s] = e.off;
     this.nums.len[s] = e.len;
     this.codes.type[s] = this.code(e.type);
-    this.write(s, e);
-  }
-
-  /**
-   * Adds a just-received event (state `received`, no attempts) that is not in the index yet (the
-   * store checked): the ingest path, without building an Entry. Strings are kept as given: V8's
-   * JSON.parse copies them out of the frame, so they keep no received frame alive (an earlier
-   * copy here cost 0.5 µs per event; test/bridge/ingest-memory.test.ts watches this).
-   */
-  addReceived(id: string, e: { n: number; type: string; aggregate: string; seg: number; off: number; len: number; at: number }) {
-    this.grow();
-    const s = this.used++;
-    this.slotOf.set(id, s);
-    this.ids[s] = id;
-    this.aggregates[s] = e.aggregate;
-    this.nums.n[s] = e.n;
-    this.nums.seg[s] = e.seg;
-    this.nums.off[s] = e.off;
-    this.nums.len[s] = e.len;
-    this.codes.type[s] = this.code(e.type);
-    this.codes.state[s] = RECEIVED;
-    this.nums.attempts[s] = 0;
-    this.nums.received[s] = e.at;
-    this.nums.updated[s] = e.at;
+    return s;
   }
 
   /** Applies a status change. */

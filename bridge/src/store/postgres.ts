@@ -106,11 +106,11 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       );
       const stored = new Set(inserted.rows.map((r) => r.id));
       const result: IngestResult = { accepted: [], duplicates: [] };
+      const accepted: Event[] = [];
       for (const e of events) {
-        if (stored.delete(e.id)) result.accepted.push(e.id);
+        if (stored.delete(e.id)) { result.accepted.push(e.id); accepted.push(e); }
         else result.duplicates.push(e.id);
       }
-      const accepted = firsts.filter((e) => result.accepted.includes(e.id));
       if (accepted.length) for (const l of listeners) l(accepted);
       return result;
     },
