@@ -23,6 +23,27 @@ DONE_STATES = ('acknowledged', 'duplicate', 'cancelled')
 SENDABLE_STATES = ('pending', 'sent')
 
 
+# The next sequence number of the aggregate (upsert on logistics_bridge_aggregate_sequence, whose
+# MAX() fallback covers events written before that table existed) and the outbox row, in one statement.
+SQL_INSERT_OUTBOX_ROW = """
+    WITH next_sequence AS (
+        INSERT INTO logistics_bridge_aggregate_sequence (aggregate, last_sequence)
+        VALUES (%(aggregate)s, (SELECT COALESCE(MAX(sequence), 0) + 1 FROM logistics_bridge_event WHERE aggregate = %(aggregate)s))
+        ON CONFLICT (aggregate) DO UPDATE SET last_sequence = logistics_bridge_aggregate_sequence.last_sequence + 1
+        RETURNING last_sequence
+    )
+    INSERT INTO logistics_bridge_event
+        (uuid, event_type, schema_version, aggregate, sequence, occurred_at, payload, res_model, res_id,
+         picking_id, sale_id, company_id, state, attempts, needs_attention,
+         create_uid, create_date, write_uid, write_date)
+    SELECT %(uuid)s, %(event_type)s, %(schema_version)s, %(aggregate)s, last_sequence, %(occurred_at)s, %(payload)s::jsonb,
+           %(res_model)s, %(res_id)s, %(picking_id)s, %(sale_id)s, %(company_id)s, 'pending', 0, FALSE,
+           %(uid)s, now() AT TIME ZONE 'UTC', %(uid)s, now() AT TIME ZONE 'UTC'
+      FROM next_sequence
+    RETURNING id
+"""
+
+
 class LogisticsBridgeEvent(models.Model):
     """Transactional outbox: one row per canonical event, written in the business transaction."""
 
@@ -163,24 +184,54 @@ class LogisticsBridgeEvent(models.Model):
                 vals['sale_id'] = record.id
         # The outbox row is the module's own bookkeeping, written for whichever user triggered the
         # business change (a salesman confirming an order has no access to the outbox screens).
-        event = self.sudo()._create_with_sequence(vals)
-        event._wake_dispatcher()
+        event = self.sudo()._insert_outbox_row(vals)
+        self._wake_dispatcher_for([event_type])
         return event.sudo(False)
 
-    def _create_with_sequence(self, vals):
-        """Create the row with the next sequence number of its aggregate."""
-        sequence = self.env['logistics.bridge.aggregate.sequence']._next(vals['aggregate'])
-        return self.create(dict(vals, sequence=sequence))
+    def _insert_outbox_row(self, vals):
+        """Insert the row with the next sequence number of its aggregate, in one SQL statement.
+
+        This runs inside the user's business action (a sale confirmation), so it skips the ORM's
+        create: one round trip that reserves the sequence number (see logistics.bridge.aggregate.sequence)
+        and inserts the row, instead of the ORM's defaults lookup, field conversion and two statements.
+        Consequence: automated actions "on creation" of a bridge event do not fire; attach them to the
+        business record, or to the event's later state changes (written through the ORM).
+        """
+        self.env['logistics.bridge.event'].flush_model(['aggregate', 'sequence'])
+        self.env.cr.execute(SQL_INSERT_OUTBOX_ROW, {
+            'uuid': str(uuid.uuid4()),
+            'event_type': vals['event_type'],
+            'schema_version': contract.SCHEMA_VERSION,
+            'aggregate': vals['aggregate'],
+            'occurred_at': vals['occurred_at'],
+            'payload': json.dumps(vals['payload'], ensure_ascii=False),
+            'res_model': vals.get('res_model'),
+            'res_id': vals.get('res_id'),
+            'picking_id': vals.get('picking_id') or None,
+            'sale_id': vals.get('sale_id') or None,
+            'company_id': vals['company_id'],
+            'uid': self.env.uid,
+        })
+        event = self.browse(self.env.cr.fetchone()[0])
+        if vals.get('picking_id'):
+            # A picking's event list read earlier in this transaction must show the new row.
+            self.env['stock.picking'].browse(vals['picking_id']).invalidate_recordset(['bridge_event_ids'])
+        return event
 
     def _wake_dispatcher(self):
-        """Ask for a dispatch run right after commit, once per transaction, for real-time workflows.
+        """Ask for a dispatch run right after commit, once per transaction, for real-time workflows."""
+        self._wake_dispatcher_for(self.mapped('event_type'))
+
+    @api.model
+    def _wake_dispatcher_for(self, event_types):
+        """Wake the dispatcher after commit when one of ``event_types`` belongs to a real-time workflow.
 
         A trigger row written at commit time (pre-commit hook) and a wake-up of the cron workers sent
         after commit by a background thread, so the user's commit does not wait for it
         (services/wakeup.py explains why, from ir.cron's source); a rollback leaves neither.
         """
         settings = self.env['res.config.settings'].sudo()._logistics_bridge_settings()
-        if not any(settings.workflow_mode(contract.WORKFLOW_OF_EVENT[e.event_type]) == 'realtime' for e in self):
+        if not any(settings.workflow_mode(contract.WORKFLOW_OF_EVENT[t]) == 'realtime' for t in event_types):
             return
         cron = self.env.ref('logistics_bridge.ir_cron_dispatch_events', raise_if_not_found=False)
         if cron:

@@ -1,6 +1,7 @@
 from odoo import api, fields, models
+from odoo.tools import ormcache
 
-from ..services.settings import DEFAULT_URL, WORKFLOW_MODES, BridgeSettings
+from ..services.settings import DEFAULT_URL, PREFIX, WORKFLOW_MODES, BridgeSettings
 
 
 class ResConfigSettings(models.TransientModel):
@@ -26,6 +27,16 @@ class ResConfigSettings(models.TransientModel):
         help="The overview shows a warning when neither an acknowledgement nor a write-back call came for longer.")
 
     @api.model
+    @ormcache(cache='stable')
     def _logistics_bridge_settings(self):
-        """The module's settings as a plain BridgeSettings object (reads ir.config_parameter)."""
-        return BridgeSettings.from_params(self.env['ir.config_parameter'].sudo().get_param)
+        """The module's settings as a plain BridgeSettings object.
+
+        Read in one query and kept in the registry's 'stable' cache, which ir.config_parameter clears
+        on every change (as it does for its own get_param cache): the business hooks read the
+        settings on every confirmation, so they cost no query there.
+        """
+        self.env['ir.config_parameter'].flush_model(['key', 'value'])
+        self.env.cr.execute("SELECT key, value FROM ir_config_parameter WHERE key LIKE %s",
+                            [PREFIX.replace('_', '\\_') + '%'])
+        params = dict(self.env.cr.fetchall())
+        return BridgeSettings.from_params(lambda key, default=False: params.get(key, default))

@@ -50,6 +50,7 @@ class StockPicking(models.Model):
 
     def _logistics_bridge_emit(self, event_type, **builder_kwargs):
         Event = self.env['logistics.bridge.event']
+        payloads.prefetch(self)
         for picking in self:
             Event.emit(event_type, picking, payload=payloads.build_payload(event_type, picking, **builder_kwargs))
 

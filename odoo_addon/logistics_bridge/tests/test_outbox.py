@@ -117,6 +117,56 @@ class TestOutbox(LogisticsBridgeCase):
         self.env.cr.flush()
         self.assertEqual(self.env['ir.cron.trigger'].sudo().search_count([('cron_id', '=', cron.id)]), triggers_before)
 
+    def test_outbox_row_reads_back_like_an_orm_record(self):
+        # The row is written with one SQL statement inside the business action: every field the
+        # screens and the dispatcher read must be what an ORM create would have given.
+        order = self.make_order()
+        picking = self.out_picking(order)
+        listed_before = picking.sudo().bridge_event_ids  # read into the cache before the next emit
+        event = self.Event.emit('order.cancelled', picking, payload={'order_ref': 'X', 'picking_ref': picking.name, 'warehouse': 'WH'})
+        self.assertIn(event, picking.sudo().bridge_event_ids, "the picking's event list read earlier shows the new row")
+        self.assertEqual(len(picking.sudo().bridge_event_ids), len(listed_before) + 1)
+        event = event.sudo()
+        self.assertRegex(event.uuid, r'^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$')
+        self.assertEqual((event.state, event.attempts, event.needs_attention, event.sequence), ('pending', 0, False, 2))
+        self.assertEqual((event.res_model, event.res_id, event.picking_id, event.sale_id), ('stock.picking', picking.id, picking, order))
+        self.assertEqual(event.company_id, picking.company_id)
+        self.assertEqual(event.create_uid, self.env.user)
+        self.assertTrue(event.create_date and event.occurred_at)
+        self.assertEqual(event.payload['picking_ref'], picking.name)
+        self.assertEqual(event.display_label, f"order.cancelled stock.picking:{picking.id} #2")
+        self.assertEqual(self.Event.sudo().search([('needs_attention', '=', False), ('id', '=', event.id)]), event)
+
+    def test_release_costs_one_statement_per_extra_picking(self):
+        # The hook runs inside the user's confirmation: master data is read once for all pickings,
+        # so releasing three pickings costs exactly two statements (outbox rows) more than one.
+        self.env['ir.config_parameter'].sudo().set_param('logistics_bridge.workflow_order', 'off')
+        pickings = self.env['stock.picking'].concat(*(self.out_picking(self.make_order()) for _i in range(4)))
+        self.env['ir.config_parameter'].sudo().set_param('logistics_bridge.workflow_order', 'batch')
+        self.env['res.config.settings'].sudo()._logistics_bridge_settings()  # the settings cache, warm as in production
+
+        def statements(records):
+            self.env.flush_all()
+            self.env.invalidate_all()
+            before = self.env.cr.sql_log_count
+            records._logistics_bridge_release()
+            return self.env.cr.sql_log_count - before
+
+        one, three = statements(pickings[:1]), statements(pickings[1:])
+        self.assertEqual(three - one, 2, f"one picking: {one} statements, three: {three}")
+        self.assertEqual(len(self.Event.sudo().search([('picking_id', 'in', pickings.ids)])), 4)
+
+    def test_settings_are_read_once_and_follow_changes(self):
+        Settings = self.env['res.config.settings'].sudo()
+        ICP = self.env['ir.config_parameter'].sudo()
+        ICP.set_param('logistics_bridge.workflow_return', 'batch')
+        self.assertEqual(Settings._logistics_bridge_settings().workflow_mode('return'), 'batch')
+        before = self.env.cr.sql_log_count
+        Settings._logistics_bridge_settings()
+        self.assertEqual(self.env.cr.sql_log_count, before, "cached: no query")
+        ICP.set_param('logistics_bridge.workflow_return', 'off')
+        self.assertEqual(Settings._logistics_bridge_settings().workflow_mode('return'), 'off', "a change clears the cache")
+
     def test_emit_refuses_unknown_types(self):
         picking = self.out_picking(self.make_order())
         with self.assertRaises(ValidationError):
