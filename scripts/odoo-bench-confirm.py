@@ -103,6 +103,7 @@ def switch_mode(mode):
         warm = make_order()
         warm.action_confirm()
         env.cr.commit()
+        time.sleep(PAUSE)  # the dispatcher run this may have woken ends before the measured confirmation
 
 
 def confirm(order, mode):
