@@ -28,6 +28,11 @@ write-back API. See README.md.
         'views/res_config_settings_views.xml',
         'views/logistics_bridge_menus.xml',
     ],
+    'assets': {
+        'web.assets_tests': [
+            'logistics_bridge/static/tests/tours/*.js',
+        ],
+    },
     'demo': [
         'data/logistics_bridge_demo.xml',
     ],

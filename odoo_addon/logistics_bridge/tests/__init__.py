@@ -9,3 +9,4 @@ from . import test_http_api
 from . import test_screens
 from . import test_event_states
 from . import test_overview
+from . import test_tours
