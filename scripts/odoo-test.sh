@@ -98,7 +98,13 @@ FAILED=$(echo "$SUMMARY" | awk '{print $1}')
 ERRORS=$(echo "$SUMMARY" | awk '{print $3}' | grep -Eo '^[0-9]+' || true)
 ERRORS=$(echo "$SUMMARY" | sed -E 's/.*failed, ([0-9]+) error.*/\1/')
 RAN=$(echo "$SUMMARY" | sed -E 's/.* of ([0-9]+) tests/\1/')
-echo "odoo-test: ran=$RAN failed=$FAILED errors=$ERRORS (odoo exit $RC; log ${ODOO_TEST_LOG:-/tmp/odoo-test-last.log})"
+# Skipped tests (e.g. the browser tours without Chromium) are said loudly, with Odoo's reason.
+SKIPPED=$(grep -cE 'odoo\.tests\.result: skipped ' "$LOG" || true)
+echo "odoo-test: ran=$RAN failed=$FAILED errors=$ERRORS skipped=$SKIPPED (odoo exit $RC; log ${ODOO_TEST_LOG:-/tmp/odoo-test-last.log})"
+if [ "$SKIPPED" != 0 ]; then
+  echo "odoo-test: SKIPPED $SKIPPED test(s):"
+  grep -E 'odoo\.tests\.result: skipped ' "$LOG" | sed -E 's/.*odoo\.tests\.result: skipped /  - /' | head -20
+fi
 [ "$FAILED" = 0 ] && [ "$ERRORS" = 0 ] && [ "$RC" = 0 ] || exit 1
 
 # ---- live end-to-end: the real bridge + the database just tested ---------------------------------

@@ -92,7 +92,8 @@ class LogisticsBridgeOverview(models.TransientModel):
 
     def _events_action(self, name, domain):
         action = self.env['ir.actions.act_window']._for_xml_id('logistics_bridge.action_logistics_bridge_event')
-        action.update(name=name, domain=domain, context={'create': False})
+        # the web client titles the list with display_name before name
+        action.update(name=name, display_name=name, domain=domain, context={'create': False})
         return action
 
     def action_open_unsent(self):

@@ -104,7 +104,10 @@ class TestOverview(LogisticsBridgeCase):
         self.assertEqual(Event.search(action['domain']), dead)
         line = overview.line_ids.filtered(lambda l: l.state == 'rejected')
         self.assertEqual(Event.search(line.action_open_events()['domain']), rejected)
-        self.assertEqual(Event.search(overview.action_open_rejected()['domain']), rejected)
+        rejected_action = overview.action_open_rejected()
+        self.assertEqual(Event.search(rejected_action['domain']), rejected)
+        # the list opened is titled after what it shows (the web client shows display_name first)
+        self.assertEqual(rejected_action['display_name'], 'Rejected by the Bridge')
         # Refresh recomputes in place: the same record, one line per state
         action = overview.action_refresh()
         self.assertEqual((action['res_id'], len(overview.line_ids)), (overview.id, len(overview.line_ids.mapped('state'))))
