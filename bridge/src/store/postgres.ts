@@ -9,10 +9,11 @@
 import pg from 'pg';
 import type { Event } from '../../../shared/src/index.ts';
 import {
-  FINISHED_STATES, type AppendLog, type Collection, type EventFilter, type EventStatus, type IngestResult,
+  FINISHED_STATES, PENDING_STATES, type AppendLog, type Collection, type EventFilter, type EventStatus, type IngestResult,
   type Page, type Store, type StoredEvent,
 } from './types.ts';
-import { schemaSql } from './postgres-schema.ts';
+import { schemaSql, UNFINISHED_SQL } from './postgres-schema.ts';
+import { addCount, boundsOf, emptyCounts } from './event-counts.ts';
 
 export interface PostgresStoreOptions {
   /** e.g. postgres://bridge@127.0.0.1:5432/bridge */
@@ -150,6 +151,28 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
     async unfinished() {
       const r = await db().query<EventRow>(`SELECT * FROM ${t('events')} WHERE NOT (state = ANY($1)) ORDER BY n`, [FINISHED]);
       return r.rows.map(toStored);
+    },
+
+    async counts(query) {
+      const bounds = boundsOf(query);
+      const at = query?.now ?? now();
+      // Both read the partial index of unfinished events only; width_bucket numbers the buckets as ageBucket does.
+      const [groups, oldest] = await Promise.all([
+        db().query<{ state: EventStatus['state']; error_class: string | null; bucket: number; n: string }>(
+          `SELECT state, error_class, width_bucket(greatest(0, extract(epoch FROM $1::timestamptz - received_at))::float8, $2::float8[]) AS bucket, count(*) AS n
+             FROM ${t('events')} WHERE ${UNFINISHED_SQL} GROUP BY 1, 2, 3`,
+          [at, bounds],
+        ),
+        db().query<{ id: string; type: string; aggregate: string; state: EventStatus['state']; received_at: Date }>(
+          `SELECT id, type, aggregate, state, received_at FROM ${t('events')} WHERE ${UNFINISHED_SQL} AND state = ANY($1) ORDER BY received_at, n LIMIT 1`,
+          [[...PENDING_STATES]],
+        ),
+      ]);
+      const out = emptyCounts(bounds);
+      for (const g of groups.rows) addCount(out, g.state, g.error_class ?? undefined, g.bucket, Number(g.n));
+      const o = oldest.rows[0];
+      if (o) out.oldestPending = { id: o.id, type: o.type, aggregate: o.aggregate, state: o.state, received_at: o.received_at.toISOString() };
+      return out;
     },
 
     onAccepted(listener) { listeners.push(listener); },
