@@ -50,6 +50,7 @@ export function extendWith(o: RuntimeOptions): { extend: (origin: string) => Pro
       ? parseConfig(demoConfig({ simBaseUrl: origin }), { ...DEMO_ENV, ...env }, 'demo configuration', adapters)
       : loadConfig(o.configPath!, env, adapters);
     if (demo) o.logger.warn({ simulators: config.partners.map((p) => p.id) }, 'DEMO MODE: no BRIDGE_CONFIG, every partner is a built-in simulator on this port (/_sim/...); set BRIDGE_CONFIG for real partners');
+    // The engine's state logs go here unless the store keeps them itself (PostgreSQL: its tables).
     const stateDir = join(o.dataDir, 'state');
     const fsync = env.BRIDGE_FSYNC === '1';
     // Shipment references grow with every label: a keyed log instead of a lowdb file rewritten whole.

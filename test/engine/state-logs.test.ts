@@ -1,4 +1,4 @@
-/** The engine's own logs on disk: the keyed log (jobs, aggregates) and the history log (audit). */
+/** The engine's own logs on disk: how the keyed log (jobs, aggregates) and the history log (audit) use their files. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -11,41 +11,7 @@ import { SlotIndex } from '../../bridge/src/store/slot-index.ts';
 const tmp = () => mkdtempSync(join(tmpdir(), 'state-logs-'));
 type Row = { id: string; n: number; pad?: string };
 
-test('keyed log: puts, replaces and deletes survive a reopen; the latest write wins', async () => {
-  const dir = tmp();
-  try {
-    const a = await openKeyedLog<Row>({ dir, name: 'rows', stamp: (r) => r.n });
-    await a.put([{ id: 'x', n: 1 }, { id: 'y', n: 2 }]);
-    await Promise.all([a.put([{ id: 'x', n: 3 }]), a.delete(['y']), a.put([{ id: 'z', n: 4 }])]);
-    assert.equal(await a.get('x'), { id: 'x', n: 3 });
-    assert.is(await a.get('y'), undefined);
-    await a.close();
-    const b = await openKeyedLog<Row>({ dir, name: 'rows', stamp: (r) => r.n });
-    const keys: string[] = [];
-    for await (const k of b.keysStampedBefore(Infinity)) keys.push(k);
-    assert.equal(keys.sort(), ['x', 'z']);
-    assert.is(b.stamp('x'), 3);
-    assert.equal(await b.get('z'), { id: 'z', n: 4 });
-    const all: Row[] = [];
-    for await (const r of b.values()) all.push(r);
-    assert.equal(all.sort((p, q) => p.n - q.n), [{ id: 'x', n: 3 }, { id: 'z', n: 4 }]);
-    await b.close();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
-
-test('keyed log: a read right after a put sees it, before the write is on disk', async () => {
-  const log = await openKeyedLog<Row>({ name: 'rows' });
-  const w = log.put([{ id: 'a', n: 1 }]);
-  assert.ok(log.has('a'));
-  assert.equal(await log.get('a'), { id: 'a', n: 1 });
-  await w;
-  const d = log.delete(['a']);
-  assert.not.ok(log.has('a'));
-  await d;
-  assert.is(await log.get('a'), undefined);
-});
+// What every keyed and history log does is in test/contract/state-logs.test.ts; here what the files do.
 
 test('keyed log: churn stays on a bounded disk (compaction copies live rows forward), and they survive a reopen', async () => {
   const dir = tmp();

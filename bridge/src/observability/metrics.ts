@@ -74,7 +74,7 @@ export function slaOf(partners: { id: string; sla?: { answer_ms?: number; succes
 export interface MetricsOptions {
   /** Source of the store-derived gauges; without it they are absent. */
   store?: Store;
-  /** Folder of the metrics' own log (milestone expectations), as the engine's `stateDir`; undefined: in memory with the store. */
+  /** Folder of the metrics' own log (milestone expectations), as the engine's `stateDir` (ignored when the store keeps its state logs); undefined: in memory with the store. */
   stateDir?: string;
   /** Configured partner ids: the only partner label values (others become "other"). */
   partners?: string[];

@@ -4,6 +4,8 @@
  */
 export const UNFINISHED_SQL = `state NOT IN ('delivered', 'discarded')`;
 
+import { stateLogsSchemaSql } from './postgres-state-logs.ts';
+
 /** The PostgreSQL store's tables; idempotent, run at every open. */
 export function schemaSql(schema: string): string {
   const t = (name: string) => `"${schema}"."${name}"`;
@@ -43,5 +45,5 @@ CREATE TABLE IF NOT EXISTS ${t('log_entries')} (
   entry json NOT NULL
 );
 CREATE INDEX IF NOT EXISTS log_entries_name_seq ON ${t('log_entries')} (name, seq);
-`;
+${stateLogsSchemaSql(t)}`;
 }

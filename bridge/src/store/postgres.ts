@@ -4,7 +4,8 @@
  * INSERT has committed, so durability is PostgreSQL's (synchronous_commit decides power-loss
  * safety). The unique key on the event id is the duplicate check, also between concurrent calls.
  * Collections stay small (their owners delete finished rows), so they are read once at open and
- * served from memory; every change is written through before the call resolves.
+ * served from memory; every change is written through before the call resolves. The engine's
+ * state logs (jobs, aggregate memory, audit, expectations) are tables here too (stateLogs()).
  */
 import pg from 'pg';
 import type { Event } from '../../../shared/src/index.ts';
@@ -14,6 +15,7 @@ import {
 } from './types.ts';
 import { schemaSql, UNFINISHED_SQL } from './postgres-schema.ts';
 import { addCount, boundsOf, emptyCounts } from './event-counts.ts';
+import { postgresStateLogs } from './postgres-state-logs.ts';
 
 export interface PostgresStoreOptions {
   /** e.g. postgres://bridge@127.0.0.1:5432/bridge */
@@ -62,6 +64,8 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
   const collections = new Map<string, Collection<any>>();
   const loaded = new Map<string, Map<string, any>>();
   const logs = new Map<string, AppendLog<any>>();
+  /** The engine's state logs, opened once per store (postgres-state-logs.ts). */
+  const stateLogCache = new Map();
 
   const db = () => {
     if (!pool || !isOpen) throw new Error('store is not open');
@@ -210,6 +214,8 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       }
       return l as AppendLog<T>;
     },
+
+    stateLogs: () => postgresStateLogs({ db, table: t, cache: stateLogCache }),
 
     async prune(at = now()) {
       const cutoff = new Date(at.getTime() - retentionMs);

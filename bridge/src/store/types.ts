@@ -3,6 +3,7 @@
  * and any later implementation (PostgreSQL) pass test/contract/store.test.ts.
  */
 import type { Event } from '../../../shared/src/index.ts';
+import type { StateLogs, StateLogsPlace } from './state-logs.ts';
 
 /**
  * Where an event stands in the bridge.
@@ -135,6 +136,12 @@ export interface Store {
   collection<T extends { id: string }>(name: string): Collection<T>;
   /** A named append-only log. */
   log<T>(name: string): AppendLog<T>;
+  /**
+   * The engine's and the metrics' keyed and history logs, when the store keeps them itself
+   * (PostgreSQL: in its schema, and `place` is ignored). Absent: files in `place.dir`, or memory;
+   * callers go through `stateLogs(store, place)` in state-logs.ts, which decides.
+   */
+  stateLogs?(place: StateLogsPlace): StateLogs;
   /** Forgets finished events older than the retention period; returns how many. Runs on a timer too. */
   prune(now?: Date): Promise<number>;
 }
