@@ -7,6 +7,9 @@ import { join } from 'node:path';
 import { openKeyedLog } from '../../bridge/src/store/keyed-log.ts';
 import { openHistoryLog } from '../../bridge/src/store/history-log.ts';
 import { SlotIndex } from '../../bridge/src/store/slot-index.ts';
+import { createMemoryStore } from '../../bridge/src/store/memory.ts';
+import { stateLogs } from '../../bridge/src/store/state-logs.ts';
+import { withKeyedCollections } from '../../bridge/src/store/keyed-collection.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'state-logs-'));
 type Row = { id: string; n: number; pad?: string };
@@ -82,6 +85,33 @@ test('history log: a key\'s entries in order across segments and a reopen; old s
     assert.ok(!e2.includes(2) && e2.at(-1) === 200 && e2.length < 5, `e2 now ${e2}`);
     assert.ok((await again.query('e1')).length < 5);
     await again.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+
+test('keyed collections in a store view: rows the store held move into the log once; the rest is the store\'s own', async () => {
+  const dir = tmp();
+  try {
+    const store = createMemoryStore();
+    await store.open();
+    await store.collection<Row>('outbox').put([{ id: 'a', n: 1 }, { id: 'b', n: 2 }]);
+    await store.collection<Row>('other').put([{ id: 'c', n: 3 }]);
+    const logs = stateLogs(store, { dir });
+    const view = await withKeyedCollections(store, logs, { outbox: {} });
+    assert.equal(store.collection('outbox').all(), [], 'moved out of the store');
+    assert.equal(view.collection<Row>('outbox').all().sort((p, q) => p.n - q.n), [{ id: 'a', n: 1 }, { id: 'b', n: 2 }]);
+    assert.equal(view.collection('other').all(), [{ id: 'c', n: 3 }]);
+    assert.ok(view.isOpen);
+    await view.collection<Row>('outbox').put([{ id: 'd', n: 4 }]);
+    await view.collection('outbox').delete(['a']);
+    assert.ok(await stateLogs(view, { dir }).keyed('outbox') === await logs.keyed('outbox'), 'the view shares the store\'s open logs');
+    await logs.close();
+    const again = await withKeyedCollections(store, stateLogs(store, { dir }), { outbox: {} });
+    assert.equal(again.collection<Row>('outbox').all().sort((p, q) => p.n - q.n), [{ id: 'b', n: 2 }, { id: 'd', n: 4 }], 'the log on disk, read again');
+    await stateLogs(store, { dir }).close();
+    await store.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

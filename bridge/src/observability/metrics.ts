@@ -14,7 +14,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { EVENT_TYPES, MILESTONE_TYPES, SHIPMENT_STATUS_RANK, type MilestoneType } from '../../../shared/src/index.ts';
-import { OUTBOX, type OutboxRow } from '../odoo/outbox.ts';
+import { OUTBOX, outboxFigures, type OutboxFigures, type OutboxRow } from '../odoo/outbox.ts';
 import { stateLogs } from '../store/state-logs.ts';
 import { UNFINISHED_STATES, type EventCounts, type Store } from '../store/types.ts';
 import { createExpectations, expectationStamp, type ExpectationRow } from './expectations.ts';
@@ -57,7 +57,7 @@ export const DEFAULT_EXPECTATIONS: Record<string, { milestone: MilestoneType; wi
 /** What the engine reports about partners and write-back (structurally `Engine['status']`). */
 export interface EngineStatusLike {
   partners: Record<string, { circuit: string; in_flight: number; pending: number; headroom?: number }>;
-  writeback?: { pending: number; rejected: number; odoo_down?: boolean; auth_paused?: boolean };
+  writeback?: OutboxFigures & { odoo_down?: boolean; auth_paused?: boolean };
 }
 
 /** The SLA targets of the configured partners, in the units the metrics use. */
@@ -177,7 +177,8 @@ export function createMetrics(o: MetricsOptions = {}) {
   const inventoryLatency = new Histogram({ ...r, name: `${PREFIX}inventory_update_latency_seconds`, help: 'From a partner\'s inventory report to the level being visible in Odoo.', buckets: FLOW_BUCKETS });
 
   // ---- derived from the store on scrape
-  const outbox = (): OutboxRow[] => (o.store?.isOpen ? o.store.collection<OutboxRow>(OUTBOX).all() : []);
+  /** The write-back queue as its writer holds it in memory (the engine's status), else as the store has it. */
+  const outbox = (): OutboxFigures => safe(o.engineStatus)?.writeback ?? outboxFigures(o.store?.isOpen ? o.store.collection<OutboxRow>(OUTBOX).all() : []);
   let countsCache: { at: number; counts: Promise<EventCounts | undefined> } | undefined;
   /** One store count per scrape, shared by the gauges below (no event body is read). */
   function counts(): Promise<EventCounts | undefined> {
@@ -211,22 +212,20 @@ export function createMetrics(o: MetricsOptions = {}) {
         const dead = (await counts())?.deadLetters;
         for (const state of ['dead', 'manual'] as const) for (const c of ['technical', 'business'] as const) this.inc({ error_class: c, state }, dead?.[state][c] ?? 0);
         // Milestones Odoo refused are dead letters too (a person fixes the data in Odoo).
-        for (const row of outbox()) if (row.state === 'rejected') this.inc({ error_class: 'business', state: 'dead' });
+        this.inc({ error_class: 'business', state: 'dead' }, outbox().rejected);
       },
     });
     new Gauge({
       ...r, name: `${PREFIX}writeback_backlog`, help: 'Milestones waiting to be written to Odoo.',
       collect() {
-        this.set(outbox().filter((row) => row.state === 'pending').length);
+        this.set(outbox().pending);
       },
     });
     new Gauge({
       ...r, name: `${PREFIX}writeback_lag_seconds`, help: 'Age of the oldest milestone still waiting for Odoo; 0 when none waits.',
       collect() {
-        const t = now().getTime();
-        let lag = 0;
-        for (const row of outbox()) if (row.state === 'pending') lag = Math.max(lag, seconds(row.created_at, t) ?? 0);
-        this.set(lag);
+        const oldest = outbox().oldest_pending_at;
+        this.set(oldest ? seconds(oldest, now().getTime()) ?? 0 : 0);
       },
     });
     new Gauge({

@@ -9,7 +9,7 @@
 import { Hono } from 'hono';
 import type { Metrics } from '../observability/metrics.ts';
 import { sameSecret } from '../secrets.ts';
-import { OUTBOX, type OutboxRow } from '../odoo/outbox.ts';
+import { OUTBOX, outboxFigures, type OutboxFigures, type OutboxRow } from '../odoo/outbox.ts';
 import type { Store } from '../store/types.ts';
 
 /** Mount as a public route at `/`; `token` (METRICS_TOKEN) makes the scrape require a bearer token. */
@@ -35,7 +35,12 @@ const AGE_BUCKETS: [string, number][] = [['lt_1m', 60], ['lt_15m', 900], ['lt_1h
  * unfinished events by state and age, the oldest event still on its way, dead letters by class,
  * and the write-back backlog and lag. Mount with `adminRoutes`.
  */
-export function overviewRoutes(deps: { store: Store; now?: () => Date }): Hono {
+export function overviewRoutes(deps: {
+  store: Store;
+  now?: () => Date;
+  /** The write-back queue as its writer holds it (the engine's `writeback.status()`); default: read from the store. */
+  writeback?: () => OutboxFigures;
+}): Hono {
   return new Hono().get('/overview', async (c) => {
     const now = (deps.now ?? (() => new Date()))();
     const t = now.getTime();
@@ -50,15 +55,11 @@ export function overviewRoutes(deps: { store: Store; now?: () => Date }): Hono {
       business: counts.deadLetters.dead.business + counts.deadLetters.manual.business,
       technical: counts.deadLetters.dead.technical + counts.deadLetters.manual.technical,
     };
-    let backlog = 0;
-    let lag = 0;
-    for (const r of deps.store.collection<OutboxRow>(OUTBOX).all()) {
-      if (r.state === 'rejected') dead.business += 1;
-      else {
-        backlog += 1;
-        lag = Math.max(lag, (t - Date.parse(r.created_at)) / 1000 || 0);
-      }
-    }
+    const wb = deps.writeback?.() ?? outboxFigures(deps.store.collection<OutboxRow>(OUTBOX).all());
+    // Milestones Odoo refused are business dead letters (a person fixes the data in Odoo).
+    dead.business += wb.rejected;
+    const backlog = wb.pending;
+    const lag = wb.oldest_pending_at ? Math.max(0, (t - Date.parse(wb.oldest_pending_at)) / 1000 || 0) : 0;
     return c.json({
       generated_at: now.toISOString(), by_state, oldest_pending: oldest ?? null, dead_letters: dead,
       writeback: { backlog, lag_seconds: Math.round(lag) },
