@@ -16,6 +16,7 @@ import { metricsRoutes, overviewRoutes } from './routes/metrics.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 import { mountSimulators } from './simulators/index.ts';
 import { SHIPMENT_REFS_COLLECTION, shipmentRefs, withShipmentRefs } from './webhooks/refs.ts';
+import { gatewayCollections } from './webhooks/gateway.ts';
 import { withKeyedCollections } from './store/keyed-collection.ts';
 import { EVENT_STATES_OUTBOX, OUTBOX } from './odoo/outbox.ts';
 import { stateLogs } from './store/state-logs.ts';
@@ -54,13 +55,15 @@ export function extendWith(o: RuntimeOptions): { extend: (origin: string) => Pro
     // The engine's state logs go here unless the store keeps them itself (PostgreSQL: its tables).
     const stateDir = join(o.dataDir, 'state');
     const fsync = env.BRIDGE_FSYNC === '1';
-    // Shipment references grow with every label, and the write-back queues churn with every
-    // milestone: keyed logs (append-only, beside the engine's own) instead of lowdb files rewritten whole.
+    // Shipment references and statuses grow with every label, webhook receipts with every webhook,
+    // and the write-back queues churn with every milestone: keyed logs (append-only, beside the
+    // engine's own, pruned by their stamps) instead of lowdb files rewritten whole.
     const stateLogsOfRuntime = stateLogs(o.store, { dir: stateDir, fsync });
     const store = await withKeyedCollections(o.store, stateLogsOfRuntime, {
       [SHIPMENT_REFS_COLLECTION]: { stamp: (r: { at: string }) => Date.parse(r.at) || 0, retentionMs: 180 * 86_400_000 },
       [OUTBOX]: {},
       [EVENT_STATES_OUTBOX]: {},
+      ...gatewayCollections(),
     });
     const refs = shipmentRefs(store);
     // The gauges read the engine's live status on scrape; the engine records counters as it works.
@@ -72,7 +75,7 @@ export function extendWith(o: RuntimeOptions): { extend: (origin: string) => Pro
       stateDir, fsync, auditRetentionMs: retentionDays * 86_400_000,
     });
     const publicRoutes: { path: string; app: Hono }[] = [
-      { path: '/', app: webhookRoutes({ partner: (id) => config.partners.find((p) => p.id === id), store: o.store, refs, logger: o.logger, enqueueMilestones: (ms, from) => engine.acceptMilestones(ms, from) }) },
+      { path: '/', app: webhookRoutes({ partner: (id) => config.partners.find((p) => p.id === id), store, retainedByStore: true, refs, logger: o.logger, enqueueMilestones: (ms, from) => engine.acceptMilestones(ms, from) }) },
       { path: '/', app: metricsRoutes({ metrics, token: o.metricsToken }) },
       { path: '/dashboard', app: dashboardRoutes({ store: o.store, adminToken: o.adminToken, logger: o.logger, engine, metrics }) },
     ];
