@@ -8,6 +8,8 @@ import { createMemoryStore } from '../../bridge/src/store/memory.ts';
 import { createPostgresStore } from '../../bridge/src/store/postgres.ts';
 import { stateLogs, type StateLogs } from '../../bridge/src/store/state-logs.ts';
 import { groupCommit } from '../../bridge/src/store/group-commit.ts';
+import { openPostgresHistoryLog, openPostgresKeyedLog } from '../../bridge/src/store/postgres-state-logs.ts';
+import { Pool as PgPool } from 'pg';
 import type { Store } from '../../bridge/src/store/types.ts';
 import { postgresForTests, type TestPostgres } from '../helpers/postgres.ts';
 
@@ -177,5 +179,34 @@ plain('group commit: concurrent pushes go out in few writes, in push order, and 
   assert.is(failed, 'connection reset');
   await g.push([2]);
   assert.equal(writes.at(-1), [2]);
+});
+plain('PostgreSQL logs: 200 concurrent puts and 200 concurrent appends take a few statements, not one each', async () => {
+  if (!pg) pg = await postgresForTests('state logs batching');
+  if (!pg) return;
+  const schema = pg.freshSchema();
+  const store = createPostgresStore({ url: pg.url, schema, pruneEveryMs: 0 });
+  await store.open(); // creates the tables
+  const pool = new PgPool({ connectionString: pg.url, max: 2 });
+  let statements = 0;
+  const counting = { query: (...a: unknown[]) => { statements++; return (pool.query as any)(...a); } } as unknown as InstanceType<typeof PgPool>;
+  const table = (n: string) => `"${schema}"."${n}"`;
+  try {
+    const keyed = await openPostgresKeyedLog<Row>({ db: () => counting, table, name: 'jobs' });
+    statements = 0;
+    await Promise.all(Array.from({ length: 200 }, (_, i) => keyed.put([{ id: `j${i % 150}`, n: i }])));
+    assert.ok(statements <= 3, `${statements} statements for 200 puts`);
+    const history = await openPostgresHistoryLog<{ n: number }>({ db: () => counting, table, name: 'audit' });
+    statements = 0;
+    await Promise.all(Array.from({ length: 200 }, (_, i) => history.append([{ key: `e${i % 7}`, entry: { n: i } }])));
+    assert.ok(statements <= 3, `${statements} statements for 200 appends`);
+    const again = await openPostgresKeyedLog<Row>({ db: () => pool, table, name: 'jobs' });
+    assert.is(again.size, 150);
+    assert.equal(await again.get('j0'), { id: 'j0', n: 150 }, 'the later put of a key in the same batch wins');
+    assert.equal((await history.query('e0')).map((e) => e.n).slice(0, 3), [0, 7, 14]);
+  } finally {
+    await pool.end();
+    await store.close();
+    await pg.dropSchemas();
+  }
 });
 plain.run();
