@@ -1,7 +1,7 @@
 /** One suite every KeyedLog and HistoryLog implementation passes: memory, files, PostgreSQL tables. */
 import { suite, test as plain } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createMemoryStore } from '../../bridge/src/store/memory.ts';
@@ -206,6 +206,41 @@ plain('PostgreSQL logs: 200 concurrent puts and 200 concurrent appends take a fe
   } finally {
     await pool.end();
     await store.close();
+    await pg.dropSchemas();
+  }
+});
+plain('PostgreSQL logs: keyed logs a file-based run left in the state folder are moved in once, and not again', async () => {
+  if (!pg) pg = await postgresForTests('state logs import');
+  if (!pg) return;
+  const dir = mkdtempSync(join(tmpdir(), 'olb-import-'));
+  const schema = pg.freshSchema();
+  const open = async () => { const s = createPostgresStore({ url: pg!.url, schema, pruneEveryMs: 0 }); await s.open(); return s; };
+  try {
+    const files = stateLogs(createMemoryStore(), { dir });
+    const before = await files.keyed<Row>('engine_jobs', { stamp: (r) => r.n });
+    await before.put(Array.from({ length: 1200 }, (_, i) => ({ id: `j${i}`, n: i })));
+    await before.delete(['j7']);
+    await files.close();
+    let store = await open();
+    let logs = stateLogs(store, { dir });
+    const jobs = await logs.keyed<Row>('engine_jobs', { stamp: (r) => r.n });
+    assert.is(jobs.size, 1199);
+    assert.is(jobs.stamp('j1100'), 1100, 'stamps come along');
+    assert.ok(!existsSync(join(dir, 'engine_jobs')) && existsSync(join(dir, 'engine_jobs.imported')), 'the folder is set aside');
+    await jobs.delete(['j1']);
+    await logs.close(); await store.close();
+    // A folder of the same name appearing again (an old process) is not moved into a log that has rows.
+    const stale = stateLogs(createMemoryStore(), { dir });
+    await (await stale.keyed<Row>('engine_jobs')).put([{ id: 'j1', n: -1 }]);
+    await stale.close();
+    store = await open();
+    logs = stateLogs(store, { dir });
+    const again = await logs.keyed<Row>('engine_jobs');
+    assert.is(again.size, 1198);
+    assert.is(await again.get('j1'), undefined, 'a row deleted in PostgreSQL stays deleted');
+    await logs.close(); await store.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
     await pg.dropSchemas();
   }
 });

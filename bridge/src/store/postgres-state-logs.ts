@@ -9,10 +9,13 @@
  * grows with the live rows' bytes, which their owners prune. History entries stay in the table and
  * are read by key through an index.
  */
+import { existsSync } from 'node:fs';
+import { rename } from 'node:fs/promises';
+import { join } from 'node:path';
 import type pg from 'pg';
 import { groupCommit } from './group-commit.ts';
 import type { HistoryLog } from './history-log.ts';
-import type { KeyedLog, KeyedLogOptions } from './keyed-log.ts';
+import { openKeyedLog, type KeyedLog, type KeyedLogOptions } from './keyed-log.ts';
 import { sharedStateLogs, type StateLogs } from './state-logs.ts';
 
 export interface PostgresLogsOptions {
@@ -189,10 +192,39 @@ export async function openPostgresHistoryLog<T>(o: PostgresLogsOptions & { name:
   };
 }
 
-/** The store's `stateLogs`: each log opened once per store (`cache`), and loaded again after its handle closed it. */
-export function postgresStateLogs(o: PostgresLogsOptions & { cache: Map<string, Promise<KeyedLog<any> | HistoryLog<any>>> }): StateLogs {
+/**
+ * Moves a keyed log a bridge kept in files before it used PostgreSQL (`<dir>/<name>`) into `into`,
+ * once: only into an empty log, and the folder is renamed `<name>.imported` afterwards, so rows
+ * deleted later never come back. Jobs in flight and aggregate memory survive the switch that way;
+ * the audit trail (a history log) is not moved, its files stay where they are.
+ */
+export async function importFileKeyedLog<T>(into: KeyedLog<T>, dir: string, name: string, options: Omit<KeyedLogOptions<T>, 'dir' | 'name' | 'fsync'>): Promise<number> {
+  const from = join(dir, name);
+  if (into.size > 0 || !existsSync(from)) return 0;
+  const file = await openKeyedLog<T>({ ...options, dir: from, name });
+  let moved = 0;
+  let batch: T[] = [];
+  for await (const row of file.values()) {
+    batch.push(row);
+    if (batch.length === 500) { await into.put(batch); moved += batch.length; batch = []; }
+  }
+  if (batch.length) { await into.put(batch); moved += batch.length; }
+  await file.close();
+  await rename(from, existsSync(`${from}.imported`) ? `${from}.imported-${Date.now()}` : `${from}.imported`);
+  return moved;
+}
+
+/**
+ * The store's `stateLogs`: each log opened once per store (`cache`), and loaded again after its
+ * handle closed it. Keyed logs left in files under `importFrom` by an earlier run are moved in.
+ */
+export function postgresStateLogs(o: PostgresLogsOptions & { cache: Map<string, Promise<KeyedLog<any> | HistoryLog<any>>>; importFrom?: string }): StateLogs {
   return sharedStateLogs(o.cache, {
-    keyed: (name, options) => openPostgresKeyedLog({ ...options, db: o.db, table: o.table, name }),
+    keyed: async (name, options) => {
+      const log = await openPostgresKeyedLog({ ...options, db: o.db, table: o.table, name });
+      if (o.importFrom) await importFileKeyedLog(log, o.importFrom, name, options);
+      return log;
+    },
     history: (name, options) => openPostgresHistoryLog({ db: o.db, table: o.table, name, now: options.now }),
     reopenable: true,
   });

@@ -215,7 +215,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       return l as AppendLog<T>;
     },
 
-    stateLogs: () => postgresStateLogs({ db, table: t, cache: stateLogCache }),
+    stateLogs: (place) => postgresStateLogs({ db, table: t, cache: stateLogCache, importFrom: place.dir }),
 
     async prune(at = now()) {
       const cutoff = new Date(at.getTime() - retentionMs);

@@ -138,7 +138,7 @@ export interface Store {
   log<T>(name: string): AppendLog<T>;
   /**
    * The engine's and the metrics' keyed and history logs, when the store keeps them itself
-   * (PostgreSQL: in its schema, and `place` is ignored). Absent: files in `place.dir`, or memory;
+   * (PostgreSQL: in its schema; keyed logs found in files in `place.dir` are moved in once). Absent: files in `place.dir`, or memory;
    * callers go through `stateLogs(store, place)` in state-logs.ts, which decides.
    */
   stateLogs?(place: StateLogsPlace): StateLogs;
