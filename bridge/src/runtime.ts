@@ -16,7 +16,9 @@ import { metricsRoutes, overviewRoutes } from './routes/metrics.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 import { mountSimulators } from './simulators/index.ts';
 import { SHIPMENT_REFS_COLLECTION, shipmentRefs, withShipmentRefs } from './webhooks/refs.ts';
-import { keyedCollection, withCollections } from './store/keyed-collection.ts';
+import { gatewayCollections } from './webhooks/gateway.ts';
+import { withKeyedCollections } from './store/keyed-collection.ts';
+import { EVENT_STATES_OUTBOX, OUTBOX } from './odoo/outbox.ts';
 import { stateLogs } from './store/state-logs.ts';
 import type { Extension } from './bridge.ts';
 import type { Logger } from './log.ts';
@@ -50,27 +52,30 @@ export function extendWith(o: RuntimeOptions): { extend: (origin: string) => Pro
       ? parseConfig(demoConfig({ simBaseUrl: origin }), { ...DEMO_ENV, ...env }, 'demo configuration', adapters)
       : loadConfig(o.configPath!, env, adapters);
     if (demo) o.logger.warn({ simulators: config.partners.map((p) => p.id) }, 'DEMO MODE: no BRIDGE_CONFIG, every partner is a built-in simulator on this port (/_sim/...); set BRIDGE_CONFIG for real partners');
+    // The engine's state logs go here unless the store keeps them itself (PostgreSQL: its tables).
     const stateDir = join(o.dataDir, 'state');
     const fsync = env.BRIDGE_FSYNC === '1';
-    // Shipment references grow with every label: a keyed log instead of a lowdb file rewritten whole.
-    const refLogs = stateLogs(o.store, { dir: stateDir, fsync });
-    const refLog = await refLogs.keyed<{ id: string; at: string }>(SHIPMENT_REFS_COLLECTION, { stamp: (r) => Date.parse(r.at) || 0 });
-    const legacyRefs = o.store.collection<{ id: string; at: string }>(SHIPMENT_REFS_COLLECTION);
-    if (legacyRefs.all().length) {
-      await refLog.put(legacyRefs.all());
-      await legacyRefs.delete(legacyRefs.all().map((r) => r.id));
-    }
-    const refs = shipmentRefs(withCollections(o.store, { [SHIPMENT_REFS_COLLECTION]: keyedCollection(refLog, { retentionMs: 180 * 86_400_000 }) }));
+    // Shipment references and statuses grow with every label, webhook receipts with every webhook,
+    // and the write-back queues churn with every milestone: keyed logs (append-only, beside the
+    // engine's own, pruned by their stamps) instead of lowdb files rewritten whole.
+    const stateLogsOfRuntime = stateLogs(o.store, { dir: stateDir, fsync });
+    const store = await withKeyedCollections(o.store, stateLogsOfRuntime, {
+      [SHIPMENT_REFS_COLLECTION]: { stamp: (r: { at: string }) => Date.parse(r.at) || 0, retentionMs: 180 * 86_400_000 },
+      [OUTBOX]: {},
+      [EVENT_STATES_OUTBOX]: {},
+      ...gatewayCollections(),
+    });
+    const refs = shipmentRefs(store);
     // The gauges read the engine's live status on scrape; the engine records counters as it works.
     let engine: Engine | undefined;
     const metrics = createMetrics({ store: o.store, stateDir, partners: config.partners.map((p) => p.id), engineStatus: () => engine!.status(), processMetrics: true, ...slaOf(config.partners) });
     const retentionDays = Number(env.BRIDGE_RETENTION_DAYS ?? 30) || 30;
     engine = createEngine({
-      store: o.store, config, registry: withShipmentRefs(adapterRegistry, refs), io: { dataDir: o.dataDir }, logger: o.logger.child({ component: 'engine' }), metrics,
+      store, config, registry: withShipmentRefs(adapterRegistry, refs), io: { dataDir: o.dataDir }, logger: o.logger.child({ component: 'engine' }), metrics,
       stateDir, fsync, auditRetentionMs: retentionDays * 86_400_000,
     });
     const publicRoutes: { path: string; app: Hono }[] = [
-      { path: '/', app: webhookRoutes({ partner: (id) => config.partners.find((p) => p.id === id), store: o.store, refs, logger: o.logger, enqueueMilestones: (ms, from) => engine.acceptMilestones(ms, from) }) },
+      { path: '/', app: webhookRoutes({ partner: (id) => config.partners.find((p) => p.id === id), store, retainedByStore: true, refs, logger: o.logger, enqueueMilestones: (ms, from) => engine.acceptMilestones(ms, from) }) },
       { path: '/', app: metricsRoutes({ metrics, token: o.metricsToken }) },
       { path: '/dashboard', app: dashboardRoutes({ store: o.store, adminToken: o.adminToken, logger: o.logger, engine, metrics }) },
     ];
@@ -85,8 +90,8 @@ export function extendWith(o: RuntimeOptions): { extend: (origin: string) => Pro
     built = { engine, config, demo };
     return {
       publicRoutes,
-      adminRoutes: [deadLetterRoutes({ engine }), overviewRoutes({ store: o.store })],
-      async close() { stopSims(); await engine!.stop(); await refLogs.close(); },
+      adminRoutes: [deadLetterRoutes({ engine }), overviewRoutes({ store: o.store, writeback: () => engine!.writeback.status() })],
+      async close() { stopSims(); await engine!.stop(); await stateLogsOfRuntime.close(); },
       observePublish: (events, result) => {
         const typeOf = new Map(events.map((e: any) => [e?.id, typeof e?.type === 'string' ? e.type : 'unknown']));
         for (const id of result.accepted) metrics.eventsReceived(typeOf.get(id) ?? 'unknown', 'accepted');

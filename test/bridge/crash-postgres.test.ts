@@ -1,7 +1,10 @@
-/** The crash test against the PostgreSQL store: SIGKILL right after acks loses nothing acknowledged. */
+/**
+ * The crash test against the PostgreSQL store: SIGKILL right after acks loses nothing acknowledged.
+ * (Kills mid-delivery with the engine's state in PostgreSQL: test/engine/fault.test.ts.)
+ */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPostgresStore } from '../../bridge/src/store/postgres.ts';
@@ -18,6 +21,8 @@ test('PostgreSQL store: SIGKILL right after acknowledgements loses no acknowledg
   try {
     const acknowledged = await killAfterAcks(dir, env);
     await assertNothingLost(createPostgresStore({ url: pg.url, schema, pruneEveryMs: 0 }), acknowledged);
+    // The runtime opened its state logs (shipment references) through the store: tables, no folder.
+    assert.not.ok(existsSync(join(dir, 'state')), 'no state folder in BRIDGE_DATA_DIR with PostgreSQL');
   } finally {
     rmSync(dir, { recursive: true, force: true });
     await pg.dropSchemas();

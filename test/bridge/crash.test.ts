@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createEmbeddedStore } from '../../bridge/src/store/embedded.ts';
@@ -12,6 +12,7 @@ test('SIGKILL right after acknowledgements loses no acknowledged event and store
   try {
     const acknowledged = await killAfterAcks(dir);
     await assertNothingLost(createEmbeddedStore({ dir, pruneEveryMs: 0 }), acknowledged);
+    assert.ok(existsSync(join(dir, 'state')), 'the embedded store leaves the state logs in BRIDGE_DATA_DIR/state');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -4,7 +4,8 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync, appendFileSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Store } from '../../bridge/src/store/types.ts';
+import { PENDING_STATES, type CountsQuery, type EventCounts, type Store } from '../../bridge/src/store/types.ts';
+import { addCount, ageBucket, emptyCounts } from '../../bridge/src/store/event-counts.ts';
 import { createEmbeddedStore, type EmbeddedStoreOptions } from '../../bridge/src/store/embedded.ts';
 import { createMemoryStore } from '../../bridge/src/store/memory.ts';
 import { createPostgresStore } from '../../bridge/src/store/postgres.ts';
@@ -35,6 +36,16 @@ makers.push({
   },
   cleanUp: async () => { await pg?.dropSchemas(); },
 });
+
+/** What `counts` must answer, worked out from the full bodies `unfinished()` reads. */
+async function countsFromUnfinished(store: Store, q: Required<CountsQuery>): Promise<EventCounts> {
+  const out = emptyCounts(q.ageBoundsSeconds);
+  const list = await store.unfinished();
+  for (const e of list) addCount(out, e.state, e.error_class, ageBucket(Math.max(0, (q.now.getTime() - Date.parse(e.received_at)) / 1000), q.ageBoundsSeconds));
+  const oldest = list.filter((e) => PENDING_STATES.has(e.state)).sort((a, b) => Date.parse(a.received_at) - Date.parse(b.received_at))[0];
+  if (oldest) out.oldestPending = { id: oldest.event.id, type: oldest.event.type, aggregate: oldest.event.aggregate, state: oldest.state, received_at: oldest.received_at };
+  return out;
+}
 
 for (const { name, make, prepare, cleanUp } of makers) {
   const s = suite(`store: ${name}`);
@@ -106,6 +117,47 @@ for (const { name, make, prepare, cleanUp } of makers) {
     assert.is(open[1].last_error, 'HTTP 503');
     try { await store.setStatus(crypto.randomUUID(), { state: 'dead' }); assert.unreachable(); } catch (e: any) { assert.match(e.message, /unknown event/); }
     await store.close();
+  });
+
+  test('counts unfinished events by state, age and error class as unfinished() lists them, through status changes and a reopen', async () => {
+    let clock = Date.parse('2026-03-01T08:00:00.000Z');
+    const m = make({ now: () => new Date(clock) });
+    await m.store.open();
+    const evs: ReturnType<typeof sampleEvent>[] = [];
+    // Four batches received an hour apart, so the age buckets differ.
+    for (let i = 0; i < 4; i++) {
+      const batch = Array.from({ length: 5 }, () => sampleEvent());
+      await m.store.ingest(batch);
+      evs.push(...batch);
+      clock += 3_600_000;
+    }
+    const q = { now: new Date(clock), ageBoundsSeconds: [60, 5_000, 9_000] };
+    assert.equal(await m.store.counts(q), await countsFromUnfinished(m.store, q));
+    assert.is((await m.store.counts(q)).byState.received.count, 20);
+    assert.is((await m.store.counts(q)).oldestPending?.id, evs[0].id);
+    await m.store.setStatus(evs[0].id, { state: 'delivered' });
+    await m.store.setStatus(evs[1].id, { state: 'dead', error_class: 'business', last_error: 'bad address' });
+    await m.store.setStatus(evs[2].id, { state: 'manual' });
+    await m.store.setStatus(evs[3].id, { state: 'retrying', attempts: 2 });
+    await m.store.setStatus(evs[6].id, { state: 'discarded' });
+    await m.store.setStatus(evs[7].id, { state: 'dead', error_class: 'technical' });
+    await m.store.setStatus(evs[7].id, { state: 'queued', error_class: undefined }); // replayed
+    await m.store.setStatus(evs[8].id, { state: 'blocked', blocked_by: evs[7].id });
+    const counts = await m.store.counts(q);
+    assert.equal(counts, await countsFromUnfinished(m.store, q));
+    assert.equal(counts.deadLetters, { dead: { business: 1, technical: 0 }, manual: { business: 0, technical: 1 } });
+    assert.equal(counts.byState.retrying, { count: 1, ages: [0, 0, 0, 1] });
+    assert.is(counts.oldestPending?.id, evs[3].id, 'the oldest still on its way, not the dead or delivered ones');
+    assert.equal((await m.store.counts()).byState.received.ages.length, 1, 'no bounds asked: one bucket');
+    if (m.reopen) {
+      await m.store.close();
+      const again = m.reopen(); await again.open();
+      assert.equal(await again.counts(q), counts, 'the same counts after a reopen');
+      await again.setStatus(evs[3].id, { state: 'delivered' });
+      assert.equal(await again.counts(q), await countsFromUnfinished(again, q));
+      await again.close();
+    } else await m.store.close();
+    if (m.dir) rmSync(m.dir, { recursive: true, force: true });
   });
 
   test('tells listeners about accepted events only', async () => {

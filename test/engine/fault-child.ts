@@ -1,6 +1,6 @@
 /**
- * A bridge process for the fault suite (test/engine/fault.test.ts): embedded store on disk, the
- * real adapter registry, the engine, and write-back to Odoo. On every start it ingests the events
+ * A bridge process for the fault suite (test/engine/fault.test.ts): embedded store on disk (or
+ * PostgreSQL, events and engine state, when FAULT_PG_URL and FAULT_PG_SCHEMA are set), the real adapter registry, the engine, and write-back to Odoo. On every start it ingests the events
  * file twice at once (Odoo resending after an outage, concurrently), then runs until every event is
  * finished and the write-back queue is empty, prints DONE and exits. The suite SIGKILLs it at will.
  *
@@ -14,9 +14,11 @@ import { loadConfig } from '../../bridge/src/config/load.ts';
 import { createEngine } from '../../bridge/src/core/engine.ts';
 import { createLogger } from '../../bridge/src/log.ts';
 import { createEmbeddedStore } from '../../bridge/src/store/embedded.ts';
+import { createPostgresStore } from '../../bridge/src/store/postgres.ts';
 
 const [dir, configPath, eventsPath] = process.argv.slice(2);
-const store = createEmbeddedStore({ dir, pruneEveryMs: 0 });
+const { FAULT_PG_URL, FAULT_PG_SCHEMA } = process.env;
+const store = FAULT_PG_URL ? createPostgresStore({ url: FAULT_PG_URL, schema: FAULT_PG_SCHEMA, pruneEveryMs: 0 }) : createEmbeddedStore({ dir, pruneEveryMs: 0 });
 await store.open();
 const config = loadConfig(configPath, process.env, { adapters: Object.keys(adapterRegistry) });
 const logger = createLogger({ level: process.env.FAULT_LOG ?? 'silent', destination: process.stderr as any });

@@ -1,6 +1,6 @@
 /**
- * Fault suite with real processes: a bridge child process (embedded store on disk, real EasyPost
- * adapter) delivers shipments to the EasyPost simulator, which counts its effects, while this
+ * Fault suite with real processes: a bridge child process (embedded store on disk, or PostgreSQL
+ * holding the events and the engine's state, real EasyPost adapter) delivers shipments to the EasyPost simulator, which counts its effects, while this
  * process injects partner 500s, timeouts, 429 with Retry-After, a 400-class refusal, lost
  * responses, duplicate publishing (sequential and concurrent), Odoo unreachable during
  * write-back, and SIGKILLs the bridge 20 times, each time right after the partner acted and
@@ -13,7 +13,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -22,6 +22,11 @@ import { Hono } from 'hono';
 import { serve } from '@hono/node-server';
 import { createEasyPostSim } from '../../bridge/src/simulators/easypost/app.ts';
 import { createEmbeddedStore } from '../../bridge/src/store/embedded.ts';
+import { createPostgresStore } from '../../bridge/src/store/postgres.ts';
+import type { Store } from '../../bridge/src/store/types.ts';
+import { postgresForTests } from '../helpers/postgres.ts';
+import pg_ from 'pg';
+import { AGGREGATES, AUDIT, JOBS } from '../../bridge/src/core/jobs.ts';
 import type { Event } from '../../shared/src/index.ts';
 import { fakeOdoo } from './fake-odoo.ts';
 import { event } from './helpers.ts';
@@ -33,6 +38,8 @@ async function bundleChild(dir: string): Promise<string> {
   const outfile = join(dir, 'fault-child.mjs');
   await build({
     entryPoints: [CHILD], bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile, logLevel: 'error',
+    // pg's optional native binding is only loaded on request; the bridge never asks for it.
+    external: ['pg-native'],
     // CommonJS dependencies in an ESM bundle need a require.
     banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   });
@@ -40,7 +47,15 @@ async function bundleChild(dir: string): Promise<string> {
 }
 const KILLS = 20;
 
-test('partner faults, duplicates, Odoo outage and 20 SIGKILLs mid-delivery: one label per event, every milestone once in Odoo', async () => {
+/** Where the child keeps its events and state: `env` for the child, and the store to check afterwards. */
+interface Backing { env: Record<string, string>; store: (dataDir: string) => Store }
+
+/**
+ * Runs the bridge child until it finishes by itself, injecting the faults and kills, then checks
+ * one effect per event at the partner, every event finished in the store, every milestone once in
+ * Odoo. Resolves with the child's data folder (removed by the caller).
+ */
+async function faultScenario(backing: Backing): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'bridge-fault-'));
   const sim = createEasyPostSim({ apiKey: 'ep-test-key' });
   const odoo = fakeOdoo({ key: 'odoo-test-key' });
@@ -109,7 +124,7 @@ test('partner faults, duplicates, Odoo outage and 20 SIGKILLs mid-delivery: one 
   const bundle = await bundleChild(dir);
   const start = () => {
     const c = spawn(process.execPath, [bundle, join(dir, 'data'), configPath, eventsPath], {
-      env: { ...process.env, EP_KEY: 'ep-test-key', ODOO_KEY: 'odoo-test-key' }, stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, EP_KEY: 'ep-test-key', ODOO_KEY: 'odoo-test-key', ...backing.env }, stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
     c.stdout!.on('data', (d) => { out += d; });
@@ -138,7 +153,7 @@ test('partner faults, duplicates, Odoo outage and 20 SIGKILLs mid-delivery: one 
     assert.is(sim.effects.get('label_purchased'), 29, `labels: ${JSON.stringify(sim.effects.counts)}`);
     assert.is(sim.effects.get('shipment_created'), 29);
 
-    const store = createEmbeddedStore({ dir: join(dir, 'data'), pruneEveryMs: 0 });
+    const store = backing.store(join(dir, 'data'));
     await store.open();
     for (const e of events) {
       const s = await store.get(e.id);
@@ -155,9 +170,41 @@ test('partner faults, duplicates, Odoo outage and 20 SIGKILLs mid-delivery: one 
     assert.is(odoo.applied.size, 29);
     assert.ok([...odoo.applied.values()].every((n) => n === 1));
     assert.equal(new Set([...odoo.applied.keys()].map((id) => byEvent.get(id))), new Set(events.filter((e) => e !== events[5]).map((e) => e.id)));
+    return dir;
   } finally {
     child?.kill('SIGKILL');
     server.close();
+  }
+}
+
+test('partner faults, duplicates, Odoo outage and 20 SIGKILLs mid-delivery: one label per event, every milestone once in Odoo', async () => {
+  const dir = await faultScenario({ env: {}, store: (data) => createEmbeddedStore({ dir: data, pruneEveryMs: 0 }) });
+  assert.ok(existsSync(join(dir, 'data', 'state', JOBS)), 'the engine kept its jobs in the data folder');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('the same 20 SIGKILLs with events and engine state in PostgreSQL: one label per event, nothing lost, no state on disk', async () => {
+  const pg = await postgresForTests('fault suite');
+  if (!pg) return;
+  const schema = pg.freshSchema();
+  try {
+    const dir = await faultScenario({
+      env: { FAULT_PG_URL: pg.url, FAULT_PG_SCHEMA: schema },
+      store: () => createPostgresStore({ url: pg.url, schema, pruneEveryMs: 0 }),
+    });
+    assert.not.ok(existsSync(join(dir, 'data', 'state')), 'with PostgreSQL the engine writes no state folder');
+    rmSync(dir, { recursive: true, force: true });
+    const db = new pg_.Client({ connectionString: pg.url });
+    await db.connect();
+    try {
+      const logs = await db.query(`SELECT (SELECT count(*) FROM "${schema}".keyed_rows WHERE log = $1) AS aggregates, (SELECT count(*) FROM "${schema}".history_entries WHERE log = $2) AS audit`, [AGGREGATES, AUDIT]);
+      assert.ok(Number(logs.rows[0].audit) > 60, `the audit trail is in PostgreSQL (${logs.rows[0].audit} entries)`);
+      assert.ok(Number(logs.rows[0].aggregates) >= 29, `the aggregate memory is in PostgreSQL, a row per shipment delivered (${logs.rows[0].aggregates})`);
+    } finally {
+      await db.end();
+    }
+  } finally {
+    await pg.dropSchemas();
   }
 });
 

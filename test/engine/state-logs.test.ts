@@ -1,4 +1,4 @@
-/** The engine's own logs on disk: the keyed log (jobs, aggregates) and the history log (audit). */
+/** The engine's own logs on disk: how the keyed log (jobs, aggregates) and the history log (audit) use their files. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -7,45 +7,14 @@ import { join } from 'node:path';
 import { openKeyedLog } from '../../bridge/src/store/keyed-log.ts';
 import { openHistoryLog } from '../../bridge/src/store/history-log.ts';
 import { SlotIndex } from '../../bridge/src/store/slot-index.ts';
+import { createMemoryStore } from '../../bridge/src/store/memory.ts';
+import { stateLogs } from '../../bridge/src/store/state-logs.ts';
+import { withKeyedCollections } from '../../bridge/src/store/keyed-collection.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'state-logs-'));
 type Row = { id: string; n: number; pad?: string };
 
-test('keyed log: puts, replaces and deletes survive a reopen; the latest write wins', async () => {
-  const dir = tmp();
-  try {
-    const a = await openKeyedLog<Row>({ dir, name: 'rows', stamp: (r) => r.n });
-    await a.put([{ id: 'x', n: 1 }, { id: 'y', n: 2 }]);
-    await Promise.all([a.put([{ id: 'x', n: 3 }]), a.delete(['y']), a.put([{ id: 'z', n: 4 }])]);
-    assert.equal(await a.get('x'), { id: 'x', n: 3 });
-    assert.is(await a.get('y'), undefined);
-    await a.close();
-    const b = await openKeyedLog<Row>({ dir, name: 'rows', stamp: (r) => r.n });
-    const keys: string[] = [];
-    for await (const k of b.keysStampedBefore(Infinity)) keys.push(k);
-    assert.equal(keys.sort(), ['x', 'z']);
-    assert.is(b.stamp('x'), 3);
-    assert.equal(await b.get('z'), { id: 'z', n: 4 });
-    const all: Row[] = [];
-    for await (const r of b.values()) all.push(r);
-    assert.equal(all.sort((p, q) => p.n - q.n), [{ id: 'x', n: 3 }, { id: 'z', n: 4 }]);
-    await b.close();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
-
-test('keyed log: a read right after a put sees it, before the write is on disk', async () => {
-  const log = await openKeyedLog<Row>({ name: 'rows' });
-  const w = log.put([{ id: 'a', n: 1 }]);
-  assert.ok(log.has('a'));
-  assert.equal(await log.get('a'), { id: 'a', n: 1 });
-  await w;
-  const d = log.delete(['a']);
-  assert.not.ok(log.has('a'));
-  await d;
-  assert.is(await log.get('a'), undefined);
-});
+// What every keyed and history log does is in test/contract/state-logs.test.ts; here what the files do.
 
 test('keyed log: churn stays on a bounded disk (compaction copies live rows forward), and they survive a reopen', async () => {
   const dir = tmp();
@@ -116,6 +85,33 @@ test('history log: a key\'s entries in order across segments and a reopen; old s
     assert.ok(!e2.includes(2) && e2.at(-1) === 200 && e2.length < 5, `e2 now ${e2}`);
     assert.ok((await again.query('e1')).length < 5);
     await again.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+
+test('keyed collections in a store view: rows the store held move into the log once; the rest is the store\'s own', async () => {
+  const dir = tmp();
+  try {
+    const store = createMemoryStore();
+    await store.open();
+    await store.collection<Row>('outbox').put([{ id: 'a', n: 1 }, { id: 'b', n: 2 }]);
+    await store.collection<Row>('other').put([{ id: 'c', n: 3 }]);
+    const logs = stateLogs(store, { dir });
+    const view = await withKeyedCollections(store, logs, { outbox: {} });
+    assert.equal(store.collection('outbox').all(), [], 'moved out of the store');
+    assert.equal(view.collection<Row>('outbox').all().sort((p, q) => p.n - q.n), [{ id: 'a', n: 1 }, { id: 'b', n: 2 }]);
+    assert.equal(view.collection('other').all(), [{ id: 'c', n: 3 }]);
+    assert.ok(view.isOpen);
+    await view.collection<Row>('outbox').put([{ id: 'd', n: 4 }]);
+    await view.collection('outbox').delete(['a']);
+    assert.ok(await stateLogs(view, { dir }).keyed('outbox') === await logs.keyed('outbox'), 'the view shares the store\'s open logs');
+    await logs.close();
+    const again = await withKeyedCollections(store, stateLogs(store, { dir }), { outbox: {} });
+    assert.equal(again.collection<Row>('outbox').all().sort((p, q) => p.n - q.n), [{ id: 'b', n: 2 }, { id: 'd', n: 4 }], 'the log on disk, read again');
+    await stateLogs(store, { dir }).close();
+    await store.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -9,7 +9,14 @@ import { standardWebhookHeaders, signEasyPost } from '../../bridge/src/webhooks/
 import type { PartnerSettings } from '../../bridge/src/adapters/types.ts';
 import type { Milestone } from '../../shared/src/index.ts';
 import { fakeStore } from './fake-store.ts';
-import { createGateway } from '../../bridge/src/webhooks/gateway.ts';
+import { createGateway, gatewayCollections, RECEIPTS_COLLECTION, SHIPMENT_STATUS_COLLECTION } from '../../bridge/src/webhooks/gateway.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createMemoryStore } from '../../bridge/src/store/memory.ts';
+import { stateLogs } from '../../bridge/src/store/state-logs.ts';
+import { withKeyedCollections } from '../../bridge/src/store/keyed-collection.ts';
+import type { Store } from '../../bridge/src/store/types.ts';
 import { serve } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import { createAfterShipSim } from '../../bridge/src/simulators/aftership/app.ts';
@@ -285,6 +292,45 @@ test('withShipmentRefs: a label bought through the wrapped registry is found by 
   assert.is((await post(app, 'easypost-sim', w.body, w.headers)).status, 200);
   assert.is(queued[0].aggregate, ev.aggregate);
   assert.is(queued[0].event_id, ev.id);
+});
+
+test('receipts and statuses in keyed logs (as the runtime keeps them): a delivery is a duplicate after a restart, and the gateway never reads them whole', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'olb-gateway-'));
+  const store = createMemoryStore();
+  await store.open();
+  let wholeReads = 0;
+  const open = async () => {
+    const view = await withKeyedCollections(store, stateLogs(store, { dir }), gatewayCollections());
+    const counted: Store = Object.create(view);
+    counted.collection = <T extends { id: string }>(name: string) => {
+      const c = view.collection<T>(name);
+      if (name !== RECEIPTS_COLLECTION && name !== SHIPMENT_STATUS_COLLECTION) return c;
+      return { ...c, all: () => { wholeReads++; return c.all(); } };
+    };
+    const queued: Milestone[] = [];
+    const refs = shipmentRefs(counted);
+    const app = webhookRoutes({ partner: (id) => partners[id], store: counted, refs, retainedByStore: true, now: () => NOW, enqueueMilestones: async (ms) => { queued.push(...ms); } });
+    return { app, queued, refs };
+  };
+  try {
+    const first = await open();
+    await first.refs.remember([label('9400KEYED1')]);
+    const [w] = epSim().trackerEvents('9400KEYED1', ['delivered']);
+    assert.is((await post(first.app, 'easypost-sim', w.body, w.headers)).status, 200);
+    assert.is(first.queued.length > 0, true);
+    assert.equal(store.collection(RECEIPTS_COLLECTION).all(), [], 'the receipt is in the keyed log, not the store');
+    await stateLogs(store, { dir }).close();
+    const second = await open();
+    const again = await post(second.app, 'easypost-sim', w.body, w.headers);
+    assert.is(again.status, 200);
+    assert.is((await again.json()).duplicate, true);
+    assert.equal(second.queued, []);
+    assert.is(wholeReads, 0, 'no hourly scan of a keyed collection');
+    await stateLogs(store, { dir }).close();
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test.run();

@@ -16,8 +16,8 @@
  *
  * Memory follows the work in flight, not the volume seen: at most `maxActiveEvents` events are
  * routed into jobs at once (the rest wait in the store, backlog.ts); jobs and the aggregate
- * memory live in keyed logs on disk (append-only, group commit), finished jobs leave memory and
- * disk, and an aggregate's row is in memory only while it has jobs (aggregates.ts). Every step is
+ * memory live in keyed logs (on disk, or in the store's database: stateLogs), append-only with
+ * group commit; finished jobs leave memory and the log, and an aggregate's row is in memory only while it has jobs (aggregates.ts). Every step is
  * recorded in the audit trail (audit.ts).
  */
 import type { Event, EventOf, Milestone } from '../../../shared/src/index.ts';
@@ -92,8 +92,9 @@ export interface EngineOptions {
   aggregateRetentionMs?: number;
   /**
    * Folder of the engine's logs (jobs, aggregate memory, audit): the runtime gives `<data dir>/state`.
-   * Undefined keeps them in memory with the store object (tests): a bridge on disk must set it, or
-   * a restart forgets its work.
+   * Ignored when the store keeps the logs itself (`Store.stateLogs`, PostgreSQL). Undefined keeps
+   * them in memory with the store object (tests): a bridge on disk must set it, or a restart
+   * forgets its work.
    */
   stateDir?: string;
   /** fdatasync the engine's logs on every group commit (BRIDGE_FSYNC=1). */

@@ -14,9 +14,9 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { EVENT_TYPES, MILESTONE_TYPES, SHIPMENT_STATUS_RANK, type MilestoneType } from '../../../shared/src/index.ts';
-import { OUTBOX, type OutboxRow } from '../odoo/outbox.ts';
+import { OUTBOX, outboxFigures, type OutboxFigures, type OutboxRow } from '../odoo/outbox.ts';
 import { stateLogs } from '../store/state-logs.ts';
-import { EVENT_STATES, type EventState, type Store } from '../store/types.ts';
+import { UNFINISHED_STATES, type EventCounts, type Store } from '../store/types.ts';
 import { createExpectations, expectationStamp, type ExpectationRow } from './expectations.ts';
 
 export const PREFIX = 'logistics_bridge_';
@@ -57,7 +57,7 @@ export const DEFAULT_EXPECTATIONS: Record<string, { milestone: MilestoneType; wi
 /** What the engine reports about partners and write-back (structurally `Engine['status']`). */
 export interface EngineStatusLike {
   partners: Record<string, { circuit: string; in_flight: number; pending: number; headroom?: number }>;
-  writeback?: { pending: number; rejected: number; odoo_down?: boolean; auth_paused?: boolean };
+  writeback?: OutboxFigures & { odoo_down?: boolean; auth_paused?: boolean };
 }
 
 /** The SLA targets of the configured partners, in the units the metrics use. */
@@ -74,7 +74,7 @@ export function slaOf(partners: { id: string; sla?: { answer_ms?: number; succes
 export interface MetricsOptions {
   /** Source of the store-derived gauges; without it they are absent. */
   store?: Store;
-  /** Folder of the metrics' own log (milestone expectations), as the engine's `stateDir`; undefined: in memory with the store. */
+  /** Folder of the metrics' own log (milestone expectations), as the engine's `stateDir` (ignored when the store keeps its state logs); undefined: in memory with the store. */
   stateDir?: string;
   /** Configured partner ids: the only partner label values (others become "other"). */
   partners?: string[];
@@ -177,34 +177,31 @@ export function createMetrics(o: MetricsOptions = {}) {
   const inventoryLatency = new Histogram({ ...r, name: `${PREFIX}inventory_update_latency_seconds`, help: 'From a partner\'s inventory report to the level being visible in Odoo.', buckets: FLOW_BUCKETS });
 
   // ---- derived from the store on scrape
-  const outbox = (): OutboxRow[] => (o.store?.isOpen ? o.store.collection<OutboxRow>(OUTBOX).all() : []);
-  let unfinishedCache: { at: number; list: Awaited<ReturnType<Store['unfinished']>> } | undefined;
-  /** One store read per scrape, shared by the gauges below. */
-  async function unfinished() {
+  /** The write-back queue as its writer holds it in memory (the engine's status), else as the store has it. */
+  const outbox = (): OutboxFigures => safe(o.engineStatus)?.writeback ?? outboxFigures(o.store?.isOpen ? o.store.collection<OutboxRow>(OUTBOX).all() : []);
+  let countsCache: { at: number; counts: Promise<EventCounts | undefined> } | undefined;
+  /** One store count per scrape, shared by the gauges below (no event body is read). */
+  function counts(): Promise<EventCounts | undefined> {
     const t = Date.now();
-    if (unfinishedCache && t - unfinishedCache.at < 1000) return unfinishedCache.list;
-    const list = o.store?.isOpen ? await o.store.unfinished() : [];
-    unfinishedCache = { at: t, list };
-    return list;
+    if (countsCache && t - countsCache.at < 1000) return countsCache.counts;
+    const c = o.store?.isOpen ? o.store.counts({ now: now() }) : Promise.resolve(undefined);
+    countsCache = { at: t, counts: c };
+    return c;
   }
-  const PENDING_STATES: ReadonlySet<EventState> = new Set(['received', 'queued', 'delivering', 'retrying', 'blocked']);
   if (o.store) {
     new Gauge({
       ...r, name: `${PREFIX}events`, help: 'Events in the bridge not yet finished, by state (delivered and discarded ones are counted by the counters).', labelNames: ['state'] as const,
       async collect() {
         this.reset();
-        const counts = new Map<string, number>(EVENT_STATES.filter((s) => s !== 'delivered' && s !== 'discarded').map((s) => [s, 0]));
-        for (const e of await unfinished()) counts.set(e.state, (counts.get(e.state) ?? 0) + 1);
-        for (const [state, n] of counts) this.set({ state }, n);
+        const c = await counts();
+        for (const state of UNFINISHED_STATES) this.set({ state }, c?.byState[state].count ?? 0);
       },
     });
     new Gauge({
       ...r, name: `${PREFIX}oldest_pending_event_age_seconds`, help: 'Age of the oldest event still on its way to its partners (received, queued, delivering, retrying or blocked); 0 when none.',
       async collect() {
-        const t = now().getTime();
-        let oldest = 0;
-        for (const e of await unfinished()) if (PENDING_STATES.has(e.state)) oldest = Math.max(oldest, seconds(e.received_at, t) ?? 0);
-        this.set(oldest);
+        const oldest = (await counts())?.oldestPending;
+        this.set((oldest && seconds(oldest.received_at, now().getTime())) ?? 0);
       },
     });
     new Gauge({
@@ -212,24 +209,23 @@ export function createMetrics(o: MetricsOptions = {}) {
       async collect() {
         this.reset();
         for (const c of ['technical', 'business']) for (const s of ['dead', 'manual']) this.set({ error_class: c, state: s }, 0);
-        for (const e of await unfinished()) if (e.state === 'dead' || e.state === 'manual') this.inc({ error_class: e.error_class ?? 'technical', state: e.state });
+        const dead = (await counts())?.deadLetters;
+        for (const state of ['dead', 'manual'] as const) for (const c of ['technical', 'business'] as const) this.inc({ error_class: c, state }, dead?.[state][c] ?? 0);
         // Milestones Odoo refused are dead letters too (a person fixes the data in Odoo).
-        for (const row of outbox()) if (row.state === 'rejected') this.inc({ error_class: 'business', state: 'dead' });
+        this.inc({ error_class: 'business', state: 'dead' }, outbox().rejected);
       },
     });
     new Gauge({
       ...r, name: `${PREFIX}writeback_backlog`, help: 'Milestones waiting to be written to Odoo.',
       collect() {
-        this.set(outbox().filter((row) => row.state === 'pending').length);
+        this.set(outbox().pending);
       },
     });
     new Gauge({
       ...r, name: `${PREFIX}writeback_lag_seconds`, help: 'Age of the oldest milestone still waiting for Odoo; 0 when none waits.',
       collect() {
-        const t = now().getTime();
-        let lag = 0;
-        for (const row of outbox()) if (row.state === 'pending') lag = Math.max(lag, seconds(row.created_at, t) ?? 0);
-        this.set(lag);
+        const oldest = outbox().oldest_pending_at;
+        this.set(oldest ? seconds(oldest, now().getTime()) ?? 0 : 0);
       },
     });
     new Gauge({

@@ -54,10 +54,29 @@ export interface OutboxRow {
   updated_at: string;
 }
 
-export interface WritebackStatus {
-  configured: boolean;
+/** What the write-back queue holds: for its status, the metrics and the overview. */
+export interface OutboxFigures {
   pending: number;
   rejected: number;
+  /** `created_at` of the oldest pending row (the write-back lag); absent when none waits. */
+  oldest_pending_at?: string;
+}
+
+/** Counts the rows of the write-back queue. */
+export function outboxFigures(rows: Iterable<OutboxRow>): OutboxFigures {
+  let pending = 0;
+  let rejected = 0;
+  let oldest: OutboxRow | undefined;
+  for (const r of rows) {
+    if (r.state === 'rejected') { rejected++; continue; }
+    pending++;
+    if (!oldest || Date.parse(r.created_at) < Date.parse(oldest.created_at)) oldest = r;
+  }
+  return { pending, rejected, ...(oldest && { oldest_pending_at: oldest.created_at }) };
+}
+
+export interface WritebackStatus extends OutboxFigures {
+  configured: boolean;
   in_flight: number;
   batch_size: number;
   max_in_flight: number;
@@ -396,12 +415,8 @@ export function createWriteback(options: WritebackOptions): Writeback {
       schedule(nowMs());
     },
     status() {
-      const t = table();
-      let pending = 0;
-      let rejected = 0;
-      for (const r of t.values()) r.state === 'pending' ? pending++ : rejected++;
       return {
-        configured: !!client, pending, rejected, in_flight: inFlight.size, batch_size: batchSize, max_in_flight: inFlightLimit,
+        configured: !!client, ...outboxFigures(table().values()), in_flight: inFlight.size, batch_size: batchSize, max_in_flight: inFlightLimit,
         odoo_down: odooDown, auth_paused: authPaused, ...(alert && { alert }), ...(lastError && { last_error: lastError }), written,
       };
     },

@@ -9,8 +9,8 @@
 import { Hono } from 'hono';
 import type { Metrics } from '../observability/metrics.ts';
 import { sameSecret } from '../secrets.ts';
-import { OUTBOX, type OutboxRow } from '../odoo/outbox.ts';
-import type { EventState, Store } from '../store/types.ts';
+import { OUTBOX, outboxFigures, type OutboxFigures, type OutboxRow } from '../odoo/outbox.ts';
+import type { Store } from '../store/types.ts';
 
 /** Mount as a public route at `/`; `token` (METRICS_TOKEN) makes the scrape require a bearer token. */
 export function metricsRoutes(deps: { metrics: Metrics; token?: string }): Hono {
@@ -27,40 +27,39 @@ export function metricsRoutes(deps: { metrics: Metrics; token?: string }): Hono 
   });
 }
 
+/** The overview's age buckets: each counts ages below its bound (and not below the one before); the last counts the rest. */
 const AGE_BUCKETS: [string, number][] = [['lt_1m', 60], ['lt_15m', 900], ['lt_1h', 3600], ['lt_1d', 86_400], ['ge_1d', Number.POSITIVE_INFINITY]];
-const PENDING: ReadonlySet<EventState> = new Set(['received', 'queued', 'delivering', 'retrying', 'blocked']);
 
 /**
  * `GET /v1/overview` (admin token): what the Odoo "Logistics Bridge" overview shows in one call:
  * unfinished events by state and age, the oldest event still on its way, dead letters by class,
  * and the write-back backlog and lag. Mount with `adminRoutes`.
  */
-export function overviewRoutes(deps: { store: Store; now?: () => Date }): Hono {
+export function overviewRoutes(deps: {
+  store: Store;
+  now?: () => Date;
+  /** The write-back queue as its writer holds it (the engine's `writeback.status()`); default: read from the store. */
+  writeback?: () => OutboxFigures;
+}): Hono {
   return new Hono().get('/overview', async (c) => {
     const now = (deps.now ?? (() => new Date()))();
     const t = now.getTime();
+    const counts = await deps.store.counts({ now, ageBoundsSeconds: AGE_BUCKETS.slice(0, -1).map(([, max]) => max) });
     const by_state: Record<string, { count: number; age: Record<string, number> }> = {};
-    let oldest: { id: string; type: string; aggregate: string; state: string; received_at: string; age_seconds: number } | undefined;
-    const dead = { business: 0, technical: 0 };
-    for (const s of await deps.store.unfinished()) {
-      const age = Math.max(0, (t - Date.parse(s.received_at)) / 1000);
-      const row = (by_state[s.state] ??= { count: 0, age: Object.fromEntries(AGE_BUCKETS.map(([k]) => [k, 0])) });
-      row.count += 1;
-      row.age[AGE_BUCKETS.find(([, max]) => age < max)![0]] += 1;
-      if (s.state === 'dead' || s.state === 'manual') dead[s.error_class ?? 'technical'] += 1;
-      if (PENDING.has(s.state) && (!oldest || age > oldest.age_seconds)) {
-        oldest = { id: s.event.id, type: s.event.type, aggregate: s.event.aggregate, state: s.state, received_at: s.received_at, age_seconds: Math.round(age) };
-      }
+    for (const [state, row] of Object.entries(counts.byState)) {
+      if (row.count) by_state[state] = { count: row.count, age: Object.fromEntries(AGE_BUCKETS.map(([k], i) => [k, row.ages[i]])) };
     }
-    let backlog = 0;
-    let lag = 0;
-    for (const r of deps.store.collection<OutboxRow>(OUTBOX).all()) {
-      if (r.state === 'rejected') dead.business += 1;
-      else {
-        backlog += 1;
-        lag = Math.max(lag, (t - Date.parse(r.created_at)) / 1000 || 0);
-      }
-    }
+    const o = counts.oldestPending;
+    const oldest = o && { ...o, age_seconds: Math.round(Math.max(0, (t - Date.parse(o.received_at)) / 1000)) };
+    const dead = {
+      business: counts.deadLetters.dead.business + counts.deadLetters.manual.business,
+      technical: counts.deadLetters.dead.technical + counts.deadLetters.manual.technical,
+    };
+    const wb = deps.writeback?.() ?? outboxFigures(deps.store.collection<OutboxRow>(OUTBOX).all());
+    // Milestones Odoo refused are business dead letters (a person fixes the data in Odoo).
+    dead.business += wb.rejected;
+    const backlog = wb.pending;
+    const lag = wb.oldest_pending_at ? Math.max(0, (t - Date.parse(wb.oldest_pending_at)) / 1000 || 0) : 0;
     return c.json({
       generated_at: now.toISOString(), by_state, oldest_pending: oldest ?? null, dead_letters: dead,
       writeback: { backlog, lag_seconds: Math.round(lag) },

@@ -12,6 +12,7 @@ import { encodeLines, fileSegments, memorySegments, type EncodedLines, type Segm
 import { openLowdbCollection } from './lowdb-collection.ts';
 import { EventIndex, type Entry } from './event-index.ts';
 import { encodeReceived, type EventRecord } from './event-record.ts';
+import { boundsOf } from './event-counts.ts';
 import {
   FINISHED_STATES, type AppendLog, type Collection, type EventFilter, type EventState, type EventStatus, type EventTexts, type IngestResult,
   type Page, type Store, type StoredEvent,
@@ -233,6 +234,10 @@ export function createEmbeddedStore(options: EmbeddedStoreOptions = {}): Store {
     async unfinished() {
       const open = [...index.where({ notStates: FINISHED_STATES })].map(([, e]) => e).sort((a, b) => a.n - b.n);
       return Promise.all(open.map(toStored));
+    },
+
+    async counts(query) {
+      return index.counts(boundsOf(query), (query?.now ?? now()).getTime());
     },
 
     onAccepted(listener) { listeners.push(listener); },

@@ -4,15 +4,18 @@
  * INSERT has committed, so durability is PostgreSQL's (synchronous_commit decides power-loss
  * safety). The unique key on the event id is the duplicate check, also between concurrent calls.
  * Collections stay small (their owners delete finished rows), so they are read once at open and
- * served from memory; every change is written through before the call resolves.
+ * served from memory; every change is written through before the call resolves. The engine's
+ * state logs (jobs, aggregate memory, audit, expectations) are tables here too (stateLogs()).
  */
 import pg from 'pg';
 import type { Event } from '../../../shared/src/index.ts';
 import {
-  FINISHED_STATES, type AppendLog, type Collection, type EventFilter, type EventStatus, type IngestResult,
+  FINISHED_STATES, PENDING_STATES, type AppendLog, type Collection, type EventFilter, type EventStatus, type IngestResult,
   type Page, type Store, type StoredEvent,
 } from './types.ts';
-import { schemaSql } from './postgres-schema.ts';
+import { schemaSql, UNFINISHED_SQL } from './postgres-schema.ts';
+import { addCount, boundsOf, emptyCounts } from './event-counts.ts';
+import { postgresStateLogs } from './postgres-state-logs.ts';
 
 export interface PostgresStoreOptions {
   /** e.g. postgres://bridge@127.0.0.1:5432/bridge */
@@ -61,6 +64,8 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
   const collections = new Map<string, Collection<any>>();
   const loaded = new Map<string, Map<string, any>>();
   const logs = new Map<string, AppendLog<any>>();
+  /** The engine's state logs, opened once per store (postgres-state-logs.ts). */
+  const stateLogCache = new Map();
 
   const db = () => {
     if (!pool || !isOpen) throw new Error('store is not open');
@@ -152,6 +157,28 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       return r.rows.map(toStored);
     },
 
+    async counts(query) {
+      const bounds = boundsOf(query);
+      const at = query?.now ?? now();
+      // Both read the partial index of unfinished events only; width_bucket numbers the buckets as ageBucket does.
+      const [groups, oldest] = await Promise.all([
+        db().query<{ state: EventStatus['state']; error_class: string | null; bucket: number; n: string }>(
+          `SELECT state, error_class, width_bucket(greatest(0, extract(epoch FROM $1::timestamptz - received_at))::float8, $2::float8[]) AS bucket, count(*) AS n
+             FROM ${t('events')} WHERE ${UNFINISHED_SQL} GROUP BY 1, 2, 3`,
+          [at, bounds],
+        ),
+        db().query<{ id: string; type: string; aggregate: string; state: EventStatus['state']; received_at: Date }>(
+          `SELECT id, type, aggregate, state, received_at FROM ${t('events')} WHERE ${UNFINISHED_SQL} AND state = ANY($1) ORDER BY received_at, n LIMIT 1`,
+          [[...PENDING_STATES]],
+        ),
+      ]);
+      const out = emptyCounts(bounds);
+      for (const g of groups.rows) addCount(out, g.state, g.error_class ?? undefined, g.bucket, Number(g.n));
+      const o = oldest.rows[0];
+      if (o) out.oldestPending = { id: o.id, type: o.type, aggregate: o.aggregate, state: o.state, received_at: o.received_at.toISOString() };
+      return out;
+    },
+
     onAccepted(listener) { listeners.push(listener); },
 
     collection<T extends { id: string }>(name: string): Collection<T> {
@@ -187,6 +214,8 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       }
       return l as AppendLog<T>;
     },
+
+    stateLogs: (place) => postgresStateLogs({ db, table: t, cache: stateLogCache, importFrom: place.dir }),
 
     async prune(at = now()) {
       const cutoff = new Date(at.getTime() - retentionMs);

@@ -1,11 +1,9 @@
 /**
  * The keyed and history logs the engine and the metrics keep beside a store (jobs, aggregate
- * memory, audit trail, milestone expectations), opened once per store: in `dir` on disk, or in
- * memory when `dir` is undefined, where a second engine on the same memory store (a restart in a
- * test) finds what the first one wrote.
- *
- * The store interface does not expose its folder, so owners pass `dir` (the runtime gives
- * `<data dir>/state`); a store method would be the better home (see the engine branch's report).
+ * memory, audit trail, milestone expectations), opened once per store. A store that keeps them
+ * itself says so with `Store.stateLogs` (PostgreSQL: tables in its schema); otherwise they are
+ * files in `dir`, or in memory when `dir` is undefined, where a second engine on the same memory
+ * store (a restart in a test) finds what the first one wrote.
  */
 import { join } from 'node:path';
 import { openHistoryLog, type HistoryLog } from './history-log.ts';
@@ -15,21 +13,46 @@ import type { Store } from './types.ts';
 export interface StateLogs {
   keyed<T>(name: string, options?: Omit<KeyedLogOptions<T>, 'dir' | 'name' | 'fsync'>): Promise<KeyedLog<T>>;
   history<T>(name: string, options?: { now?: () => number; segmentBytes?: number }): Promise<HistoryLog<T>>;
-  /** Closes the logs on disk (the next `stateLogs` call opens them again); memory logs stay. */
+  /** Closes the logs this handle opened (the next `stateLogs` call opens them again); memory logs stay. */
   close(): Promise<void>;
 }
 
-const opened = new WeakMap<Store, Map<string, Promise<KeyedLog<any> | HistoryLog<any>>>>();
+/** Where the file logs go when the store does not keep them itself. */
+export interface StateLogsPlace {
+  /** Folder (the runtime gives `<data dir>/state`); undefined keeps them in memory with the store object. */
+  dir?: string;
+  fsync?: boolean;
+}
 
-/** The state logs of `store`; `dir` undefined keeps them in memory with the store object. */
-export function stateLogs(store: Store, o: { dir?: string; fsync?: boolean } = {}): StateLogs {
-  let mine = opened.get(store);
-  if (!mine) opened.set(store, (mine = new Map()));
-  const cache = mine;
-  const once = <L>(name: string, open: () => Promise<L>): Promise<L> => {
+type OpenLogs = Map<string, Promise<KeyedLog<any> | HistoryLog<any>>>;
+const opened = new WeakMap<Store, OpenLogs>();
+
+/** The state logs of `store`: its own when it keeps them (`Store.stateLogs`), else files in `o.dir` (or memory). */
+export function stateLogs(store: Store, o: StateLogsPlace = {}): StateLogs {
+  if (store.stateLogs) return store.stateLogs(o);
+  let cache = opened.get(store);
+  if (!cache) opened.set(store, (cache = new Map()));
+  return sharedStateLogs(cache, {
+    keyed: (name, options) => openKeyedLog({ ...options, name, dir: o.dir && join(o.dir, name), fsync: o.fsync }),
+    history: (name, options) => openHistoryLog({ ...options, name, dir: o.dir && join(o.dir, name), fsync: o.fsync }),
+    reopenable: !!o.dir,
+  });
+}
+
+/**
+ * A handle on logs opened once per `cache` (one cache per store), whichever kind they are; `close`
+ * closes the ones this handle asked for, unless they cannot be opened again (memory).
+ */
+export function sharedStateLogs(cache: OpenLogs, open: {
+  keyed: <T>(name: string, options: Omit<KeyedLogOptions<T>, 'dir' | 'name' | 'fsync'>) => Promise<KeyedLog<T>>;
+  history: <T>(name: string, options: { now?: () => number; segmentBytes?: number }) => Promise<HistoryLog<T>>;
+  /** false: memory logs, which nothing could load again, stay open. */
+  reopenable: boolean;
+}): StateLogs {
+  const once = <L>(name: string, make: () => Promise<L>): Promise<L> => {
     let p = cache.get(name) as Promise<L> | undefined;
     if (!p) {
-      p = open();
+      p = make();
       cache.set(name, p as Promise<any>);
       p.catch(() => cache.delete(name));
     }
@@ -39,14 +62,14 @@ export function stateLogs(store: Store, o: { dir?: string; fsync?: boolean } = {
   return {
     keyed(name, options = {}) {
       names.add(name);
-      return once(name, () => openKeyedLog({ ...options, name, dir: o.dir && join(o.dir, name), fsync: o.fsync }));
+      return once(name, () => open.keyed(name, options));
     },
     history(name, options = {}) {
       names.add(name);
-      return once(name, () => openHistoryLog({ ...options, name, dir: o.dir && join(o.dir, name), fsync: o.fsync }));
+      return once(name, () => open.history(name, options));
     },
     async close() {
-      if (!o.dir) return;
+      if (!open.reopenable) return;
       for (const name of names) {
         const p = cache.get(name);
         cache.delete(name);

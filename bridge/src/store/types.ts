@@ -3,6 +3,7 @@
  * and any later implementation (PostgreSQL) pass test/contract/store.test.ts.
  */
 import type { Event } from '../../../shared/src/index.ts';
+import type { StateLogs, StateLogsPlace } from './state-logs.ts';
 
 /**
  * Where an event stands in the bridge.
@@ -20,6 +21,11 @@ export const EVENT_STATES = ['received', 'queued', 'delivering', 'retrying', 'bl
 export type EventState = (typeof EVENT_STATES)[number];
 /** States after which the engine never touches the event again without an operator. */
 export const FINISHED_STATES: ReadonlySet<EventState> = new Set(['delivered', 'discarded']);
+/** The states an event is in while it is still on its way to its partners (no person needs to act yet). */
+export const PENDING_STATES: ReadonlySet<EventState> = new Set(['received', 'queued', 'delivering', 'retrying', 'blocked']);
+export type UnfinishedState = Exclude<EventState, 'delivered' | 'discarded'>;
+/** The states that are not finished: the ones `EventCounts.byState` reports. */
+export const UNFINISHED_STATES = EVENT_STATES.filter((s): s is UnfinishedState => !FINISHED_STATES.has(s));
 
 /** What the store knows about an event's delivery; all but `event` change over time. */
 export interface EventStatus {
@@ -89,6 +95,24 @@ export interface AppendLog<T> {
   query(match: (entry: T) => boolean, limit?: number): Promise<T[]>;
 }
 
+/** What `Store.counts` is asked: the age buckets, and the time ages are measured from. */
+export interface CountsQuery {
+  /** Upper bounds of the age buckets in seconds, ascending: bucket i counts ages below bound i (and not below bound i-1); one more bucket counts the rest. Default none (one bucket). */
+  ageBoundsSeconds?: number[];
+  /** Ages are measured to this time. Default now. */
+  now?: Date;
+}
+
+/** Tallies of unfinished events for metrics and the overview, computed without reading event bodies. */
+export interface EventCounts {
+  /** Every unfinished state (0 when none), with its count split into the asked age buckets (`ages.length` = bounds + 1; an age below 0 counts as 0). */
+  byState: Record<UnfinishedState, { count: number; ages: number[] }>;
+  /** Events in state dead or manual by error class (an event with no class counts as technical). */
+  deadLetters: Record<'dead' | 'manual', Record<'technical' | 'business', number>>;
+  /** The earliest received event in a pending state (ties: the first received); undefined when none. */
+  oldestPending?: { id: string; type: string; aggregate: string; state: EventState; received_at: string };
+}
+
 export interface Store {
   open(): Promise<void>;
   close(): Promise<void>;
@@ -104,12 +128,20 @@ export interface Store {
   setStatus(id: string, patch: Partial<Omit<EventStatus, 'received_at' | 'updated_at'>>): Promise<StoredEvent>;
   /** Events not in a finished state, in the order they were received (the engine's work on start). */
   unfinished(): Promise<StoredEvent[]>;
+  /** Unfinished events counted by state, age and error class, without reading bodies (metrics scrape this). */
+  counts(query?: CountsQuery): Promise<EventCounts>;
   /** Called after each durable ingest with the accepted events (the engine listens). */
   onAccepted(listener: (events: Event[]) => void): void;
   /** A named collection; the same name always gives the same collection. */
   collection<T extends { id: string }>(name: string): Collection<T>;
   /** A named append-only log. */
   log<T>(name: string): AppendLog<T>;
+  /**
+   * The engine's and the metrics' keyed and history logs, when the store keeps them itself
+   * (PostgreSQL: in its schema; keyed logs found in files in `place.dir` are moved in once). Absent: files in `place.dir`, or memory;
+   * callers go through `stateLogs(store, place)` in state-logs.ts, which decides.
+   */
+  stateLogs?(place: StateLogsPlace): StateLogs;
   /** Forgets finished events older than the retention period; returns how many. Runs on a timer too. */
   prune(now?: Date): Promise<number>;
 }

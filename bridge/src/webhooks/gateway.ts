@@ -11,6 +11,7 @@ import { checkMilestone, SHIPMENT_STATUS_RANK, type Milestone } from '../../../s
 import { webhookSecrets } from '../adapters/common.ts';
 import { PartnerError, type AdapterFactory, type InboundMapper, type PartnerSettings } from '../adapters/types.ts';
 import type { Collection, Store } from '../store/types.ts';
+import type { KeyedCollectionSpec } from '../store/keyed-collection.ts';
 import type { Logger } from '../log.ts';
 import { SHIPMENT_REFS_COLLECTION, shipmentRefs, type ShipmentRefs } from './refs.ts';
 import { verifyInbound } from './verify.ts';
@@ -37,6 +38,11 @@ export interface GatewayDeps {
   logger?: Pick<Logger, 'info' | 'warn' | 'error'>;
   /** Shipment statuses and references are forgotten after this long without news (default 180 days). */
   shipmentRetentionMs?: number;
+  /**
+   * The store's receipts, statuses and references forget old rows themselves (keyed collections
+   * with a retention, see gatewayCollections): the gateway then skips its hourly scan of them.
+   */
+  retainedByStore?: boolean;
 }
 
 export interface GatewayAnswer {
@@ -52,6 +58,26 @@ interface Parked { id: string; partner: string; delivery_id: string; received_at
 export const DEFAULT_MAX_BODY = 1024 * 1024;
 /** Store collection of parked webhooks (verified, about shipments not known yet). */
 export const PARKED_COLLECTION = 'webhook_parked';
+/** Store collection of delivery ids seen (dedup), a row per webhook. */
+export const RECEIPTS_COLLECTION = 'webhook_receipts';
+/** Store collection of the forward-only status per shipment. */
+export const SHIPMENT_STATUS_COLLECTION = 'shipment_status';
+const DAY = 24 * 3600_000;
+const DEFAULT_DEDUP_RETENTION_MS = 7 * DAY;
+const DEFAULT_SHIPMENT_RETENTION_MS = 180 * DAY;
+
+/**
+ * The gateway's collections that grow with traffic, with the time each row is stamped with and how
+ * long it is kept: for a store view that keeps them in keyed logs (withKeyedCollections), together
+ * with `retainedByStore: true`. Parked webhooks are not among them: they are few, and read whole
+ * on every delivery, which a keyed log would answer from disk.
+ */
+export function gatewayCollections(o: Pick<GatewayDeps, 'dedupRetentionMs' | 'shipmentRetentionMs'> = {}): Record<string, KeyedCollectionSpec<any>> {
+  return {
+    [RECEIPTS_COLLECTION]: { stamp: (r: Receipt) => Date.parse(r.at) || 0, retentionMs: o.dedupRetentionMs ?? DEFAULT_DEDUP_RETENTION_MS },
+    [SHIPMENT_STATUS_COLLECTION]: { stamp: (r: StatusRow) => Date.parse(r.occurred_at) || 0, retentionMs: o.shipmentRetentionMs ?? DEFAULT_SHIPMENT_RETENTION_MS },
+  };
+}
 
 /** Reads a request body up to `max` bytes; `undefined` when it is larger (the rest is not read). */
 export async function readCapped(req: Request, max: number): Promise<Buffer | undefined> {
@@ -77,14 +103,14 @@ export async function readCapped(req: Request, max: number): Promise<Buffer | un
 export function createGateway(deps: GatewayDeps) {
   const now = deps.now ?? (() => new Date());
   const max = deps.maxBodyBytes ?? DEFAULT_MAX_BODY;
-  const retention = deps.dedupRetentionMs ?? 7 * 24 * 3600_000;
-  const receipts: Collection<Receipt> = deps.store.collection<Receipt>('webhook_receipts');
-  const statuses: Collection<StatusRow> = deps.store.collection<StatusRow>('shipment_status');
+  const retention = deps.dedupRetentionMs ?? DEFAULT_DEDUP_RETENTION_MS;
+  const receipts: Collection<Receipt> = deps.store.collection<Receipt>(RECEIPTS_COLLECTION);
+  const statuses: Collection<StatusRow> = deps.store.collection<StatusRow>(SHIPMENT_STATUS_COLLECTION);
   const parked: Collection<Parked> = deps.store.collection<Parked>(PARKED_COLLECTION);
   let lastUnpark = 0;
   const refs = deps.refs ?? shipmentRefs(deps.store);
   const log = (level: 'info' | 'warn' | 'error', msg: string, fields: Record<string, unknown> = {}) => deps.logger?.[level](fields, msg);
-  const shipmentRetention = deps.shipmentRetentionMs ?? 180 * 24 * 3600_000;
+  const shipmentRetention = deps.shipmentRetentionMs ?? DEFAULT_SHIPMENT_RETENTION_MS;
   const inFlight = new Set<string>();
   const mappers = new WeakMap<PartnerSettings, InboundMapper>();
   let lastPrune = 0;
@@ -99,7 +125,8 @@ export function createGateway(deps: GatewayDeps) {
   }
 
   async function prune(at: Date): Promise<void> {
-    if (at.getTime() - lastPrune < 3600_000) return;
+    // Reading every row of a keyed log is a disk read each: such collections prune by their stamps.
+    if (deps.retainedByStore || at.getTime() - lastPrune < 3600_000) return;
     lastPrune = at.getTime();
     const cutoff = at.getTime() - retention;
     const old = receipts.all().filter((r) => Date.parse(r.at) < cutoff).map((r) => r.id);
