@@ -1,18 +1,15 @@
 /**
- * Group commit with known offsets: one write in flight at a time to the newest segment (a new one
- * is started when it is full); everything pushed meanwhile goes out in the next single write.
+ * Group commit (group-commit.ts) with known offsets: each write goes to the newest segment (a new
+ * one is started when it is full).
  * `assemble` turns a batch into lines when that write starts, so it learns where each line will
  * lie (and a line may point at an earlier one, as the history log's back pointers do).
  */
 import { encodeLines, type Segment, type SegmentDir } from './segment.ts';
 import type { Loc } from './slot-index.ts';
+import { groupCommitBatches, type GroupCommit } from './group-commit.ts';
 
-export interface BatchWriter<I, R> {
-  /** Resolves once the items are written, with what `assemble` made of them. */
-  push(items: I[]): Promise<R>;
-  /** Resolves once everything pushed so far is written. */
-  idle(): Promise<void>;
-}
+/** Resolves `push` once the items are written, with what `assemble` made of them. */
+export type BatchWriter<I, R> = GroupCommit<I, R>;
 
 export function batchWriter<I, R>(o: {
   segments: SegmentDir;
@@ -22,48 +19,24 @@ export function batchWriter<I, R>(o: {
   assemble: (items: I[], place: (line: string) => Loc) => R;
   onRotate?: () => void;
 }): BatchWriter<I, R> {
-  let queue: { items: I[]; resolve: (r: R) => void; reject: (e: unknown) => void }[] = [];
-  let running: Promise<void> | undefined;
-
-  async function flush() {
-    while (queue.length) {
-      const batch = queue;
-      queue = [];
-      try {
-        let seg = o.open.at(-1)!;
-        if (seg.size >= o.segmentBytes) {
-          seg = await o.segments.open(seg.no + 1);
-          o.open.push(seg);
-          o.onRotate?.();
-        }
-        const lines: string[] = [];
-        let at = seg.size;
-        const place = (line: string): Loc => {
-          const len = Buffer.byteLength(line);
-          const loc = { seg: seg.no, off: at, len };
-          at += len + 1;
-          lines.push(line);
-          return loc;
-        };
-        const results = batch.map((b) => o.assemble(b.items, place));
-        if (lines.length) await seg.append(encodeLines(lines));
-        batch.forEach((b, i) => b.resolve(results[i]));
-      } catch (e) {
-        batch.forEach((b) => b.reject(e));
-      }
+  return groupCommitBatches<I, R>(async (batches) => {
+    let seg = o.open.at(-1)!;
+    if (seg.size >= o.segmentBytes) {
+      seg = await o.segments.open(seg.no + 1);
+      o.open.push(seg);
+      o.onRotate?.();
     }
-    running = undefined;
-  }
-
-  return {
-    push(items) {
-      return new Promise<R>((resolve, reject) => {
-        queue.push({ items, resolve, reject });
-        running ??= new Promise<void>((r) => setImmediate(r)).then(flush);
-      });
-    },
-    async idle() {
-      while (running) await running;
-    },
-  };
+    const lines: string[] = [];
+    let at = seg.size;
+    const place = (line: string): Loc => {
+      const len = Buffer.byteLength(line);
+      const loc = { seg: seg.no, off: at, len };
+      at += len + 1;
+      lines.push(line);
+      return loc;
+    };
+    const results = batches.map((items) => o.assemble(items, place));
+    if (lines.length) await seg.append(encodeLines(lines));
+    return results;
+  });
 }

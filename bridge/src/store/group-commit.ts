@@ -1,18 +1,18 @@
 /**
- * Group commit for a database: one write in flight at a time; everything pushed meanwhile goes out
- * in the next single write (one round trip per batch, however many callers). The file logs do the
- * same with known offsets in batch-writer.ts.
+ * Group commit: one write in flight at a time; everything pushed meanwhile goes out in the next
+ * single write (one round trip or one append per batch of callers, however many). The PostgreSQL
+ * logs use it as it is; the file logs (batch-writer.ts) add known offsets on top.
  */
-export interface GroupCommit<I> {
-  /** Resolves once the write holding these items has committed; rejects if it failed. */
-  push(items: I[]): Promise<void>;
+export interface GroupCommit<I, R = void> {
+  /** Resolves once the write holding these items has committed, with its result for them; rejects if it failed. */
+  push(items: I[]): Promise<R>;
   /** Resolves once everything pushed so far is written (or failed). */
   idle(): Promise<void>;
 }
 
-/** `write` gets every item pushed since the last write started, in push order. */
-export function groupCommit<I>(write: (items: I[]) => Promise<void>): GroupCommit<I> {
-  let queue: { items: I[]; resolve: () => void; reject: (e: unknown) => void }[] = [];
+/** `write` gets each caller's items pushed since the last write started, in push order, and answers one result per caller. */
+export function groupCommitBatches<I, R>(write: (batches: I[][]) => Promise<R[]>): GroupCommit<I, R> {
+  let queue: { items: I[]; resolve: (r: R) => void; reject: (e: unknown) => void }[] = [];
   let running: Promise<void> | undefined;
 
   async function flush() {
@@ -20,8 +20,8 @@ export function groupCommit<I>(write: (items: I[]) => Promise<void>): GroupCommi
       const batch = queue;
       queue = [];
       try {
-        await write(batch.flatMap((b) => b.items));
-        for (const b of batch) b.resolve();
+        const results = await write(batch.map((b) => b.items));
+        batch.forEach((b, i) => b.resolve(results[i]));
       } catch (e) {
         for (const b of batch) b.reject(e);
       }
@@ -31,7 +31,7 @@ export function groupCommit<I>(write: (items: I[]) => Promise<void>): GroupCommi
 
   return {
     push(items) {
-      return new Promise<void>((resolve, reject) => {
+      return new Promise<R>((resolve, reject) => {
         queue.push({ items, resolve, reject });
         running ??= new Promise<void>((r) => setImmediate(r)).then(flush);
       });
@@ -40,4 +40,12 @@ export function groupCommit<I>(write: (items: I[]) => Promise<void>): GroupCommi
       while (running) await running;
     },
   };
+}
+
+/** `write` gets every item pushed since the last write started, in push order. */
+export function groupCommit<I>(write: (items: I[]) => Promise<void>): GroupCommit<I> {
+  return groupCommitBatches<I, void>(async (batches) => {
+    await write(batches.flat());
+    return batches.map(() => undefined);
+  });
 }
