@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPostgresStore } from '../../bridge/src/store/postgres.ts';
-import { startChildBridge } from '../helpers/child-bridge.ts';
+import { refusedStartMessage } from '../helpers/child-bridge.ts';
 import { assertNothingLost, killAfterAcks } from '../helpers/crash.ts';
 import { postgresForTests } from '../helpers/postgres.ts';
 
@@ -32,11 +32,9 @@ test('PostgreSQL store: SIGKILL right after acknowledgements loses no acknowledg
 test('an unreachable PostgreSQL stops the start with a message naming the database, without its password', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'olb-pg-env-'));
   try {
-    await startChildBridge(dir, { BRIDGE_DATABASE_URL: 'postgres://bridge:s3cret@127.0.0.1:1/nothing' });
-    assert.unreachable('should not start');
-  } catch (e: any) {
-    assert.match(e.message, /cannot open postgres:\/\/bridge:\*\*\*@127\.0\.0\.1:1\/nothing/);
-    assert.not.match(e.message, /s3cret/);
+    const message = await refusedStartMessage(dir, { BRIDGE_DATABASE_URL: 'postgres://bridge:s3cret@127.0.0.1:1/nothing' });
+    assert.match(message, /cannot open postgres:\/\/bridge:\*\*\*@127\.0\.0\.1:1\/nothing/);
+    assert.not.match(message, /s3cret/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -45,10 +43,7 @@ test('an unreachable PostgreSQL stops the start with a message naming the databa
 test('a malformed BRIDGE_DATABASE_URL is refused by name', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'olb-pg-env-'));
   try {
-    await startChildBridge(dir, { BRIDGE_DATABASE_URL: 'mysql://x' });
-    assert.unreachable('should not start');
-  } catch (e: any) {
-    assert.match(e.message, /BRIDGE_DATABASE_URL must be a postgres:\/\/ URL/);
+    assert.match(await refusedStartMessage(dir, { BRIDGE_DATABASE_URL: 'mysql://x' }), /BRIDGE_DATABASE_URL must be a postgres:\/\/ URL/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

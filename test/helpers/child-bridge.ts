@@ -28,3 +28,16 @@ export async function startChildBridge(dataDir: string, env: Record<string, stri
   });
   return { proc, port, url: `http://127.0.0.1:${port}`, wsUrl: `ws://127.0.0.1:${port}/v1/odoo`, exited };
 }
+
+/** Starts a bridge that must refuse to start; resolves with why it stopped (a started one is killed and fails the test). */
+export async function refusedStartMessage(dataDir: string, env: Record<string, string>): Promise<string> {
+  let child: ChildBridge;
+  try {
+    child = await startChildBridge(dataDir, env);
+  } catch (e: any) {
+    return String(e.message);
+  }
+  child.proc.kill('SIGKILL');
+  await child.exited;
+  throw new Error(`the bridge started with ${JSON.stringify(env)}; it should have refused`);
+}
