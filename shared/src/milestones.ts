@@ -31,6 +31,11 @@ export const LabelCreatedV1 = v.strictObject({
   tracking_url: v.optional(Url),
   label: LabelDocument,
   cost: v.optional(Money),
+  /** For a shipment of several parcels: which parcel this label is for (1-based) and how many there are; one milestone per parcel. */
+  parcel: v.optional(v.strictObject({
+    index: v.pipe(v.number(), v.integer('parcel.index must be an integer'), v.minValue(1, 'parcel.index starts at 1')),
+    count: v.pipe(v.number(), v.integer('parcel.count must be an integer'), v.minValue(1, 'parcel.count must be at least 1')),
+  })),
 });
 const ShipmentStatus = v.strictObject({
   shipment_ref: Ref,

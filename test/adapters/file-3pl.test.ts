@@ -14,7 +14,7 @@ import { loadFixtures } from '../helpers/fixtures.ts';
 const FIXTURES = join(import.meta.dirname, '..', '..', 'bridge', 'src', 'adapters', 'file-3pl', 'fixtures');
 const events = Object.fromEntries(loadFixtures<Event>('events', 'valid')) as Record<string, any>;
 const NOW = new Date('2026-11-26T18:00:00Z');
-const ctx = (key: string): CallContext => ({ idempotencyKey: key, correlationId: 'c', signal: AbortSignal.timeout(2000), data: {} });
+const ctx = (key: string): CallContext => ({ idempotencyKey: key, correlationId: 'c', signal: AbortSignal.timeout(2000), data: {}, inDoubt: false });
 
 function setup(options: Record<string, unknown> = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'file-3pl-'));

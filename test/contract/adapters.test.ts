@@ -52,7 +52,7 @@ function freshLabel(): Milestone {
   return m;
 }
 
-const ctxOf = (key = randomUUID(), signal: AbortSignal = AbortSignal.timeout(5000), data: Record<string, unknown> = {}): CallContext => ({ idempotencyKey: key, correlationId: randomUUID(), signal, data });
+const ctxOf = (key = randomUUID(), signal: AbortSignal = AbortSignal.timeout(5000), data: Record<string, unknown> = {}): CallContext => ({ idempotencyKey: key, correlationId: randomUUID(), signal, data, inDoubt: false });
 const io = (fault?: string): AdapterIO => ({
   fetch: (url, init) => fetch(url, fault ? { ...init, headers: { ...(init?.headers as Record<string, string>), 'x-sim-fault': fault } } : init),
   now: () => new Date(),

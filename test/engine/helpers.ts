@@ -66,6 +66,9 @@ export interface FakePartner {
 export function fakeRegistry(clock: FakeClock, options: { honoursKeys?: boolean; withFind?: boolean } = {}) {
   const partners = new Map<string, FakePartner>();
   const { honoursKeys = true } = options;
+  /** A fake that honours keys deduplicates; one that does not but can be searched looks up before creating again; otherwise unsafe. */
+  const rule = (action: string) => honoursKeys ? 'partner-deduplicates' as const : options.withFind && action === 'createShipment' ? 'lookup-before-retry' as const : 'unsafe' as const;
+  const safety = (...actions: string[]) => Object.fromEntries(actions.map((a) => [a, { rule: rule(a), doc: 'test double' }])) as any;
   const get = (id: string): FakePartner => {
     let p = partners.get(id);
     if (!p) {
@@ -128,13 +131,13 @@ export function fakeRegistry(clock: FakeClock, options: { honoursKeys?: boolean;
   const warehouse: AdapterFactory = {
     role: 'warehouse',
     create: (s) => ({
-      role: 'warehouse', releaseOrder: handler(s, 'releaseOrder') as any, cancelOrder: handler(s, 'cancelOrder') as any, expectReturn: handler(s, 'expectReturn') as any,
+      role: 'warehouse', safety: safety('releaseOrder', 'cancelOrder', 'expectReturn'), releaseOrder: handler(s, 'releaseOrder') as any, cancelOrder: handler(s, 'cancelOrder') as any, expectReturn: handler(s, 'expectReturn') as any,
     }),
   };
   const carrier: AdapterFactory = {
     role: 'carrier',
     create: (s) => ({
-      role: 'carrier', createShipment: handler(s, 'createShipment') as any, cancelShipment: handler(s, 'cancelShipment') as any,
+      role: 'carrier', safety: safety('createShipment', 'cancelShipment', 'createReturnLabel'), createShipment: handler(s, 'createShipment') as any, cancelShipment: handler(s, 'cancelShipment') as any,
       createReturnLabel: handler(s, 'createReturnLabel') as any,
       ...(options.withFind && {
         findShipment: async (ref: string, ctx: CallContext) => {
@@ -146,7 +149,7 @@ export function fakeRegistry(clock: FakeClock, options: { honoursKeys?: boolean;
       }),
     }),
   };
-  const visibility: AdapterFactory = { role: 'visibility', create: (s) => ({ role: 'visibility', publishMilestone: handler(s, 'publishMilestone') as any }) };
+  const visibility: AdapterFactory = { role: 'visibility', create: (s) => ({ role: 'visibility', safety: safety('publishMilestone'), publishMilestone: handler(s, 'publishMilestone') as any }) };
   return { registry: { 'fake-wms': warehouse, 'fake-carrier': carrier, 'fake-vis': visibility } as Record<string, AdapterFactory>, partner: get };
 }
 

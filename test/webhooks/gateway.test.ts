@@ -284,7 +284,7 @@ test('withShipmentRefs: a label bought through the wrapped registry is found by 
   const io = { fetch: ((u: string, i?: RequestInit) => sim.app.request(new URL(u).pathname, i)) as typeof fetch, now: () => NOW, dataDir: '/tmp' };
   const carrier = registry.easypost.create({ ...partners['easypost-sim'], base_url: 'http://sim/v2' }, io) as CarrierAdapter;
   const ev = loadFixtures('events', 'valid').find(([n]) => n === 'shipment.requested')![1];
-  const r = await carrier.createShipment(ev, { idempotencyKey: 'k-refs', correlationId: 'c', signal: AbortSignal.timeout(2000), data: {} });
+  const r = await carrier.createShipment(ev, { idempotencyKey: 'k-refs', correlationId: 'c', signal: AbortSignal.timeout(2000), data: {}, inDoubt: false });
   const tracking = (r.milestones![0].payload as { tracking_number: string }).tracking_number;
   const queued: Milestone[] = [];
   const app = webhookRoutes({ partner: (id) => partners[id], store, refs, now: () => NOW, enqueueMilestones: async (ms) => { queued.push(...ms); } });

@@ -14,7 +14,7 @@ import { loadFixtures } from '../helpers/fixtures.ts';
 const CURRENT = 'whsec_' + Buffer.from('current publisher secret 32 byte').toString('base64');
 const NEXT = 'whsec_' + Buffer.from('next publisher secret, 32 bytes!').toString('base64');
 const m = Object.fromEntries(loadFixtures<Milestone>('milestones', 'valid'))['shipment.delivered'];
-const ctx = () => ({ idempotencyKey: 'k', correlationId: 'c', signal: AbortSignal.timeout(2000), data: {} });
+const ctx = () => ({ idempotencyKey: 'k', correlationId: 'c', signal: AbortSignal.timeout(2000), data: {}, inDoubt: false });
 
 function receiver(answer: (c: any) => Response | Promise<Response>) {
   const got: { headers: Record<string, string>; body: string }[] = [];

@@ -18,7 +18,31 @@ export interface CallContext {
   signal: AbortSignal;
   /** What earlier steps for this aggregate and partner returned (e.g. the partner's shipment id for a cancel). */
   data: PartnerData;
+  /**
+   * An earlier call of this step with this key may have acted without its answer reaching us (a
+   * crash mid-call, a lost response, a timeout). A `lookup-before-retry` step must then find our own
+   * reference at the partner first, adopt what is there and create only what is missing. The engine
+   * never calls an `unsafe` step in doubt (it goes to manual handling instead).
+   */
+  inDoubt: boolean;
 }
+
+/**
+ * How an effectful step stays exactly once in effect when a call may have acted without us hearing
+ * the answer. Only what the partner's public documentation promises counts: an undocumented header
+ * is not a key.
+ * - `partner-deduplicates`: the partner documents a key (or a unique reference it refuses twice) that makes a repeat harmless;
+ * - `lookup-before-retry`: the partner documents a lookup by our own reference; in doubt, the step finds and adopts what is there;
+ * - `unsafe`: neither; an interrupted call goes to `manual` with reason `may_have_applied`, never retried blindly.
+ */
+export type SafetyRule = 'partner-deduplicates' | 'lookup-before-retry' | 'unsafe';
+export interface StepSafety {
+  rule: SafetyRule;
+  /** The partner's public doc page the rule rests on (the key, the lookup, the duplicate error), or why the step is unsafe. */
+  doc: string;
+}
+/** The safety of each step an adapter performs, by the step's method name. */
+export type SafetyTable<A extends string> = Readonly<Record<A, StepSafety>>;
 
 /** What a successful call produced. */
 export interface StepResult {
@@ -54,6 +78,7 @@ export type BusinessReason = 'invalid_address' | 'unknown_sku' | 'allocation_con
 /** A warehouse (WMS or 3PL): executes orders, reports what it shipped and holds. */
 export interface WarehouseAdapter {
   readonly role: 'warehouse';
+  readonly safety: SafetyTable<'releaseOrder' | 'cancelOrder' | 'expectReturn'>;
   /** Sends an order for picking; resolves once the warehouse has it (idempotent by ctx.idempotencyKey or our order ref). */
   releaseOrder(event: EventOf<'order.released'>, ctx: CallContext): Promise<StepResult>;
   /** Cancels a released order; a partner that already shipped refuses permanently. */
@@ -67,19 +92,21 @@ export interface WarehouseAdapter {
 /** A carrier: buys labels, voids them, makes return labels. */
 export interface CarrierAdapter {
   readonly role: 'carrier';
-  /** Creates the shipment and buys its label; the result carries a `label.created` milestone. */
+  readonly safety: SafetyTable<'createShipment' | 'cancelShipment' | 'createReturnLabel'>;
+  /** Creates the shipment and buys one label per parcel; the result carries one `label.created` milestone per parcel. */
   createShipment(event: EventOf<'shipment.requested'>, ctx: CallContext): Promise<StepResult>;
   /** Voids/refunds the label bought for this shipment (ctx.data holds the partner's ids). */
   cancelShipment(event: EventOf<'shipment.cancelled'>, ctx: CallContext): Promise<StepResult>;
   /** Buys a return label; the result carries a `label.created` milestone for the return. */
   createReturnLabel(event: EventOf<'return.requested'>, ctx: CallContext): Promise<StepResult>;
-  /** For partners without idempotency keys: finds a shipment already created under our reference. */
+  /** Finds a shipment already created under our reference (void checks after a fallback; lookups in doubt). */
   findShipment?(shipmentRef: string, ctx: CallContext): Promise<StepResult | undefined>;
 }
 
 /** A visibility platform or customer notification channel: hears milestones. */
 export interface VisibilityAdapter {
   readonly role: 'visibility';
+  readonly safety: SafetyTable<'publishMilestone'>;
   /** Publishes one canonical milestone. */
   publishMilestone(milestone: Milestone, ctx: CallContext): Promise<StepResult>;
 }

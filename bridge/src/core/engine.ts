@@ -606,7 +606,7 @@ export function createEngine(options: EngineOptions): Engine {
     const call: CallScope = { requests: [] };
     try {
       const result = await gate.call((signal) => recordingCall(call, async () => {
-        const ctx: CallContext = { idempotencyKey: job.key, correlationId: job.event_id ?? job.subject, signal, data };
+        const ctx: CallContext = { idempotencyKey: job.key, correlationId: job.event_id ?? job.subject, signal, data, inDoubt: reconcile };
         if (reconcile && job.action === 'createShipment' && (adapter as CarrierAdapter).findShipment) {
           const found = await (adapter as CarrierAdapter).findShipment!((body as Event & { type: 'shipment.requested' }).payload.shipment_ref, ctx);
           if (found) {

@@ -9,6 +9,7 @@ function create(settings: PartnerSettings, io: AdapterIO): VisibilityAdapter {
   const slugMap = (settings.options.slug_map ?? {}) as Record<string, string>;
   return {
     role: 'visibility',
+    safety: { publishMilestone: { rule: 'unsafe', doc: 'not yet reviewed against https://www.aftership.com/docs/tracking' } },
     async publishMilestone(m, ctx) {
       // Only a new label is news to a tracking platform; it learns the rest from the carrier itself.
       if (m.type !== 'label.created') return {};

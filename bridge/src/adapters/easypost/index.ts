@@ -21,6 +21,7 @@ function create(settings: PartnerSettings, io: Parameters<AdapterFactory['create
 
   return {
     role: 'carrier',
+    safety: { createShipment: { rule: 'unsafe', doc: 'not yet reviewed against https://docs.easypost.com/docs/shipments' }, cancelShipment: { rule: 'unsafe', doc: 'not yet reviewed' }, createReturnLabel: { rule: 'unsafe', doc: 'not yet reviewed' } },
     async createShipment(event: EventOf<'shipment.requested'>, ctx: CallContext): Promise<StepResult> {
       const p = payloadOf(event);
       // An EasyPost Shipment has one parcel (several need the Orders API, not implemented): refuse rather than drop parcels.

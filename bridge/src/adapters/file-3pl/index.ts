@@ -23,6 +23,7 @@ function create(settings: PartnerSettings, io: AdapterIO): WarehouseAdapter {
 
   return {
     role: 'warehouse',
+    safety: { releaseOrder: { rule: 'unsafe', doc: 'not yet reviewed' }, cancelOrder: { rule: 'unsafe', doc: 'not yet reviewed' }, expectReturn: { rule: 'unsafe', doc: 'not yet reviewed' } },
     async releaseOrder(event, ctx) {
       const name = fileName('ORD', payloadOf(event).picking_ref, keyHash(ctx.idempotencyKey));
       const r = await files.put(name, orderCsv(event, opts));

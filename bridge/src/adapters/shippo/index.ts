@@ -32,6 +32,7 @@ function create(settings: PartnerSettings, io: AdapterIO): CarrierAdapter {
 
   return {
     role: 'carrier',
+    safety: { createShipment: { rule: 'unsafe', doc: 'not yet reviewed against https://docs.goshippo.com/docs/' }, cancelShipment: { rule: 'unsafe', doc: 'not yet reviewed' }, createReturnLabel: { rule: 'unsafe', doc: 'not yet reviewed' } },
     async createShipment(event: EventOf<'shipment.requested'>, ctx) {
       const p = payloadOf(event);
       const { t, rate } = await buyOnce(shipmentRequest(event), p.carrier.service, ctx);

@@ -32,6 +32,7 @@ function create(settings: PartnerSettings, io: AdapterIO): WarehouseAdapter {
   const client = new WmsClient(settings.base_url ?? 'https://api.shipbob.com/2.0', requireCredential(settings.credentials, 'api_token', settings.id), settings.credentials.channel_id ?? '1', io);
   return {
     role: 'warehouse',
+    safety: { releaseOrder: { rule: 'unsafe', doc: 'not yet reviewed' }, cancelOrder: { rule: 'unsafe', doc: 'not yet reviewed' }, expectReturn: { rule: 'unsafe', doc: 'not yet reviewed' } },
     async releaseOrder(event: EventOf<'order.released'>, ctx: CallContext): Promise<StepResult> {
       const ref = payloadOf(event).picking_ref;
       const order = await createOrFind(() => client.createOrder(orderRequest(event, o), ctx.correlationId, ctx.signal), () => client.findOrders(ref, ctx.signal));
