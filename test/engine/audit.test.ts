@@ -54,16 +54,19 @@ test('one retry then success: submission, the request built from the event, atte
   assert.equal(own.map((a) => [a.action, a.action === 'state' ? a.to : a.action === 'attempt' ? a.outcome : a.action === 'transformed' ? `${a.request!.method} ${a.request!.path.replace(/shp_\w+/, 'shp_*')}` : a.actor]), [
     ['submitted', 'odoo'],
     ['state', 'queued'],
+    ['attempt', 'started'],
     ['state', 'delivering'],
     ['transformed', 'POST /v2/shipments'],
     ['attempt', 'retryable'],
     ['state', 'retrying'],
+    ['attempt', 'started'],
     ['state', 'delivering'],
     ['transformed', 'POST /v2/shipments/shp_*/buy'],
     ['attempt', 'success'],
     ['state', 'delivered'],
   ]);
-  const [fail, ok] = own.filter((a) => a.action === 'attempt');
+  const [started, fail, , ok] = own.filter((a) => a.action === 'attempt');
+  assert.equal([started.call, started.key, started.partner], [1, `${e.id}:ep`, 'ep'], 'the attempt is on record before its request leaves');
   assert.equal([fail.partner, fail.step, fail.key, fail.call, fail.error_class, fail.status], ['ep', 'ep', `${e.id}:ep`, 1, 'technical', 500]);
   assert.match(fail.error!, /try again/);
   assert.equal([ok.call, ok.error_class, ok.requests!.map((r) => r.status)], [2, undefined, [201, 200]]);
@@ -74,7 +77,7 @@ test('one retry then success: submission, the request built from the event, atte
   const states = own.filter((a) => a.action === 'state');
   assert.equal(states.map((s) => s.from), [undefined, 'queued', 'delivering', 'retrying', 'delivering']);
   // The label milestone went to both visibility partners: their attempts are in the event's trail too.
-  assert.equal(all.filter((a) => a.action === 'attempt' && a.target !== e.id).map((a) => a.partner).sort(), ['as', 'notify']);
+  assert.equal(all.filter((a) => a.action === 'attempt' && a.outcome !== 'started' && a.target !== e.id).map((a) => a.partner).sort(), ['as', 'notify']);
 });
 
 test('no token, API key or signature ever lands in the audit, even when a partner echoes a key in its error', async () => {

@@ -1,4 +1,6 @@
 /** Delivery guarantees on an injected clock: routing, order, retries, breaker, limits, fallback. */
+import { fakeOdoo } from './fake-odoo.ts';
+import { createOdooClient } from '../../bridge/src/odoo/client.ts';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { backoffDelay, TokenBucket } from '../../bridge/src/core/policy.ts';
@@ -16,15 +18,52 @@ test('an order goes to the warehouse its route names, with a key derived from ev
   assert.is(h.engine.jobs().length, 0, 'finished jobs are removed');
 });
 
-test('an event no route matches is delivered with nothing to do, and says so', async () => {
-  const h = await harness();
+test('an event no route matches goes to manual handling, listed as a dead letter, told to Odoo, counted; replay without a route refuses, discard ends it', async () => {
+  const dead: string[] = [];
+  const odoo = fakeOdoo();
+  const client = createOdooClient({ url: 'http://odoo.test', db: 'lab', api_key: 'secret-key', login: 'bridge', timeout_ms: 200, transport: 'json2', fetch: odoo.fetch });
+  const h = await harness({ odoo: client, metrics: { deadLettered: (c: string, r?: string) => dead.push(`${c}/${r}`), eventDelivered() {}, firstPartnerRequest() {} } as any });
   const e = event('order.released', 'stock.picking:5', 1);
   (e.payload as any).warehouse = 'OTHER';
   await h.publish(e);
   const s = await h.store.get(e.id);
-  assert.is(s?.state, 'delivered');
-  assert.match(s?.last_error ?? '', /no partner is routed/);
+  assert.is(s?.state, 'manual');
+  assert.is(s?.error_class, 'business');
+  assert.match(s?.last_error ?? '', /no partner is routed for this order\.released \(warehouse OTHER[^)]*\): add a route/);
   assert.is(h.partner('wms').calls.length, 0);
+  const d = h.engine.deadLetters.get(e.id);
+  assert.is(d?.state, 'manual');
+  assert.is(d?.reason, 'unrouted');
+  assert.equal(d?.partners, []);
+  assert.equal(dead, ['business/unrouted']);
+  assert.equal([odoo.states.get(e.id)?.state, odoo.states.get(e.id)?.error_class], ['manual', 'business'], 'Odoo shows it (and makes a to-do)');
+  const refusal = await h.engine.deadLetters.replay(e.id, { actor: 'ops' }).then(() => undefined, (err) => err);
+  assert.is(refusal?.status, 409);
+  assert.match(refusal?.message ?? '', /still no route/);
+  assert.is(await h.state(e.id), 'manual', 'a refused replay changes nothing');
+  // A later event of the same aggregate waits behind it, as behind any event a person must handle.
+  const later = event('order.cancelled', 'stock.picking:5', 2);
+  await h.publish(later);
+  assert.is(await h.state(later.id), 'blocked');
+  await h.engine.deadLetters.discard(e.id, { actor: 'ops', note: 'nobody needs it' });
+  assert.is(await h.state(e.id), 'discarded');
+});
+
+test('an unrouted event is routed when a route exists at replay (after a configuration change and restart)', async () => {
+  const first = await harness();
+  const e = event('order.released', 'stock.picking:6', 1);
+  (e.payload as any).warehouse = 'OTHER';
+  await first.publish(e);
+  assert.is(await first.state(e.id), 'manual');
+  await first.engine.stop();
+  const cfg = testConfig();
+  cfg.routes.unshift({ ...cfg.routes.find((r) => r.events.includes('order.released'))!, when: { warehouse: ['OTHER'] } } as any);
+  const second = await harness({ store: first.store, config: cfg, clock: first.clock });
+  assert.is(await second.state(e.id), 'manual', 'still manual after the restart: a person decides');
+  await second.engine.deadLetters.replay(e.id, { actor: 'ops' });
+  await second.engine.runDue();
+  assert.is(await second.state(e.id), 'delivered');
+  assert.is(second.partner('wms').calls.length, 1);
 });
 
 test('per aggregate: a later event waits while an earlier one retries, then goes in sequence order', async () => {

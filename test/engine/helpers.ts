@@ -103,6 +103,11 @@ export function fakeRegistry(clock: FakeClock, options: { honoursKeys?: boolean;
       if (typeof b === 'object' && 'status' in b) throw new PartnerError('retryable', `HTTP ${b.status}`, { status: b.status });
       const seen = honoursKeys ? p.answers.get(ctx.idempotencyKey) : undefined;
       if (seen) return seen;
+      // A lookup-before-retry fake: in doubt, it finds what an earlier call created and adopts it.
+      if (rule(action) === 'lookup-before-retry' && ctx.inDoubt) {
+        const found = await find(settings.id, subject, ctx);
+        if (found) return found;
+      }
       p.effects.set(subject, (p.effects.get(subject) ?? 0) + 1);
       const answer = act(settings.id, action, body);
       if (honoursKeys) p.answers.set(ctx.idempotencyKey, answer);
@@ -111,6 +116,11 @@ export function fakeRegistry(clock: FakeClock, options: { honoursKeys?: boolean;
     } finally {
       p.inFlight -= 1;
     }
+  };
+  const find = async (partnerId: string, ref: string, ctx: CallContext): Promise<StepResult | undefined> => {
+    const p = get(partnerId);
+    p.calls.push({ action: 'findShipment', key: ctx.idempotencyKey, subject: ref, at: clock.ms(), data: ctx.data });
+    return p.effects.get(ctx.correlationId) ? { data: { shipment_id: `${partnerId}-found`, ref } } : undefined;
   };
   const act = (partnerId: string, action: string, body: Event | Milestone): StepResult => {
     const subject = body.id;
@@ -139,14 +149,7 @@ export function fakeRegistry(clock: FakeClock, options: { honoursKeys?: boolean;
     create: (s) => ({
       role: 'carrier', safety: safety('createShipment', 'cancelShipment', 'createReturnLabel'), createShipment: handler(s, 'createShipment') as any, cancelShipment: handler(s, 'cancelShipment') as any,
       createReturnLabel: handler(s, 'createReturnLabel') as any,
-      ...(options.withFind && {
-        findShipment: async (ref: string, ctx: CallContext) => {
-          const p = get(s.id);
-          p.calls.push({ action: 'findShipment', key: ctx.idempotencyKey, subject: ref, at: clock.ms(), data: ctx.data });
-          const eventId = ctx.correlationId;
-          return p.effects.get(eventId) ? { data: { shipment_id: `${s.id}-found`, ref } } : undefined;
-        },
-      }),
+      ...(options.withFind && { findShipment: (ref: string, ctx: CallContext) => find(s.id, ref, ctx) }),
     }),
   };
   const visibility: AdapterFactory = { role: 'visibility', create: (s) => ({ role: 'visibility', safety: safety('publishMilestone'), publishMilestone: handler(s, 'publishMilestone') as any }) };

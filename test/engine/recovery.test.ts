@@ -112,16 +112,29 @@ test('crash mid-call, partner honours keys: resumed on start with the same key, 
   assert.is((await writtenJobs(real)).length, 0);
 });
 
-test('crash mid-call, partner without keys: findShipment reconciles instead of buying a second label', async () => {
+test('crash mid-call, a lookup-before-retry step: the resumed call looks up our reference and adopts the label instead of buying a second', async () => {
   const { e, partner, real } = await crashMidCall({ keys: false, withFind: true, type: 'shipment.requested' });
-  assert.equal(partner.calls.map((c) => c.action), ['createShipment', 'findShipment']);
+  assert.equal(partner.calls.map((c) => c.action), ['createShipment', 'createShipment', 'findShipment']);
   assert.is(partner.effects.get(e.id), 1);
   assert.is((await real.get(e.id))?.state, 'delivered');
 });
 
-test('the failing control: without keys and without findShipment the partner acts twice (why reconcile exists)', async () => {
-  const { e, partner } = await crashMidCall({ keys: false, withFind: false, type: 'shipment.requested' });
-  assert.is(partner.effects.get(e.id), 2);
+test('crash mid-call, an unsafe step (no key, no lookup): manual with may_have_applied, never called again; the interrupted call is audited', async () => {
+  const { e, partner, real, second } = await crashMidCall({ keys: false, withFind: false, type: 'shipment.requested' });
+  assert.is(partner.effects.get(e.id), 1);
+  assert.is(partner.calls.length, 1, 'not called blindly again');
+  const s = await real.get(e.id);
+  assert.is(s?.state, 'manual');
+  assert.match(s?.last_error ?? '', /may have acted.*check the partner/);
+  assert.is(second.deadLetters.get(e.id)?.reason, 'may_have_applied');
+  const attempts = (await second.audit({ event_id: e.id })).filter((a) => a.action === 'attempt').map((a) => [a.call, a.outcome]);
+  assert.equal(attempts, [[1, 'started'], [1, 'interrupted']]);
+  // The operator checked the partner: it did not act. A replay calls once more.
+  partner.script = [];
+  await second.deadLetters.replay(e.id, { actor: 'ops' });
+  await second.runDue();
+  assert.is((await real.get(e.id))?.state, 'delivered');
+  assert.is(partner.effects.get(e.id), 2, 'the replay is the operator\'s decision');
 });
 
 test('an answer stored but not yet applied (crash in between) is applied on start, without calling again', async () => {

@@ -176,6 +176,27 @@ test('Standard Webhooks partner: replayed id is a duplicate, stale and future ti
   assert.is((await post(app2, 'wms-sim', w.body, h)).status, 200);
 });
 
+test('the same fact re-sent under a new webhook-id is a duplicate: neither queued nor notified again; a new fact in the same shape is', async () => {
+  const { app, queued, refs } = setup();
+  await refs.remember([label('9400TEST9')]);
+  const [w] = epSim().trackerEvents('9400TEST9', ['in_transit']);
+  assert.is((await post(app, 'easypost-sim', w.body, w.headers)).status, 200);
+  assert.is(queued.length, 1);
+  // The partner sends the same tracker event again under a fresh delivery id (a second subscription, a resend).
+  const body = JSON.parse(w.body);
+  body.id = 'evt_resent_under_a_new_id';
+  const resent = JSON.stringify(body);
+  const again = await post(app, 'easypost-sim', resent, { 'x-hmac-signature': signEasyPost(EP_SECRET, resent) });
+  assert.is(again.status, 200);
+  const answer = (await again.json()) as { duplicate?: boolean; reason?: string };
+  assert.ok(answer.duplicate, 'answered as a duplicate');
+  assert.match(answer.reason ?? '', /same facts/);
+  assert.is(queued.length, 1, 'not queued (so not applied in Odoo nor published) again');
+  const [later] = epSim().trackerEvents('9400TEST9', ['delivered']);
+  assert.is((await post(app, 'easypost-sim', later.body, later.headers)).status, 200);
+  assert.equal(queued.map((m) => m.type).slice(1, 2), ['shipment.delivered'], 'a new fact still goes through');
+});
+
 test('statuses only move forward: an older milestone is queued (recorded) but reported stale', async () => {
   const { app, queued, refs } = setup();
   await refs.remember([label('9400TEST4')]);

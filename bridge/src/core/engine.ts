@@ -23,7 +23,7 @@
 import type { Event, EventOf, Milestone } from '../../../shared/src/index.ts';
 import { checkEvent, checkMilestone } from '../../../shared/src/index.ts';
 import {
-  PartnerError, type AdapterFactory, type AdapterIO, type CallContext, type CarrierAdapter, type PartnerAdapter, type StepResult,
+  PartnerError, type AdapterFactory, type AdapterIO, type CallContext, type CarrierAdapter, type PartnerAdapter, type StepResult, type StepSafety,
   type VisibilityAdapter, type WarehouseAdapter,
 } from '../adapters/types.ts';
 import type { Config, ResolvedPartner } from '../config/load.ts';
@@ -44,7 +44,7 @@ import { createHeadroom } from './headroom.ts';
 import { LABELS, refOf, voidCheckJob, voidLeftover, voidSubject } from './void-check.ts';
 import { AGGREGATES, AUDIT, JOBS, OPERATOR_ACTIONS, type AggregateRow, type AuditEntry, type Job, type JobReason } from './jobs.ts';
 import { backoffDelay, CircuitOpenError, createPartnerGate, type PartnerGate, type ResolvedLimits } from './policy.ts';
-import { ownershipRefusal, planSteps, UNDOES, visibilityPartners, workflowOfEvent, workflowOfMilestone, type Action } from './routing.ts';
+import { ownershipRefusal, planSteps, routingAttributes, UNDOES, visibilityPartners, workflowOfEvent, workflowOfMilestone, type Action } from './routing.ts';
 
 export type { DeadLetter, DeadLetterFilter } from './dead-letter-view.ts';
 
@@ -174,6 +174,11 @@ function defaults(io: Partial<EngineIO>): EngineIO {
 }
 
 /** Resolves a partner's limits with their defaults (the schema fills them; this keeps tests' hand-made configs honest). */
+/** How a step of this adapter stays exactly once (undefined: not an effectful step, e.g. a void check's lookup). */
+function safetyOf(adapter: PartnerAdapter, action: Job['action']): StepSafety | undefined {
+  return (adapter.safety as Record<string, StepSafety>)[action];
+}
+
 function limitsOf(p: ResolvedPartner): ResolvedLimits {
   const l = p.limits ?? ({} as ResolvedPartner['limits']);
   return {
@@ -403,13 +408,17 @@ export function createEngine(options: EngineOptions): Engine {
   async function admit(events: Event[]) {
     const durable: Job[] = [];
     const touched = new Set<string>();
-    const unrouted: Event[] = [];
     const loaded = await aggs.load(events.map((e) => e.aggregate));
     const now = nowMs();
     for (const event of events) {
       const plan = planSteps(config, event);
       if (!plan.steps.length) {
-        if (!bySubject.has(event.id)) unrouted.push(event);
+        if (!bySubject.has(event.id)) {
+          const job = unroutedJob(event, now);
+          index(job);
+          touched.add(job.group);
+          durable.push(job);
+        }
         continue;
       }
       const wf = config.workflows[workflowOfEvent(event.type)];
@@ -438,13 +447,20 @@ export function createEngine(options: EngineOptions): Engine {
     }
     for (const key of loaded.keys()) if (!aggJobs.has(key)) aggs.evict(key);
     if (durable.length) await persist(durable);
-    for (const e of unrouted) {
-      logger.warn({ event_id: e.id, type: e.type, aggregate: e.aggregate }, 'no route matches this event: nothing to deliver');
-      await writeStatus(e.id, { state: 'delivered', attempts: 0, last_error: 'no partner is routed for this event' });
-      lastStatus.delete(e.id);
-    }
     for (const g of touched) await refreshGroup(g);
     pump();
+  }
+
+  /** An event no rule routes: nobody heard of it, so a person decides (add a route and replay, or discard). */
+  function unroutedJob(event: Event, now: number): Job {
+    const job: Job = {
+      id: `${event.id}/route`, kind: 'event', subject: event.id, event_id: event.id, type: event.type, aggregate: event.aggregate, group: event.aggregate,
+      seq: event.sequence, step: 'route', action: 'route', candidates: [], candidate: 0, key: `${event.id}:route`, attempts: 0, max_attempts: 0, calls: 0,
+      run_at: iso(now), state: 'manual', in_doubt: false, replays: 0, rekeys: 0, created_at: iso(now), updated_at: iso(now),
+    };
+    const attrs = Object.entries(routingAttributes(event)).filter(([, v]) => v !== undefined).map(([k, v]) => `${k} ${v}`).join(', ');
+    giveUp(job, 'manual', 'business', 'unrouted', `no partner is routed for this ${event.type}${attrs ? ` (${attrs})` : ''}: add a route for it to the bridge configuration and replay, or discard it if no partner needs it`);
+    return job;
   }
 
   // ---------------------------------------------------------------- scheduling
@@ -536,6 +552,7 @@ export function createEngine(options: EngineOptions): Engine {
       case 'createReturnLabel': return (adapter as CarrierAdapter).createReturnLabel(body as any, ctx);
       case 'publishMilestone': return (adapter as VisibilityAdapter).publishMilestone(body as Milestone, ctx);
       case 'voidCheck': return voidLeftover(adapter as CarrierAdapter, job, body as Event, ctx);
+      case 'route': throw new Error('an unrouted event has no partner to call (replay routes it again)');
       default: {
         const never: never = a;
         throw new Error(`unknown action ${never}`);
@@ -595,25 +612,23 @@ export function createEngine(options: EngineOptions): Engine {
       return refreshGroup(job.group);
     }
     const reconcile = job.in_doubt;
+    if (reconcile && safetyOf(adapter, job.action)?.rule === 'unsafe') return interruptedUnsafe(job, partnerId);
     if (metrics && job.kind === 'event' && job.calls === 0 && (body as Event).occurred_at) metrics.firstPartnerRequest(body as Event, io.now());
     job.state = 'running';
     job.calls += 1;
     job.in_doubt = true;
-    await persist([job]);
+    // The attempt is durable, in the jobs log and the audit, before the request leaves: a crash
+    // during the call leaves a running job (reconciled on start) and a `started` audit entry.
+    await Promise.all([persist([job]), audit.record([attemptStarted(job, partnerId)])]);
     if (job.kind === 'event') await refreshGroup(job.group);
     const data = agg?.data[partnerId] ?? {};
     const began = nowMs();
     const call: CallScope = { requests: [] };
     try {
       const result = await gate.call((signal) => recordingCall(call, async () => {
+        // In doubt, a lookup-before-retry step finds and adopts what the partner has; a
+        // partner-deduplicates step sends the same key again (an unsafe one never gets here).
         const ctx: CallContext = { idempotencyKey: job.key, correlationId: job.event_id ?? job.subject, signal, data, inDoubt: reconcile };
-        if (reconcile && job.action === 'createShipment' && (adapter as CarrierAdapter).findShipment) {
-          const found = await (adapter as CarrierAdapter).findShipment!((body as Event & { type: 'shipment.requested' }).payload.shipment_ref, ctx);
-          if (found) {
-            logger.info({ event_id: job.event_id, partner: partnerId }, 'reconciled: the partner already had this shipment, not creating it again');
-            return found;
-          }
-        }
         return invoke(adapter, job, body, ctx);
       }));
       metrics?.partnerCall(partnerId, 'success', (nowMs() - began) / 1000, 'none');
@@ -638,6 +653,23 @@ export function createEngine(options: EngineOptions): Engine {
     let seen = transformed.get(job.id);
     if (!seen) transformed.set(job.id, (seen = new Set()));
     void audit.record(attemptEntries({ job, partnerId, call, ms, outcome, error: e, secrets, seen, at: iso() }));
+  }
+
+  function attemptStarted(job: Job, partnerId: string, outcome: 'started' | 'interrupted' = 'started'): AuditEntry {
+    return {
+      id: crypto.randomUUID(), at: iso(), actor: 'bridge', action: 'attempt', target: job.subject, ...(job.event_id && { event_id: job.event_id }),
+      partner: partnerId, step: job.step, key: job.key, call: job.calls, outcome, ...(job.in_doubt && outcome === 'started' && { note: 'in doubt: an earlier call may have acted' }),
+    };
+  }
+
+  /** An unsafe step whose last call may have acted: a person checks the partner; never called blindly again. */
+  async function interruptedUnsafe(job: Job, partnerId: string) {
+    const safety = safetyOf(adapters.get(partnerId)!, job.action)!;
+    giveUp(job, 'manual', 'technical', 'may_have_applied', `${partnerId}: call ${job.calls} of ${job.action} (key ${job.key}) may have acted without its answer reaching the bridge, `
+      + `and ${partnerId} documents no key or lookup that makes a retry safe (${safety.doc}): check the partner; if it acted, discard this entry; if not, replay it`);
+    await persist([job]);
+    // The state change (with this message) is audited by refreshGroup.
+    await refreshGroup(job.group);
   }
 
   async function succeed(job: Job, partnerId: string, result: StepResult) {
@@ -862,7 +894,7 @@ export function createEngine(options: EngineOptions): Engine {
     if (f.kind === 'event') for (const j of byGroup.get(f.group) ?? []) if (j.seq > f.seq && j.kind === 'event') blocking.add(j.subject);
     return {
       id: subject, kind: f.kind, state: f.state as 'dead' | 'manual', type: f.type, aggregate: f.aggregate, event_id: f.event_id,
-      error_class: f.error_class ?? 'technical', reason: f.reason, last_error: f.last_error ?? '', partners: failed.map(partnerOf),
+      error_class: f.error_class ?? 'technical', reason: f.reason, last_error: f.last_error ?? '', partners: failed.map(partnerOf).filter((p) => p !== undefined),
       attempts: js.reduce((n, j) => n + j.calls, 0), keys: failed.map((j) => j.key), dead_at: f.dead_at ?? f.updated_at,
       replays: f.replays, blocking: [...blocking],
     };
@@ -924,6 +956,7 @@ export function createEngine(options: EngineOptions): Engine {
       before = body.payload;
       after = checked.value.payload;
     }
+    if (failed[0].action === 'route') return replayUnrouted(failed[0], opts);
     const gone = failed.map((j) => j.candidates[0]).find((p) => !adapters.has(p));
     if (gone) throw new ApiError(409, 'partner_not_configured', `partner ${gone} is not in the configuration: add it back before replaying, or discard`);
     const keysBefore = failed.map((j) => j.key);
@@ -934,15 +967,17 @@ export function createEngine(options: EngineOptions): Engine {
       j.run_at = iso();
       j.last_error = undefined;
       j.error_class = undefined;
-      j.reason = undefined;
       j.dead_at = undefined;
       j.replays += 1;
+      // Replaying an interrupted unsafe call is the operator's word that the partner did not act.
+      if (j.reason === 'may_have_applied') j.in_doubt = false;
       if (opts.new_key) {
         j.rekeys += 1;
         j.key = `${j.subject.split('~')[0]}:${j.step}:r${j.rekeys}`;
         // A new key is a new request: nothing to reconcile against the old one.
         j.in_doubt = false;
       }
+      j.reason = undefined;
       if (after !== undefined) j.payload = after;
     }
     await persist(failed);
@@ -954,6 +989,23 @@ export function createEngine(options: EngineOptions): Engine {
     await refreshGroup(failed[0].group);
     pump();
     return view(id) ?? { id, state: failed[0].kind === 'event' ? eventStatus(id).state : 'pending' };
+  }
+
+  /** Routes an unrouted event again (after a configuration change and restart); still no route: says so and changes nothing. */
+  async function replayUnrouted(job: Job, opts: ReplayOptions) {
+    const stored = await store.get(job.event_id!);
+    if (!stored) throw new ApiError(409, 'event_gone', `the stored event ${job.event_id} is gone (pruned?): discard this entry`);
+    if (opts.payload !== undefined) throw new ApiError(400, 'not_editable', 'an unrouted event is routed as Odoo sent it: fix the routing, or fix the document in Odoo and send it again');
+    const event = stored.event;
+    if (!planSteps(config, event).steps.length) {
+      throw new ApiError(409, 'still_unrouted', `still no route matches ${job.subject} (${job.type}): add a route to the bridge configuration, restart, then replay; or discard`);
+    }
+    unindex(job);
+    await jobsLog.delete([job.id]);
+    await audit.record([{ id: crypto.randomUUID(), at: iso(), actor: opts.actor, action: 'replay', target: job.subject, event_id: job.event_id, note: 'routed again' }]);
+    logger.info({ subject: job.subject, actor: opts.actor }, 'unrouted event routed again');
+    await admit([event]);
+    return view(job.subject) ?? { id: job.subject, state: eventStatus(job.subject).state };
   }
 
   async function discard(id: string, opts: { actor: string; note?: string }) {
@@ -999,10 +1051,12 @@ export function createEngine(options: EngineOptions): Engine {
     for (const [key, row] of loaded) aggs.pin(key, row);
     await prune();
     const resumed: Job[] = [];
+    const interrupted: AuditEntry[] = [];
     for (const j of rows) {
       if (j.kind === 'publish') publishSeq = Math.max(publishSeq, j.seq);
       if (j.state === 'running') {
-        // The process died during this call: the partner may have acted. Same key, reconcile first.
+        // The process died during this call: the partner may have acted. Its step's rule decides the next call.
+        interrupted.push(attemptStarted(j, partnerOf(j), 'interrupted'));
         j.state = 'pending';
         j.in_doubt = true;
         j.run_at = iso();
@@ -1017,7 +1071,7 @@ export function createEngine(options: EngineOptions): Engine {
     }
     if (resumed.length) {
       logger.warn({ jobs: resumed.length }, 'resuming partner calls interrupted by a stop or crash');
-      await persist(resumed);
+      await Promise.all([persist(resumed), audit.record(interrupted)]);
     }
     // Plan again what the engine held (fresh steps are not written), before anything settles;
     // events still `received` wait for their turn in the window.

@@ -14,7 +14,11 @@ export const AUDIT = 'audit';
 
 export type JobState = 'pending' | 'running' | 'done' | 'dead' | 'manual' | 'discarded';
 /** Why a job needs a person, beyond the partner's own business reasons. */
-export type JobReason = BusinessReason | 'attempts_exhausted' | 'no_carrier_available' | 'out_of_order' | 'voidable_label';
+export type JobReason = BusinessReason | 'attempts_exhausted' | 'no_carrier_available' | 'out_of_order' | 'voidable_label'
+  /** An interrupted call of an `unsafe` step: the partner may have acted and cannot be asked. */
+  | 'may_have_applied'
+  /** No routing rule matches the event: nobody was told. */
+  | 'unrouted';
 
 /**
  * One partner call to make: a step of an event (an order to a warehouse, a shipment to a carrier)
@@ -42,7 +46,8 @@ export interface Job {
   seq: number;
   /** The step's stable name within its subject (the routed partner id); part of `key`. */
   step: string;
-  action: Action | 'publishMilestone' | 'voidCheck';
+  /** `route`: a placeholder for an event no rule routes (manual, no partner). */
+  action: Action | 'publishMilestone' | 'voidCheck' | 'route';
   /** Partners to try in order (the routed one, then configured fallbacks); `candidate` indexes the current one. */
   candidates: string[];
   candidate: number;
@@ -62,7 +67,7 @@ export interface Job {
   /** technical: transient failures exhausted; business: the partner refused and a person must fix the data. */
   error_class?: 'technical' | 'business';
   reason?: JobReason;
-  /** A call may have reached the partner without its answer being recorded: reconcile (findShipment) before acting again. */
+  /** A call may have reached the partner without its answer being recorded: the step's safety rule decides the next call (adapters/types.ts StepSafety). */
   in_doubt: boolean;
   /** The partner's answer, stored as soon as it arrived (never asked for twice). */
   result?: StepResult;
@@ -128,7 +133,11 @@ export interface AuditEntry {
   key?: string;
   /** attempt: which call of the step this was (1 = first). */
   call?: number;
-  outcome?: 'success' | 'retryable' | 'permanent' | 'timeout' | 'circuit_open';
+  /**
+   * attempt: `started` is written durably before the request leaves; the call's outcome follows;
+   * `interrupted` is recorded on the next start for a call whose process died during it.
+   */
+  outcome?: 'started' | 'interrupted' | 'success' | 'retryable' | 'permanent' | 'timeout' | 'circuit_open';
   error_class?: 'technical' | 'business';
   /** HTTP status of the partner's answer, when it answered. */
   status?: number;

@@ -3,6 +3,10 @@
  * delivery id over its retry span, mapping to canonical milestones, forward-only shipment
  * status, and hand-over to the write-back queue. Plain functions; routes/webhooks.ts is the HTTP skin.
  *
+ * A partner may send the same fact again under a new delivery id (a re-sent tracker event, a
+ * second subscription): facts are also remembered by their content key (aggregate, shipment,
+ * status, time), so a repeat is answered as a duplicate and neither applied nor notified again.
+ *
  * Order matters for "nothing accepted is lost": a delivery is marked as received only after
  * `enqueueMilestones` resolved; if it throws, the sender gets 503 and retries.
  */
@@ -100,6 +104,20 @@ export async function readCapped(req: Request, max: number): Promise<Buffer | un
   return Buffer.concat(chunks);
 }
 
+/**
+ * The content key of a fact: who said it, about which shipment (or SKU), what, and when it
+ * happened. Not the milestone id (mappers may derive it from the delivery id) nor free text.
+ */
+export function factKey(partnerId: string, m: Milestone): string {
+  const p = m.payload as { shipment_ref?: string; picking_ref?: string; tracking_number?: string; sku?: string; warehouse?: string; invoice_ref?: string };
+  const subject = p.shipment_ref ?? p.picking_ref ?? p.tracking_number ?? (p.sku !== undefined ? `${p.warehouse}/${p.sku}` : undefined);
+  // Without a subject the whole payload is the fact.
+  const what = subject ?? JSON.stringify(m.payload);
+  const parcel = (m.payload as { parcel?: { index: number } }).parcel?.index ?? '';
+  const digest = createHash('sha256').update([m.aggregate, m.type, what, p.invoice_ref ?? '', parcel, Date.parse(m.occurred_at)].join('|')).digest('base64url').slice(0, 32);
+  return `${partnerId}:fact:${digest}`;
+}
+
 export function createGateway(deps: GatewayDeps) {
   const now = deps.now ?? (() => new Date());
   const max = deps.maxBodyBytes ?? DEFAULT_MAX_BODY;
@@ -137,6 +155,19 @@ export function createGateway(deps: GatewayDeps) {
     const refRows = deps.store.collection<{ id: string; at: string }>(SHIPMENT_REFS_COLLECTION);
     const oldRefs = refRows.all().filter((r) => Date.parse(r.at) < shipmentCutoff).map((r) => r.id);
     if (oldRefs.length) await refRows.delete(oldRefs);
+  }
+
+  /** The milestones whose facts were not received before (nor earlier in the same list), with their keys. */
+  function freshFacts(partnerId: string, milestones: Milestone[]): { fresh: Milestone[]; keys: string[] } {
+    const keys = new Set<string>();
+    const fresh: Milestone[] = [];
+    for (const m of milestones) {
+      const k = factKey(partnerId, m);
+      if (keys.has(k) || receipts.get(k)) continue;
+      keys.add(k);
+      fresh.push(m);
+    }
+    return { fresh, keys: [...keys] };
   }
 
   /** Forward-only status per shipment; answers the ids of milestones that arrived too late to move it. */
@@ -178,8 +209,10 @@ export function createGateway(deps: GatewayDeps) {
         continue;
       }
       if (milestones.some((m) => !checkMilestone(m).ok)) continue;
-      await advance(milestones);
-      if (milestones.length) await deps.enqueueMilestones(milestones, { partner: row.partner });
+      const { fresh, keys } = freshFacts(row.partner, milestones);
+      await advance(fresh);
+      if (fresh.length) await deps.enqueueMilestones(fresh, { partner: row.partner });
+      if (keys.length) await receipts.put(keys.map((id) => ({ id, at: at.toISOString() })));
       await parked.delete([row.id]);
       released++;
       log('info', 'parked webhook released', { partner: row.partner, delivery_id: row.delivery_id, milestones: milestones.length });
@@ -239,20 +272,26 @@ export function createGateway(deps: GatewayDeps) {
           const r = checkMilestone(m);
           if (!r.ok) return { status: 400, body: { error: r.problem.message, path: `milestones[${i}].${r.problem.path}` } };
         }
-        const stale = await advance(milestones);
+        const { fresh, keys } = freshFacts(partnerId, milestones);
+        if (milestones.length && !fresh.length) {
+          await receipts.put([{ id: key, at: at.toISOString() }]);
+          log('info', 'webhook repeats facts already received under another delivery id', { partner: partnerId, delivery_id: deliveryId });
+          return { status: 200, body: { duplicate: true, delivery_id: deliveryId, reason: 'the same facts were already received' } };
+        }
+        const stale = await advance(fresh);
         let refused: { id?: string; reason: string }[] = [];
-        if (milestones.length) {
-          const r = await deps.enqueueMilestones(milestones, { partner: partnerId });
+        if (fresh.length) {
+          const r = await deps.enqueueMilestones(fresh, { partner: partnerId });
           refused = (r && Array.isArray(r.refused)) ? r.refused : [];
           if (refused.length) log('warn', 'webhook milestones refused by the engine', { partner: partnerId, refused });
-          await refs.remember(milestones);
+          await refs.remember(fresh);
         }
-        await receipts.put([{ id: key, at: at.toISOString() }]);
+        await receipts.put([{ id: key, at: at.toISOString() }, ...keys.map((id) => ({ id, at: at.toISOString() }))]);
         void prune(at).catch(() => undefined);
         if (parked.all().length) void unpark().catch((e) => log('warn', 'releasing parked webhooks failed', { error: (e as Error)?.message }));
         return {
           status: 200,
-          body: { accepted: milestones.length - refused.length, delivery_id: deliveryId, ...(stale.length ? { stale } : {}), ...(refused.length ? { refused: refused.length } : {}) },
+          body: { accepted: fresh.length - refused.length, delivery_id: deliveryId, ...(fresh.length < milestones.length ? { repeated: milestones.length - fresh.length } : {}), ...(stale.length ? { stale } : {}), ...(refused.length ? { refused: refused.length } : {}) },
         };
       } finally {
         inFlight.delete(key);
