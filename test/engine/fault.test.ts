@@ -17,7 +17,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { build } from 'esbuild';
+import { bundleFaultChild } from '../helpers/crash-storm.ts';
 import { Hono } from 'hono';
 import { serve } from '@hono/node-server';
 import { createEasyPostSim } from '../../bridge/src/simulators/easypost/app.ts';
@@ -31,20 +31,6 @@ import type { Event } from '../../shared/src/index.ts';
 import { fakeOdoo } from './fake-odoo.ts';
 import { event } from './helpers.ts';
 
-const CHILD = join(import.meta.dirname, 'fault-child.ts');
-
-/** The child bundled once (esbuild, ~70 ms) so each of the ~20 restarts costs a plain node start. */
-async function bundleChild(dir: string): Promise<string> {
-  const outfile = join(dir, 'fault-child.mjs');
-  await build({
-    entryPoints: [CHILD], bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile, logLevel: 'error',
-    // pg's optional native binding is only loaded on request; the bridge never asks for it.
-    external: ['pg-native'],
-    // CommonJS dependencies in an ESM bundle need a require.
-    banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
-  });
-  return outfile;
-}
 const KILLS = 20;
 
 /** Where the child keeps its events and state: `env` for the child, and the store to check afterwards. */
@@ -121,7 +107,7 @@ async function faultScenario(backing: Backing): Promise<string> {
   const eventsPath = join(dir, 'events.json');
   writeFileSync(eventsPath, JSON.stringify(events));
 
-  const bundle = await bundleChild(dir);
+  const bundle = await bundleFaultChild(dir);
   const start = () => {
     const c = spawn(process.execPath, [bundle, join(dir, 'data'), configPath, eventsPath], {
       env: { ...process.env, EP_KEY: 'ep-test-key', ODOO_KEY: 'odoo-test-key', ...backing.env }, stdio: ['ignore', 'pipe', 'inherit'],

@@ -1059,7 +1059,10 @@ export function createEngine(options: EngineOptions): Engine {
         interrupted.push(attemptStarted(j, partnerOf(j), 'interrupted'));
         j.state = 'pending';
         j.in_doubt = true;
-        j.run_at = iso();
+        // Not before the call's own timeout has passed since it left: a request the partner is still
+        // working on would be missed by a lookup, or answered as in progress.
+        const timeout = gates.get(partnerOf(j))?.limits.timeout_ms ?? 0;
+        j.run_at = iso(Math.max(nowMs(), Date.parse(j.updated_at) + timeout));
         resumed.push(j);
       }
       index(j);
