@@ -107,10 +107,13 @@ export function compileCheck(schema: v.GenericSchema): (input: unknown) => boole
       case 'min_length': return `${x}.length >= ${Number(r)}`;
       case 'max_length': return `${x}.length <= ${Number(r)}`;
       case 'min_value': return typeof r === 'number' ? `${x} >= ${r}` : `${x} >= ${constant(r)}`;
+      case 'max_value': return typeof r === 'number' ? `${x} <= ${r}` : `${x} <= ${constant(r)}`;
+      case 'safe_integer': return `Number.isSafeInteger(${x})`;
       case 'gt_value': return typeof r === 'number' ? `${x} > ${r}` : `${x} > ${constant(r)}`;
       case 'integer': return `Number.isInteger(${x})`;
       case 'finite': return `Number.isFinite(${x})`;
       case 'regex': case 'uuid': case 'email': case 'iso_timestamp': case 'iso_date': return `${constant(r)}.test(${x})`;
+      case 'check': return `${constant(r)}(${x})`;
       // Any other validation runs as valibot runs it: exact, a little slower.
       default: return `!${constant(a)}['~run']({ typed: true, value: ${x} }, {}).issues`;
     }

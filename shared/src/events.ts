@@ -1,7 +1,7 @@
 /** Outbound business events (Odoo -> bridge -> partners), schema version 1. */
 import * as v from 'valibot';
 import {
-  Address, CarrierService, Contact, CustomerRef, Fulfilment, IsoDate, Line, Money, Parcel, Ref, Timestamp, Uuid, WarehouseCode,
+  Address, CarrierService, Contact, CustomerRef, Fulfilment, IsoDate, Line, Money, Parcel, Ref, SafeInteger, Timestamp, Uuid, WarehouseCode,
 } from './values.ts';
 
 const Lines = v.pipe(v.array(Line), v.minLength(1, 'at least one line is required'));
@@ -75,7 +75,7 @@ export const EventSource = v.strictObject({
   system: v.literal('odoo', 'source.system must be "odoo"'),
   db: v.pipe(v.string(), v.minLength(1, 'source.db must not be empty')),
   model: v.pipe(v.string(), v.regex(/^[a-z0-9_]+(\.[a-z0-9_]+)+$/, 'source.model must be an Odoo model name such as "stock.picking"')),
-  res_id: v.pipe(v.number(), v.integer('must be an integer'), v.minValue(1, 'must be a record id >= 1')),
+  res_id: v.pipe(SafeInteger('res_id'), v.minValue(1, 'must be a record id >= 1')),
 });
 /** The key events are ordered by, e.g. "stock.picking:17". */
 export const AggregateKey = v.pipe(v.string(), v.regex(/^[a-z0-9_.]+:[A-Za-z0-9_./-]+$/, 'aggregate must look like "stock.picking:17"'));
@@ -88,7 +88,7 @@ function envelope<T extends EventType, P extends v.GenericSchema>(type: T, paylo
     occurred_at: Timestamp,
     source: EventSource,
     aggregate: AggregateKey,
-    sequence: v.pipe(v.number(), v.integer('sequence must be an integer'), v.minValue(1, 'sequence must be >= 1')),
+    sequence: v.pipe(SafeInteger('sequence'), v.minValue(1, 'sequence must be >= 1')),
     payload,
   });
 }

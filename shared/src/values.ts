@@ -11,14 +11,42 @@ export const WarehouseCode = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.-]{1,32}$/
 export const CountryCode = v.pipe(v.string(), v.regex(/^[A-Z]{2}$/, 'country must be an ISO 3166-1 alpha-2 code such as "BE"'));
 /** ISO 4217 currency code. */
 export const CurrencyCode = v.pipe(v.string(), v.regex(/^[A-Z]{3}$/, 'currency must be an ISO 4217 code such as "EUR"'));
-/** RFC 3339 date-time with an offset or Z. */
-export const Timestamp = v.pipe(v.string(), v.isoTimestamp('must be an RFC 3339 date-time such as 2026-11-26T10:00:00Z'));
-/** RFC 3339 full date. */
-export const IsoDate = v.pipe(v.string(), v.isoDate('must be a date such as 2026-11-26'));
+/** Whether year-month-day names a day of the calendar (2025-02-30, 2026-02-29 and 04-31 do not). */
+function isCalendarDay(y: number, m: number, d: number): boolean {
+  const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+  const days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][m - 1];
+  return days !== undefined && d >= 1 && d <= days;
+}
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T([01]\d|2[0-3]):([0-5]\d):([0-5]\d)(?:\.\d{1,9})?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)$/;
+const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+/** Whether a string matched by `re` (year, month, day first) is a real calendar day. */
+const onCalendar = (re: RegExp) => (s: string) => {
+  const m = re.exec(s);
+  return !!m && isCalendarDay(Number(m[1]), Number(m[2]), Number(m[3]));
+};
+/** RFC 3339 date-time with an offset (`+01:00`, with its colon) or Z, on a real calendar day. */
+export const Timestamp = v.pipe(
+  v.string(),
+  v.regex(RFC3339, 'must be an RFC 3339 date-time such as 2026-11-26T10:00:00Z (offsets as +01:00)'),
+  v.check(onCalendar(RFC3339), 'must be a real calendar date (no February 30, no February 29 outside leap years, no April 31)'),
+);
+/** RFC 3339 full date, on a real calendar day. */
+export const IsoDate = v.pipe(
+  v.string(),
+  v.regex(DATE, 'must be a date such as 2026-11-26'),
+  v.check(onCalendar(DATE), 'must be a real calendar date (no February 30, no February 29 outside leap years, no April 31)'),
+);
+/**
+ * An integer JSON can carry exactly: beyond 2^53 a number is stored rounded (9007199254740993
+ * reads back as ...992, another record). Record ids and sequences must be such integers.
+ */
+export const SafeInteger = (what: string) => v.pipe(v.number(), v.safeInteger(`${what} must be an integer below 2^53 (9007199254740992), sent as a JSON number`));
+/** Amounts, quantities and measures: finite and at most a trillion (1e308 is a typo or an attack, not a shipment). */
+const LIMIT = 1e12;
 export const Uuid = v.pipe(v.string(), v.uuid('must be a UUID'));
 export const Url = v.pipe(v.string(), v.url('must be an absolute URL'));
-const NonNegative = v.pipe(v.number(), v.finite('must be a finite number'), v.minValue(0, 'must not be negative'));
-const Positive = v.pipe(v.number(), v.finite('must be a finite number'), v.gtValue(0, 'must be greater than 0'));
+const NonNegative = v.pipe(v.number(), v.finite('must be a finite number'), v.minValue(0, 'must not be negative'), v.maxValue(LIMIT, 'must be at most 1e12'));
+const Positive = v.pipe(v.number(), v.finite('must be a finite number'), v.gtValue(0, 'must be greater than 0'), v.maxValue(LIMIT, 'must be at most 1e12'));
 
 /** A quantity with its unit of measure as named in Odoo (e.g. "Units", "kg"). */
 export const Quantity = v.strictObject({ value: NonNegative, uom: v.pipe(v.string(), v.minLength(1, 'unit of measure must not be empty')) });
@@ -30,7 +58,10 @@ export const Dimensions = v.strictObject({
   unit: v.picklist(['cm', 'mm', 'm', 'in'], 'dimension unit must be cm, mm, m or in'),
 });
 /** An amount in a currency; decimals as JSON numbers, rounded to the currency's precision by the sender. */
-export const Money = v.strictObject({ amount: v.pipe(v.number(), v.finite('must be a finite number')), currency: CurrencyCode });
+export const Money = v.strictObject({
+  amount: v.pipe(v.number(), v.finite('must be a finite number'), v.minValue(-LIMIT, 'must be at least -1e12'), v.maxValue(LIMIT, 'must be at most 1e12')),
+  currency: CurrencyCode,
+});
 
 export const Address = v.strictObject({
   name: v.optional(v.string()),
