@@ -59,7 +59,10 @@ export function createShippoSim(o: SimOptions & { token?: string } = {}): Shippo
       { provider: 'DHL Express', token: 'dhl_express_worldwide', name: 'Express Worldwide', amount: '24.10' },
       { provider: 'UPS', token: 'ups_ground', name: 'Ground', amount: '12.35' },
       { provider: 'USPS', token: 'usps_priority', name: 'Priority Mail', amount: '9.80' },
-    ].map((r) => ({ object_id: newId('', 32), provider: r.provider, servicelevel: { token: r.token, name: r.name }, amount: r.amount, currency: 'USD', shipment: id }));
+    ]
+      // "USPS does not support multi-piece parcels in a single shipment at this time" (multi-piece page): no USPS rate for several parcels.
+      .filter((r) => b.parcels!.length === 1 || r.provider !== 'USPS')
+      .map((r) => ({ object_id: newId('', 32), provider: r.provider, servicelevel: { token: r.token, name: r.name }, amount: r.amount, currency: 'USD', shipment: id }));
     for (const r of list) rates.set(r.object_id, r);
     shipments.set(id, { object_id: id, address_to: b.address_to, is_return: !!b.extra?.is_return, rates: list, parcels: b.parcels.map(() => newId('', 32)) });
     return c.json({ object_id: id, status: 'SUCCESS', rates: list }, 201);
