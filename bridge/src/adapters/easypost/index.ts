@@ -1,7 +1,7 @@
 /** EasyPost-style carrier: create + buy (one label per parcel), refund (void), return labels; tracker webhooks. */
 import type { EventOf } from '../../../../shared/src/index.ts';
 import { PartnerError, type AdapterFactory, type CallContext, type CarrierAdapter, type InboundMapper, type PartnerSettings, type SafetyTable, type StepResult } from '../types.ts';
-import { payloadOf, requireCredential } from '../common.ts';
+import { payloadOf, requireCredential, stepEffects } from '../common.ts';
 import { EasyPostClient } from './client.ts';
 import { labelMilestone, returnRequest, selectRate, shipmentRequest, trackerEventToMilestones, type EasyPostShipment, type ServiceMap } from './map.ts';
 
@@ -30,13 +30,14 @@ function create(settings: PartnerSettings, io: Parameters<AdapterFactory['create
    * have created or even bought it without us hearing); then create only what is missing and buy
    * only what is unbought.
    */
-  async function ensureBought(body: { shipment: { reference: string } }, service: string | undefined, ctx: CallContext): Promise<EasyPostShipment> {
-    let shipment = ctx.inDoubt ? await client.findShipment(body.shipment.reference, ctx.signal) : undefined;
-    shipment ??= await client.createShipment(body, ctx.correlationId, ctx.signal);
+  async function ensureBought(body: { shipment: { reference: string } }, service: string | undefined, ctx: CallContext, step = stepEffects()): Promise<EasyPostShipment> {
+    let shipment = ctx.inDoubt ? await step.run(() => client.findShipment(body.shipment.reference, ctx.signal), false) : undefined;
+    shipment ??= await step.run(() => client.createShipment(body, ctx.correlationId, ctx.signal), true);
     if (shipment.postage_label?.label_url) return shipment;
     const rate = selectRate(shipment.rates, service, serviceMap);
     if (!rate) throw new PartnerError('permanent', `no rate offered for service ${service ?? '(any)'}`, { reason: 'refused_by_partner' });
-    return client.buy(shipment.id, rate.id, ctx.signal);
+    const id = shipment.id;
+    return step.run(() => client.buy(id, rate.id, ctx.signal), true);
   }
 
   return {
@@ -46,8 +47,19 @@ function create(settings: PartnerSettings, io: Parameters<AdapterFactory['create
       const p = payloadOf(event);
       const count = p.parcels.length;
       const bought: EasyPostShipment[] = [];
+      const step = stepEffects();
       // One shipment per parcel, in order; a retry in doubt walks the same references again.
-      for (let i = 0; i < count; i++) bought.push(await ensureBought(shipmentRequest(event, i), p.carrier.service, ctx));
+      for (let i = 0; i < count; i++) {
+        try {
+          bought.push(await ensureBought(shipmentRequest(event, i), p.carrier.service, ctx, step));
+        } catch (e) {
+          // A refusal after some parcels were bought: say which labels exist, so a person can refund or complete them.
+          if (e instanceof PartnerError && e.kind === 'permanent' && bought.length) {
+            throw new PartnerError('permanent', `parcel ${i + 1} of ${count}: ${e.message}; parcels 1-${bought.length} already have labels (${bought.map((s) => s.id).join(', ')}): refund them at EasyPost or fix and replay (a replay in doubt adopts them)`, { ...e.details, cause: e });
+          }
+          throw e;
+        }
+      }
       const link = { shipment_ref: p.shipment_ref, aggregate: event.aggregate, event_id: event.id, carrier: p.carrier.carrier, service: p.carrier.service };
       return {
         data: {
@@ -63,11 +75,12 @@ function create(settings: PartnerSettings, io: Parameters<AdapterFactory['create
       if (!ids.length) {
         throw new PartnerError('permanent', `no EasyPost shipment recorded for ${payloadOf(event).shipment_ref}; nothing to refund`, { reason: 'not_found' });
       }
+      const step = stepEffects();
       for (const id of ids) {
         // In doubt, a refund already submitted shows as refund_status on the shipment: not asked twice.
-        if (ctx.inDoubt && (await client.findShipment(id, ctx.signal))?.refund_status) continue;
+        if (ctx.inDoubt && (await step.run(() => client.findShipment(id, ctx.signal), false))?.refund_status) continue;
         try {
-          await client.refund(id, ctx.signal);
+          await step.run(() => client.refund(id, ctx.signal), true);
         } catch (e) {
           // A refund asked twice is done, not a failure.
           if (!(e instanceof PartnerError && e.kind === 'permanent' && /REFUND\.(ALREADY|EXISTS)/i.test(e.message))) throw e;

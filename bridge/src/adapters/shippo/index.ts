@@ -1,7 +1,7 @@
 /** Shippo-style carrier: shipment -> rate -> transactions (a label per parcel); refunds; lookup by metadata instead of idempotency keys. */
 import type { EventOf } from '../../../../shared/src/index.ts';
 import { PartnerError, type AdapterFactory, type AdapterIO, type CallContext, type CarrierAdapter, type InboundMapper, type PartnerSettings, type SafetyTable, type StepResult } from '../types.ts';
-import { payloadOf, requireCredential } from '../common.ts';
+import { payloadOf, requireCredential, stepEffects } from '../common.ts';
 import { ShippoClient } from './client.ts';
 import { labelMilestone, parseMetadata, returnShipmentRequest, selectRate, shipmentRequest, trackToMilestones, transactionFailure, type ShippoRate, type ShippoTransaction } from './map.ts';
 
@@ -55,7 +55,8 @@ function create(settings: PartnerSettings, io: AdapterIO): CarrierAdapter {
     const shipment = await client.createShipment(body, ctx.signal);
     const rate = selectRate(shipment.rates, service, serviceMap);
     if (!rate) throw new PartnerError('permanent', `no rate offered for service ${service ?? '(any)'}`, { reason: 'refused_by_partner' });
-    const t = await client.buy(rate.object_id, body.metadata, ctx.signal);
+    const step = stepEffects();
+    const t = await step.run(() => client.buy(rate.object_id, body.metadata, ctx.signal), true);
     if (t.status === 'ERROR') {
       const f = transactionFailure(t);
       throw new PartnerError('permanent', f.message, { reason: f.reason });
@@ -63,7 +64,7 @@ function create(settings: PartnerSettings, io: AdapterIO): CarrierAdapter {
     if (t.status !== 'SUCCESS') throw new PartnerError('retryable', `label purchase is ${t.status}; checking again later`);
     if (body.parcels.length === 1) return { labels: [t], rate };
     // The other parcels' labels of this purchase are listed with the same rate.
-    const labels = (await labelsOf((m) => m === body.metadata, ctx.signal)).filter((x) => rateId(x) === rate.object_id);
+    const labels = (await step.run(() => labelsOf((m) => m === body.metadata, ctx.signal), false)).filter((x) => rateId(x) === rate.object_id);
     if (labels.length < body.parcels.length) throw new PartnerError('retryable', `Shippo lists ${labels.length} of ${body.parcels.length} labels for ${body.metadata} so far; checking again`);
     return { labels: labels.slice(0, body.parcels.length), rate };
   }
@@ -93,10 +94,11 @@ function create(settings: PartnerSettings, io: AdapterIO): CarrierAdapter {
       if (!ids.length) ids = (await labelsOf((m) => parseMetadata(m)?.aggregate === event.aggregate && parseMetadata(m)?.shipment_ref === ref, ctx.signal)).map((t) => t.object_id);
       if (!ids.length) throw new PartnerError('permanent', `no Shippo transaction recorded for ${ref}; nothing to refund`, { reason: 'not_found' });
       let status = 'SUCCESS';
+      const step = stepEffects();
       for (const id of ids) {
-        if (ctx.inDoubt && REFUNDING.has((await client.getTransaction(id, ctx.signal)).status)) continue;
+        if (ctx.inDoubt && REFUNDING.has((await step.run(() => client.getTransaction(id, ctx.signal), false)).status)) continue;
         try {
-          status = (await client.refund(id, ctx.signal)).status;
+          status = (await step.run(() => client.refund(id, ctx.signal), true)).status;
         } catch (e) {
           if (!(e instanceof PartnerError && e.kind === 'permanent' && /already.*refund/i.test(e.message))) throw e;
         }
