@@ -484,6 +484,33 @@ for (const m of midStep) {
   });
 }
 
+roles('easypost-sim: the create acted, then the buy answers 429: the error drops the status (the step acted), and the retry in doubt adopts the shipment', async () => {
+  const ev = fresh<'shipment.requested'>('shipment.requested');
+  const s = byId('easypost-sim').settings(base);
+  const ctx = ctxOf();
+  const ep = sim('easypost-sim');
+  const created = ep.effects.get('shipment_created');
+  const e = await failure((adapterRegistry[s.adapter].create(s, io('429=1', 2)) as CarrierAdapter).createShipment(ev, ctx));
+  assert.is(e.kind, 'retryable');
+  assert.is(e.details.status, undefined, 'a status here would tell the engine the partner did not act');
+  assert.is(e.details.retryAfterMs, 1000);
+  await (build('easypost-sim') as CarrierAdapter).createShipment(ev, inDoubt(ctx));
+  assert.is(ep.effects.get('shipment_created') - created, 1);
+});
+
+roles('kit: latencyRangeMs makes every request wait a random time in the range', async () => {
+  const { createEasyPostSim } = await import('../../bridge/src/simulators/easypost/app.ts');
+  const draws = [0, 1];
+  const slow = createEasyPostSim({ latencyRangeMs: [100, 250], random: () => draws.shift() ?? 0.5 });
+  for (const want of [100, 250]) {
+    const t0 = Date.now();
+    const res = await slow.app.fetch(new Request('http://sim/v2/shipments/shp_x', { headers: { authorization: `Basic ${Buffer.from('k:').toString('base64')}` } }));
+    const took = Date.now() - t0;
+    assert.is(res.status, 404);
+    assert.ok(took >= want - 5 && took < want + 150, `took ${took} ms, wanted about ${want}`);
+  }
+});
+
 roles('easypost-sim and shippo-sim do not honour an Idempotency-Key header (neither documents one): two creates with the same header make two', async () => {
   const key = randomUUID();
   const ep = sim('easypost-sim');
