@@ -1,13 +1,16 @@
 /**
- * The one contract every adapter passes, each against its simulator over real HTTP on 127.0.0.1:
- * the effect happens once per idempotency key, failures are sorted at the boundary (5xx, 429,
- * timeouts, lost responses, refused connections -> retryable; validation and business refusals ->
- * permanent with a reason), and whatever milestones come back satisfy the canonical contract.
+ * The one contract every adapter passes, each against its simulator over real HTTP on 127.0.0.1
+ * (simulators that honour only what the partner documents: no idempotency header anywhere):
+ * every step declares its safety rule with the doc it rests on; a step whose answer was lost acts
+ * once when retried in doubt with the same key (lookup or the partner's documented dedup), with the
+ * same milestone ids; failures are sorted at the boundary (5xx, 429, timeouts, lost responses,
+ * refused connections -> retryable; validation and business refusals -> permanent with a reason),
+ * and whatever milestones come back satisfy the canonical contract.
  * A test that does not apply to an adapter is skipped with its reason printed.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -16,7 +19,7 @@ import { Hono } from 'hono';
 import type { AddressInfo } from 'node:net';
 import { checkMilestone, type Event, type Milestone } from '../../shared/src/index.ts';
 import { adapterRegistry } from '../../bridge/src/adapters/registry.ts';
-import { PartnerError, type AdapterIO, type CallContext, type CarrierAdapter, type PartnerAdapter, type PartnerSettings, type StepResult, type VisibilityAdapter, type WarehouseAdapter } from '../../bridge/src/adapters/types.ts';
+import { PartnerError, type AdapterIO, type CallContext, type CarrierAdapter, type PartnerAdapter, type PartnerSettings, type SafetyRule, type StepResult, type VisibilityAdapter, type WarehouseAdapter } from '../../bridge/src/adapters/types.ts';
 import { createSimulators, DEMO_PARTNER_ENV as E, type Simulator } from '../../bridge/src/simulators/index.ts';
 import type { File3plSim } from '../../bridge/src/simulators/file-3pl/app.ts';
 import type { WmsSim } from '../../bridge/src/simulators/wms/app.ts';
@@ -53,11 +56,31 @@ function freshLabel(): Milestone {
 }
 
 const ctxOf = (key = randomUUID(), signal: AbortSignal = AbortSignal.timeout(5000), data: Record<string, unknown> = {}): CallContext => ({ idempotencyKey: key, correlationId: randomUUID(), signal, data, inDoubt: false });
-const io = (fault?: string): AdapterIO => ({
-  fetch: (url, init) => fetch(url, fault ? { ...init, headers: { ...(init?.headers as Record<string, string>), 'x-sim-fault': fault } } : init),
-  now: () => new Date(),
-  dataDir,
-});
+/** The same call again after an answer that never arrived: the engine retries with the same key, in doubt. */
+const inDoubt = (ctx: CallContext): CallContext => ({ ...ctx, signal: AbortSignal.timeout(5000), inDoubt: true });
+/** I/O whose requests carry `fault` (all of them, or only the `only`-th request of this adapter, 1-based). */
+const io = (fault?: string, only?: number): AdapterIO => {
+  let n = 0;
+  return {
+    fetch: (url, init) => {
+      n += 1;
+      const hit = fault && (only === undefined || only === n);
+      return fetch(url, hit ? { ...init, headers: { ...(init?.headers as Record<string, string>), 'x-sim-fault': fault } } : init);
+    },
+    now: () => new Date(),
+    dataDir,
+  };
+};
+const ids = (r: StepResult) => (r.milestones ?? []).map((m) => m.id);
+
+/** One effectful step of a role, as the contract drives it. */
+interface Step {
+  /** The effect the simulator counts for it. */
+  effect: string;
+  /** What must exist before (an order to cancel, a label to refund); returns the data bag the step gets. */
+  setup?: (a: PartnerAdapter, key: string) => Promise<Record<string, unknown>>;
+  act: (a: PartnerAdapter, ctx: CallContext) => Promise<StepResult>;
+}
 
 interface Case {
   id: string;
@@ -66,7 +89,7 @@ interface Case {
   act: (a: PartnerAdapter, ctx: CallContext) => Promise<StepResult>;
   effect: string;
   /** How a repeated call is kept from acting twice. */
-  dedup: 'idempotency-key' | 'lookup-by-reference' | 'file-name';
+  dedup: 'idempotency-key' | 'lookup-by-reference' | 'documented-duplicate-error' | 'file-name';
   http: boolean;
   /** Why 4xx answers are retried rather than permanent, where the partner's protocol says so. */
   retriesClientErrors?: string;
@@ -74,10 +97,45 @@ interface Case {
   settle?: () => Promise<void>;
 }
 
+/** A cancel event for the shipment (or order) an earlier fixture event created. */
+function cancelFor(name: 'shipment.cancelled' | 'order.cancelled', created: Event): any {
+  const c = structuredClone(events[name]) as any;
+  const ref = name === 'shipment.cancelled' ? 'shipment_ref' : 'picking_ref';
+  return { ...c, id: randomUUID(), aggregate: created.aggregate, payload: { ...c.payload, [ref]: (created.payload as any)[ref] } };
+}
+
+const carrierSteps: Record<string, Step> = {
+  createShipment: { effect: 'label_purchased', act: (a, ctx) => (a as CarrierAdapter).createShipment(eventFor(ctx.idempotencyKey, 'shipment.requested'), ctx) },
+  createReturnLabel: { effect: 'return_label_purchased', act: (a, ctx) => (a as CarrierAdapter).createReturnLabel(eventFor(ctx.idempotencyKey, 'return.requested'), ctx) },
+  cancelShipment: {
+    effect: 'label_refunded',
+    setup: async (a, key) => (await (a as CarrierAdapter).createShipment(eventFor(`${key}:created`, 'shipment.requested'), ctxOf())).data ?? {},
+    act: (a, ctx) => (a as CarrierAdapter).cancelShipment(cancelFor('shipment.cancelled', eventFor(`${ctx.idempotencyKey}:created`, 'shipment.requested')), ctx),
+  },
+};
+const warehouseSteps = (settle?: () => Promise<void>): Record<string, Step> => ({
+  releaseOrder: { effect: 'order_released', act: (a, ctx) => (a as WarehouseAdapter).releaseOrder(eventFor(ctx.idempotencyKey, 'order.released'), ctx) },
+  expectReturn: { effect: 'return_expected', act: (a, ctx) => (a as WarehouseAdapter).expectReturn(eventFor(ctx.idempotencyKey, 'return.requested'), ctx) },
+  cancelOrder: {
+    effect: 'order_cancelled',
+    setup: async (a, key) => {
+      const data = (await (a as WarehouseAdapter).releaseOrder(eventFor(`${key}:created`, 'order.released'), ctxOf())).data ?? {};
+      await settle?.();
+      return data;
+    },
+    act: (a, ctx) => (a as WarehouseAdapter).cancelOrder(cancelFor('order.cancelled', eventFor(`${ctx.idempotencyKey}:created`, 'order.released')), ctx),
+  },
+});
+const visibilitySteps: Record<string, Step> = {
+  publishMilestone: { effect: 'milestone_published', act: (a, ctx) => (a as VisibilityAdapter).publishMilestone(labelFor(ctx.idempotencyKey), ctx) },
+};
+const stepsOf = (c: Case, role: PartnerAdapter['role']): Record<string, Step> =>
+  role === 'carrier' ? carrierSteps : role === 'warehouse' ? warehouseSteps(c.settle) : visibilitySteps;
+
 const sim = (id: string) => sims[id] as Simulator;
 const cases: Case[] = [
   {
-    id: 'easypost-sim', dedup: 'idempotency-key', http: true, effect: 'label_purchased',
+    id: 'easypost-sim', dedup: 'lookup-by-reference', http: true, effect: 'label_purchased',
     settings: (b) => ({ id: 'easypost-sim', adapter: 'easypost', base_url: `${b}/_sim/easypost-sim/v2`, credentials: { api_key: E.DEMO_EASYPOST_API_KEY }, options: {} }),
     act: (a, ctx) => (a as CarrierAdapter).createShipment(eventFor(ctx.idempotencyKey, 'shipment.requested'), ctx),
   },
@@ -87,7 +145,7 @@ const cases: Case[] = [
     act: (a, ctx) => (a as CarrierAdapter).createShipment(eventFor(ctx.idempotencyKey, 'shipment.requested'), ctx),
   },
   {
-    id: 'wms-sim', dedup: 'lookup-by-reference', http: true, effect: 'order_released',
+    id: 'wms-sim', dedup: 'documented-duplicate-error', http: true, effect: 'order_released',
     settings: (b) => ({ id: 'wms-sim', adapter: 'rest-wms', base_url: `${b}/_sim/wms-sim`, credentials: { api_token: E.DEMO_WMS_TOKEN }, options: { warehouse: 'WH' } }),
     act: (a, ctx) => (a as WarehouseAdapter).releaseOrder(eventFor(ctx.idempotencyKey, 'order.released'), ctx),
   },
@@ -105,7 +163,7 @@ const cases: Case[] = [
     act: (a, ctx) => (a as VisibilityAdapter).publishMilestone(labelFor(ctx.idempotencyKey), ctx),
   },
   {
-    id: 'aftership-sim', dedup: 'lookup-by-reference', http: true, effect: 'milestone_published',
+    id: 'aftership-sim', dedup: 'documented-duplicate-error', http: true, effect: 'milestone_published',
     settings: (b) => ({ id: 'aftership-sim', adapter: 'aftership', base_url: `${b}/_sim/aftership-sim`, credentials: { api_key: E.DEMO_AFTERSHIP_API_KEY }, options: {} }),
     act: (a, ctx) => (a as VisibilityAdapter).publishMilestone(labelFor(ctx.idempotencyKey), ctx),
   },
@@ -123,11 +181,11 @@ function labelFor(key: string): Milestone {
   return labels.get(key)!;
 }
 
-async function effectsAfter(c: Case, fn: () => Promise<unknown>): Promise<number> {
-  const before = sim(c.id).effects.get(c.effect);
+async function effectsAfter(c: Case, fn: () => Promise<unknown>, effect = c.effect): Promise<number> {
+  const before = sim(c.id).effects.get(effect);
   await fn();
   await c.settle?.();
-  return sim(c.id).effects.get(c.effect) - before;
+  return sim(c.id).effects.get(effect) - before;
 }
 async function failure(p: Promise<unknown>): Promise<PartnerError> {
   try {
@@ -164,22 +222,53 @@ for (const c of cases) {
     }
   });
 
-  t(`the same key twice acts once (${c.dedup})`, async () => {
+  t(`the same key twice, the second in doubt, acts once (${c.dedup})`, async () => {
     const ctx = ctxOf();
-    const n = await effectsAfter(c, async () => { await c.act(make(), ctx); await c.act(make(), ctx); });
+    let a: StepResult = {}, b: StepResult = {};
+    const n = await effectsAfter(c, async () => { a = await c.act(make(), ctx); b = await c.act(make(), inDoubt(ctx)); });
     assert.is(n, 1);
+    assert.equal(ids(b), ids(a));
   });
 
-  if (c.http) {
-    t('a lost response (partner acted) then a retry with the same key acts once', async () => {
-      const ctx = ctxOf();
+  t('it declares a safety rule for every step of its role, resting on a partner doc (or saying why it is unsafe)', () => {
+    const a = make();
+    const steps = Object.keys(stepsOf(c, a.role));
+    assert.equal(Object.keys(a.safety).sort(), [...steps].sort(), 'one entry per step of the role, no more');
+    for (const [step, s] of Object.entries(a.safety as Record<string, { rule: SafetyRule; doc: string }>)) {
+      assert.ok(['partner-deduplicates', 'lookup-before-retry', 'unsafe'].includes(s.rule), `${step}: rule ${s.rule}`);
+      if (s.rule === 'unsafe') assert.ok(s.doc.trim().length >= 15 && !/not yet reviewed/i.test(s.doc), `${step}: an unsafe step says why (got "${s.doc}")`);
+      else assert.match(s.doc, /https:\/\/\S+|bridge\/src\/simulators\/\S+#contract/, `${step}: ${s.rule} names the partner doc (URL, or the written contract of a made-up partner)`);
+    }
+  });
+
+  for (const [step, st] of Object.entries(stepsOf(c, make().role))) {
+    const rule = (make().safety as Record<string, { rule: SafetyRule }>)[step].rule;
+    if (rule === 'unsafe') {
+      skip(`${step}: a lost answer then a retry in doubt acts once`, 'declared unsafe: the engine sends an interrupted call to a person');
+      continue;
+    }
+    t(`${step} (${rule}): a lost answer then retries in doubt with the same key act once, with the same milestone ids`, async () => {
+      const key = randomUUID();
+      const ctx = ctxOf(key, undefined, await st.setup?.(make(), key));
+      let r1: StepResult = {}, r2: StepResult = {};
       const n = await effectsAfter(c, async () => {
-        const e = await failure(c.act(make('drop-response'), ctx));
-        assert.is(e.kind, 'retryable');
-        await c.act(make(), ctx);
-      });
-      assert.is(n, 1);
+        if (c.http) {
+          const e = await failure(st.act(make('drop-response'), ctx));
+          assert.is(e.kind, 'retryable', e.message);
+        } else {
+          await st.act(make(), ctx); // the call acted; its answer is what gets lost (a crash before recording it)
+          await c.settle?.();
+        }
+        r1 = await st.act(make(), inDoubt(ctx));
+        r2 = await st.act(make(), inDoubt(ctx));
+      }, st.effect);
+      assert.is(n, 1, `${st.effect} at the partner`);
+      assert.equal(ids(r2), ids(r1));
+      for (const m of r1.milestones ?? []) assert.ok(checkMilestone(m).ok);
     });
+  }
+
+  if (c.http) {
     t('500 is retryable and acts not', async () => {
       let e!: PartnerError;
       const n = await effectsAfter(c, async () => { e = await failure(c.act(make('500'), ctxOf())); });
@@ -242,6 +331,7 @@ for (const c of cases) {
   }
 
   if (c.dedup === 'idempotency-key' && c.http) {
+    // Only a receiver that dedups by a documented key (Standard Webhooks' webhook-id) can take the same call twice at once.
     t('the same key sent concurrently acts once (after retrying the loser)', async () => {
       const ctx = ctxOf();
       const n = await effectsAfter(c, async () => {
@@ -256,7 +346,7 @@ for (const c of cases) {
   } else {
     skip('the same key sent concurrently acts once', c.dedup === 'file-name'
       ? 'file exchange: the engine never runs two steps of one aggregate at once; the file name is per key'
-      : 'no idempotency key at this partner: a lookup by our reference covers sequential retries; the engine serialises an aggregate\'s steps');
+      : 'no idempotency key at this partner: a lookup by our reference or its documented duplicate refusal covers sequential retries; the engine serialises an aggregate\'s steps');
   }
 
   t.run();
@@ -341,12 +431,123 @@ roles('shippo-sim: findShipment (the engine\'s reconciliation) gives the same la
   assert.is(await a.findShipment!('NO/SUCH/REF', ctxOf()), undefined);
 });
 
-roles('easypost-sim: several parcels are refused with a reason (not silently reduced to one)', async () => {
+/** A shipment of `count` parcels (copies of the fixture's first, a little heavier each). */
+function multiParcel(count: number): Extract<Event, { type: 'shipment.requested' }> {
   const ev = fresh<'shipment.requested'>('shipment.requested');
-  (ev.payload as any).parcels.push(structuredClone((ev.payload as any).parcels[0]));
-  const e = await failure((build('easypost-sim') as CarrierAdapter).createShipment(ev, ctxOf()));
-  assert.is(e.kind, 'permanent');
-  assert.match(e.message, /2 parcels/);
+  const first = (ev.payload as any).parcels[0];
+  (ev.payload as any).parcels = Array.from({ length: count }, (_, i) => ({ ...structuredClone(first), weight: { ...first.weight, value: first.weight.value + i } }));
+  return ev;
+}
+
+for (const id of ['easypost-sim', 'shippo-sim']) {
+  roles(`${id}: a 3-parcel shipment gets 3 labels, 3 tracking numbers, 3 label.created milestones (parcel i of 3); a cancel refunds all 3`, async () => {
+    const a = build(id) as CarrierAdapter;
+    const ev = multiParcel(3);
+    let r: StepResult = {};
+    const bought = sim(id).effects.get('label_purchased');
+    r = await a.createShipment(ev, ctxOf());
+    assert.is(sim(id).effects.get('label_purchased') - bought, 3);
+    const labels = r.milestones!.filter((m) => m.type === 'label.created');
+    assert.is(labels.length, 3);
+    for (const m of labels) assert.ok(checkMilestone(m).ok, JSON.stringify(checkMilestone(m)));
+    assert.equal(labels.map((m) => (m.payload as any).parcel), [1, 2, 3].map((index) => ({ index, count: 3 })));
+    assert.is(new Set(labels.map((m) => (m.payload as any).tracking_number)).size, 3);
+    assert.is(new Set(labels.map((m) => (m.payload as any).label.url)).size, 3);
+    assert.is(new Set(labels.map((m) => m.id)).size, 3);
+    const before = sim(id).effects.get('label_refunded');
+    await a.cancelShipment(cancelFor('shipment.cancelled', ev), ctxOf(undefined, undefined, r.data));
+    assert.is(sim(id).effects.get('label_refunded') - before, 3, 'every parcel\'s label refunded');
+  });
+}
+
+// A step of several requests whose answer is lost in the middle: the retry in doubt completes it, acting once per parcel.
+const midStep: { id: string; what: string; parcels: number; drop: number }[] = [
+  { id: 'easypost-sim', what: 'the create answered, the buy\'s answer lost', parcels: 1, drop: 2 },
+  { id: 'easypost-sim', what: 'parcel 1 bought, parcel 2\'s create answer lost', parcels: 3, drop: 3 },
+  { id: 'easypost-sim', what: 'parcel 2 created, its buy answer lost', parcels: 3, drop: 4 },
+  { id: 'shippo-sim', what: 'the shipment answered, the purchase\'s answer lost', parcels: 1, drop: 2 },
+  { id: 'shippo-sim', what: 'the multi-piece purchase answered, the listing of its labels lost', parcels: 3, drop: 3 },
+];
+for (const m of midStep) {
+  roles(`${m.id}: ${m.parcels} parcel(s), ${m.what}: the retry in doubt buys each label once, with the ids of an undisturbed retry`, async () => {
+    const ev = m.parcels === 1 ? fresh<'shipment.requested'>('shipment.requested') : multiParcel(m.parcels);
+    const s = byId(m.id).settings(base);
+    const ctx = ctxOf();
+    const before = sim(m.id).effects.get('label_purchased');
+    const e = await failure((adapterRegistry[s.adapter].create(s, io('drop-response', m.drop)) as CarrierAdapter).createShipment(ev, ctx));
+    assert.is(e.kind, 'retryable');
+    const r1 = await (build(m.id) as CarrierAdapter).createShipment(ev, inDoubt(ctx));
+    const r2 = await (build(m.id) as CarrierAdapter).createShipment(ev, inDoubt(ctx));
+    assert.is(sim(m.id).effects.get('label_purchased') - before, m.parcels);
+    assert.is(r1.milestones!.length, m.parcels);
+    assert.equal(ids(r2), ids(r1));
+  });
+}
+
+roles('easypost-sim: the create acted, then the buy answers 429: the error drops the status (the step acted), and the retry in doubt adopts the shipment', async () => {
+  const ev = fresh<'shipment.requested'>('shipment.requested');
+  const s = byId('easypost-sim').settings(base);
+  const ctx = ctxOf();
+  const ep = sim('easypost-sim');
+  const created = ep.effects.get('shipment_created');
+  const e = await failure((adapterRegistry[s.adapter].create(s, io('429=1', 2)) as CarrierAdapter).createShipment(ev, ctx));
+  assert.is(e.kind, 'retryable');
+  assert.is(e.details.status, undefined, 'a status here would tell the engine the partner did not act');
+  assert.is(e.details.retryAfterMs, 1000);
+  await (build('easypost-sim') as CarrierAdapter).createShipment(ev, inDoubt(ctx));
+  assert.is(ep.effects.get('shipment_created') - created, 1);
+});
+
+roles('kit: latencyRangeMs makes every request wait a random time in the range', async () => {
+  const { createEasyPostSim } = await import('../../bridge/src/simulators/easypost/app.ts');
+  const draws = [0, 1];
+  const slow = createEasyPostSim({ latencyRangeMs: [100, 250], random: () => draws.shift() ?? 0.5 });
+  for (const want of [100, 250]) {
+    const t0 = Date.now();
+    const res = await slow.app.fetch(new Request('http://sim/v2/shipments/shp_x', { headers: { authorization: `Basic ${Buffer.from('k:').toString('base64')}` } }));
+    const took = Date.now() - t0;
+    assert.is(res.status, 404);
+    assert.ok(took >= want - 5 && took < want + 150, `took ${took} ms, wanted about ${want}`);
+  }
+});
+
+roles('easypost-sim and shippo-sim do not honour an Idempotency-Key header (neither documents one): two creates with the same header make two', async () => {
+  const key = randomUUID();
+  const ep = sim('easypost-sim');
+  const auth = { authorization: `Basic ${Buffer.from(`${E.DEMO_EASYPOST_API_KEY}:`).toString('base64')}`, 'content-type': 'application/json', 'idempotency-key': key };
+  const body = JSON.stringify({ shipment: { reference: `idem-${key}`, to_address: { street1: '1 A St', city: 'X', zip: '94523', country: 'US' }, from_address: { street1: '2 B St', city: 'Y', zip: '94105', country: 'US' }, parcel: { weight: 10 } } });
+  const before = ep.effects.get('shipment_created');
+  const a = await (await fetch(`${base}/_sim/easypost-sim/v2/shipments`, { method: 'POST', headers: auth, body })).json() as any;
+  const b = await (await fetch(`${base}/_sim/easypost-sim/v2/shipments`, { method: 'POST', headers: auth, body })).json() as any;
+  assert.is(ep.effects.get('shipment_created') - before, 2);
+  assert.is.not(a.id, b.id);
+
+  const sh = sim('shippo-sim');
+  const sauth = { authorization: `ShippoToken ${E.DEMO_SHIPPO_TOKEN}`, 'content-type': 'application/json', 'idempotency-key': key };
+  const shipment = await (await fetch(`${base}/_sim/shippo-sim/shipments/`, { method: 'POST', headers: sauth, body: JSON.stringify({ address_from: { street1: '2 B St' }, address_to: { street1: '1 A St' }, parcels: [{ weight: '1' }] }) })).json() as any;
+  const buy = JSON.stringify({ rate: shipment.rates[0].object_id, metadata: `idem-${key}` });
+  const lb = sh.effects.get('label_purchased');
+  const t1 = await (await fetch(`${base}/_sim/shippo-sim/transactions/`, { method: 'POST', headers: sauth, body: buy })).json() as any;
+  const t2 = await (await fetch(`${base}/_sim/shippo-sim/transactions/`, { method: 'POST', headers: sauth, body: buy })).json() as any;
+  assert.is(sh.effects.get('label_purchased') - lb, 2);
+  assert.is.not(t1.tracking_number, t2.tracking_number);
+});
+
+roles('files-3pl-eu: the 3PL imports a file name once, even when the same file is written again (its documented dedup, not only ours)', async () => {
+  const a = build('files-3pl-eu') as WarehouseAdapter;
+  const f = sim('files-3pl-eu') as File3plSim;
+  const ev = fresh<'order.released'>('order.released');
+  const ctx = ctxOf();
+  const before = f.effects.get('order_released');
+  const r = await a.releaseOrder(ev, ctx);
+  await f.tick();
+  // Our own record of the hand-over is gone (a crash between the rename and the copy): the retry writes the same name again.
+  rmSync(join(dataDir, 'files-3pl-eu', 'sent', String(r.data!.order_file)));
+  const again = await a.releaseOrder(ev, inDoubt(ctx));
+  assert.is(again.data!.order_file_written, true);
+  await f.tick();
+  assert.is(f.effects.get('order_released') - before, 1);
+  assert.ok(readdirSync(join(dataDir, 'files-3pl-eu', 'outbound', 'archive')).some((n) => n.startsWith(String(r.data!.order_file)) && n.endsWith('.dup')));
 });
 
 roles('wms-sim: polled inventory reaches Odoo only when a level changed', async () => {

@@ -104,3 +104,28 @@ export function requireCredential(credentials: Record<string, string>, name: str
 export function webhookSecrets(credentials: Record<string, string>): string[] {
   return [credentials.webhook_secret, credentials.webhook_secret_previous].filter((s): s is string => !!s);
 }
+
+/**
+ * For steps of several requests (create then buy, one label per parcel): once a request has acted,
+ * a later retryable failure must not carry the later request's status. The engine reads a status
+ * such as 429 or 4xx as "the partner did not act" and would retry without doubt, creating again
+ * what the earlier request already created; without a status the retry is in doubt and looks up.
+ */
+export function stepEffects() {
+  let acted = false;
+  return {
+    /** Runs one request of the step; `effectful` requests mark the step as having acted once they answer. */
+    async run<T>(request: () => Promise<T>, effectful: boolean): Promise<T> {
+      try {
+        const r = await request();
+        if (effectful) acted = true;
+        return r;
+      } catch (e) {
+        if (acted && e instanceof PartnerError && e.kind === 'retryable' && e.details.status !== undefined) {
+          throw new PartnerError('retryable', `${e.message} (after an earlier request of this step acted: retry in doubt)`, { retryAfterMs: e.details.retryAfterMs, cause: e });
+        }
+        throw e;
+      }
+    },
+  };
+}

@@ -66,8 +66,10 @@ export async function callPartner<T = unknown>(
   try {
     text = await res.text();
   } catch (cause) {
-    // The partner may have acted: the retry must reuse the same idempotency key (the engine's job).
-    throw new PartnerError('retryable', `response lost while reading ${req.method} ${pathOf(req.url)}`, { status: res.status, cause });
+    // The partner answered and may have acted, but we never read what it said: the retry must be in
+    // doubt. No `status` on the error: the engine reads a status as "the partner answered" (and a
+    // 2xx/4xx one as "did not act"), which a lost answer is not.
+    throw new PartnerError('retryable', `response lost while reading ${req.method} ${pathOf(req.url)} (HTTP ${res.status} never read)`, { cause });
   }
   const parsed = parseBody(text);
   if (res.ok) {

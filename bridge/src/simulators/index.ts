@@ -5,7 +5,7 @@
  * `${baseUrl}/v1/webhooks/<partner id>`, signed with the demo secrets.
  *
  * Controls, under each /_sim/<partner id>/ (faults per request: header X-Sim-Fault, see kit.ts):
- *   POST _control {errorRate, latencyMs, down, reset_effects}   per-run faults (every simulator)
+ *   POST _control {errorRate, latencyMs, latencyRangeMs, down, reset_effects}   per-run faults (every simulator)
  *   GET  _control/effects                                        this simulator's counts
  *   POST _control/webhooks {tracking_code|tracking_number, statuses|tags, duplicate, outOfOrder, badSignature}
  *                                                                easypost-sim, shippo-sim, aftership-sim
@@ -47,7 +47,7 @@ export function createSimulators(o: SimulatorsOptions): Record<string, Simulator
   const origin = () => (typeof o.baseUrl === 'function' ? o.baseUrl() : o.baseUrl).replace(/\/+$/, '');
   // Resolved when a webhook is sent, so the bridge may learn its port after building the simulators.
   const hook = (id: string, query = '') => () => `${origin()}/v1/webhooks/${id}${query}`;
-  const common = { errorRate: o.errorRate, latencyMs: o.latencyMs, autoProgressMs: o.autoProgressMs ?? 0, fetch: o.fetch };
+  const common = { errorRate: o.errorRate, latencyMs: o.latencyMs, latencyRangeMs: o.latencyRangeMs, autoProgressMs: o.autoProgressMs ?? 0, fetch: o.fetch };
   const make: Record<DemoPartnerId, () => Simulator> = {
     'wms-sim': () => createWmsSim({ ...common, token: E.DEMO_WMS_TOKEN, webhookUrl: hook('wms-sim'), webhookSecret: E.DEMO_WMS_WEBHOOK_SECRET }),
     'files-3pl-eu': () => createFile3plSim({ ...common, root: join(o.dataDir ?? join(tmpdir(), 'odoo-bridge-demo'), 'files-3pl-eu') }),

@@ -1,7 +1,11 @@
 /**
  * What every partner simulator shares: fault injection per request (`X-Sim-Fault`) and per run
- * (options or `POST <prefix>/_control`), an effect counter to prove "exactly one", an idempotency
- * cache, and a webhook sender with duplicate / out-of-order / wrong-signature knobs.
+ * (options or `POST <prefix>/_control`), an effect counter to prove "exactly one", and a webhook
+ * sender with duplicate / out-of-order / wrong-signature knobs.
+ *
+ * A simulator honours only what its partner's public documentation promises (each behaviour names
+ * its page). None of our partners documents an idempotency header, so no simulator honours one:
+ * an `Idempotency-Key` is ignored like any other unknown header, and a repeated create creates again.
  *
  * X-Sim-Fault (comma-separated):
  *   500 | 502 | 503        answer that status without acting
@@ -12,13 +16,15 @@
  *   drop-response          act, then lose the response (socket destroyed / body stream errors)
  *   latency=<ms>           wait before handling
  */
-import { Hono, type Context, type MiddlewareHandler } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
 
 export interface RunFaults {
   /** Probability (0..1) that a request answers 500 without acting. */
   errorRate?: number;
   /** Added to every request. */
   latencyMs?: number;
+  /** A random latency per request, uniform in [min, max] ms (e.g. [100, 400], as a real API answers); added to latencyMs. */
+  latencyRangeMs?: [number, number];
   /** Every request answers 503 (a partner that is down). */
   down?: boolean;
 }
@@ -50,34 +56,6 @@ export class Effects {
   }
 }
 
-/** Stored answers by idempotency key: the same key answers the same response without acting again. */
-export class IdempotencyCache {
-  private readonly answers = new Map<string, { status: number; body: unknown }>();
-  private readonly inFlight = new Set<string>();
-  /** Runs `act` once per key; a concurrent duplicate answers 409 as real APIs do. */
-  async once(c: Context, key: string | undefined, act: () => Promise<{ status: number; body: unknown }>): Promise<Response> {
-    if (!key) {
-      const r = await act();
-      return c.json(r.body as object, r.status as 200);
-    }
-    const done = this.answers.get(key);
-    if (done) {
-      c.header('Idempotent-Replayed', 'true');
-      return c.json(done.body as object, done.status as 200);
-    }
-    if (this.inFlight.has(key)) return c.json({ error: { code: 'IDEMPOTENCY_IN_PROGRESS', message: 'a request with this key is in progress' } }, 409);
-    this.inFlight.add(key);
-    try {
-      const r = await act();
-      // Only successes and client errors are replayed; a server error may be retried with the key.
-      if (r.status < 500) this.answers.set(key, r);
-      return c.json(r.body as object, r.status as 200);
-    } finally {
-      this.inFlight.delete(key);
-    }
-  }
-}
-
 export type FaultAnswers = {
   /** The partner's validation error body (status 400/422). */
   invalid: () => { status: number; body: unknown };
@@ -91,6 +69,13 @@ const sleep = (ms: number, signal?: AbortSignal) =>
     signal?.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
   });
 
+/** A draw from [min, max] ms (0 without a range). */
+export function rangeLatency(range: [number, number] | undefined, random: () => number = Math.random): number {
+  if (!range) return 0;
+  const [min, max] = range;
+  return Math.max(0, Math.round(min + random() * Math.max(0, max - min)));
+}
+
 /** The fault middleware; `run` is read on every request so control calls take effect at once. */
 export function faultInjection(run: RunFaults & { random?: () => number }, answers: FaultAnswers): MiddlewareHandler {
   return async function simFaults(c, next) {
@@ -100,7 +85,7 @@ export function faultInjection(run: RunFaults & { random?: () => number }, answe
       const f = spec.find((s) => s === name || s.startsWith(`${name}=`));
       return f === undefined ? undefined : f.includes('=') ? f.slice(name.length + 1) : '';
     };
-    const latency = Number(opt('latency') ?? 0) + (run.latencyMs ?? 0);
+    const latency = Number(opt('latency') ?? 0) + (run.latencyMs ?? 0) + rangeLatency(run.latencyRangeMs, run.random);
     if (latency > 0) await sleep(latency, c.req.raw.signal);
     if (run.down) return c.json({ error: { code: 'SERVICE_UNAVAILABLE', message: 'partner is down (simulated)' } }, 503);
     for (const s of ['500', '502', '503'] as const) {
@@ -151,9 +136,10 @@ export function controlRoutes(app: Hono, run: RunFaults, effects: Effects): void
     const body = (await c.req.json().catch(() => ({}))) as RunFaults & { reset_effects?: boolean };
     if (body.errorRate !== undefined) run.errorRate = Number(body.errorRate);
     if (body.latencyMs !== undefined) run.latencyMs = Number(body.latencyMs);
+    if (body.latencyRangeMs !== undefined) run.latencyRangeMs = Array.isArray(body.latencyRangeMs) ? [Number(body.latencyRangeMs[0]), Number(body.latencyRangeMs[1])] : undefined;
     if (body.down !== undefined) run.down = Boolean(body.down);
     if (body.reset_effects) effects.reset();
-    return c.json({ errorRate: run.errorRate ?? 0, latencyMs: run.latencyMs ?? 0, down: run.down ?? false });
+    return c.json({ errorRate: run.errorRate ?? 0, latencyMs: run.latencyMs ?? 0, latencyRangeMs: run.latencyRangeMs ?? null, down: run.down ?? false });
   });
   app.get('/_control/effects', (c) => c.json(effects.counts));
 }
@@ -218,7 +204,7 @@ export interface Simulator {
 
 /** Per-run fault state from options. */
 export function runFaults(o: SimOptions): RunFaults & { random?: () => number } {
-  return { errorRate: o.errorRate, latencyMs: o.latencyMs, down: o.down, random: o.random };
+  return { errorRate: o.errorRate, latencyMs: o.latencyMs, latencyRangeMs: o.latencyRangeMs, down: o.down, random: o.random };
 }
 
 /** Short random ids in a partner's style (`shp_…`), deterministic when `random` is. */

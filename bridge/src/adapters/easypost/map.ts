@@ -20,6 +20,7 @@ export interface EasyPostShipment {
   rates?: EasyPostRate[];
   selected_rate?: EasyPostRate | null;
   postage_label?: { label_url?: string; label_file_type?: string; label_date?: string } | null;
+  options?: { print_custom_2?: string } & Record<string, unknown>;
   tracking_code?: string | null;
   tracker?: { id: string; public_url?: string } | null;
   refund_status?: string | null;
@@ -43,7 +44,7 @@ export function toAddress(a: Address, contact?: { name: string; email?: string; 
   };
 }
 
-/** EasyPost wants inches and ounces. Several parcels would need an EasyPost Order; the first one is sent. */
+/** EasyPost wants inches and ounces; one Parcel per Shipment (https://docs.easypost.com/docs/shipments, `parcel`). */
 export function toParcel(p: PayloadOf<'shipment.requested'>['parcels'][number]): EasyPostParcel {
   return {
     ...(p.dimensions ? {
@@ -55,15 +56,34 @@ export function toParcel(p: PayloadOf<'shipment.requested'>['parcels'][number]):
   };
 }
 
-export function shipmentRequest(e: EventOf<'shipment.requested'>) {
+/**
+ * Several parcels are several EasyPost Shipments, one per parcel, each with its own `reference`:
+ * `<shipment_ref>` for a single parcel (as before), `<shipment_ref>-<n>` for parcel n of several.
+ * Why not an EasyPost Order (https://docs.easypost.com/docs/orders): its reference is also
+ * documented as usable in place of its id, but "This endpoint only works with the following
+ * carriers" (AustraliaPost, DHLExpress, DPD, DPDUK, Fastway, FedEx, UPS, Purolator, LoomisExpress),
+ * not USPS; a Shipment per parcel works for every carrier and each one is found again by its own
+ * reference ("may be used in place of id", https://docs.easypost.com/docs/shipments). The cost: the
+ * carrier sees separate shipments, not one multi-piece shipment.
+ */
+export function parcelReference(shipmentRef: string, index: number, count: number): string {
+  return count === 1 ? shipmentRef : `${shipmentRef}-${index}`;
+}
+
+/** The label line "Parcel n of count" (a documented shipment option, printed on the label) for several parcels. */
+export const parcelLine = (index: number, count: number) => `Parcel ${index} of ${count}`;
+
+/** The create request for parcel `index` (0-based) of a shipment. */
+export function shipmentRequest(e: EventOf<'shipment.requested'>, index = 0) {
   const p = payloadOf(e);
+  const count = p.parcels.length;
   return {
     shipment: {
-      reference: p.shipment_ref,
+      reference: parcelReference(p.shipment_ref, index + 1, count),
       to_address: toAddress(p.ship_to, p.contact),
       from_address: toAddress(p.ship_from),
-      parcel: toParcel(p.parcels[0]),
-      options: { label_format: 'PDF', print_custom_1: p.order_ref },
+      parcel: toParcel(p.parcels[index]),
+      options: { label_format: 'PDF', print_custom_1: p.order_ref, ...(count > 1 ? { print_custom_2: parcelLine(index + 1, count) } : {}) },
     },
   };
 }
@@ -97,18 +117,24 @@ const LABEL_FORMAT: Record<string, 'PDF' | 'PNG' | 'ZPL' | 'EPL2'> = {
   'application/pdf': 'PDF', pdf: 'PDF', 'image/png': 'PNG', png: 'PNG', 'application/zpl': 'ZPL', zpl: 'ZPL', 'application/epl2': 'EPL2', epl2: 'EPL2',
 };
 
-/** The `label.created` milestone for a bought shipment. */
+/**
+ * The `label.created` milestone for a bought shipment (one per parcel). Its id comes from the
+ * partner id, the step's idempotency key and the parcel index, so a retry that adopts what an
+ * earlier attempt bought yields the same ids; a single parcel keeps the id it always had.
+ */
 export function labelMilestone(
   s: EasyPostShipment,
   link: { shipment_ref: string; aggregate: string; event_id: string; carrier: string; service?: string },
   partnerId: string,
   now: Date,
   idempotencyKey: string,
+  parcel: { index: number; count: number } = { index: 1, count: 1 },
 ): Milestone {
   if (!s.tracking_code || !s.postage_label?.label_url) throw badPayload('shipment.postage_label', 'bought shipment has no label or tracking code');
   const rate = s.selected_rate ?? undefined;
+  const several = parcel.count > 1;
   return milestone('label.created', {
-    id: stableUuid(partnerId, idempotencyKey, 'label.created'),
+    id: several ? stableUuid(partnerId, idempotencyKey, 'label.created', String(parcel.index)) : stableUuid(partnerId, idempotencyKey, 'label.created'),
     occurred_at: isoSeconds(now),
     partner: partnerId,
     partner_ref: s.id,
@@ -122,6 +148,7 @@ export function labelMilestone(
     ...(s.tracker?.public_url ? { tracking_url: s.tracker.public_url } : {}),
     label: { format: LABEL_FORMAT[(s.postage_label.label_file_type ?? 'pdf').toLowerCase()] ?? 'PDF', url: s.postage_label.label_url },
     ...(rate ? { cost: { amount: Number(rate.rate), currency: rate.currency } } : {}),
+    ...(several ? { parcel } : {}),
   });
 }
 

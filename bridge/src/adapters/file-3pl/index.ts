@@ -2,7 +2,7 @@
 import { isAbsolute, join } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Milestone } from '../../../../shared/src/index.ts';
-import { PartnerError, type AdapterFactory, type AdapterIO, type PartnerSettings, type WarehouseAdapter } from '../types.ts';
+import { PartnerError, type AdapterFactory, type AdapterIO, type PartnerSettings, type SafetyTable, type WarehouseAdapter } from '../types.ts';
 import { payloadOf } from '../common.ts';
 import { FileExchange } from './client.ts';
 import { cancelCsv, confirmationMilestones, fileName, orderCsv, returnCsv, stockMilestones, type FileOptions } from './map.ts';
@@ -12,6 +12,22 @@ export function exchangeRoot(settings: PartnerSettings, dataDir: string): string
   const f = settings.options.folder;
   return typeof f === 'string' && f ? (isAbsolute(f) ? f : join(dataDir, f)) : join(dataDir, settings.id);
 }
+
+/** The 3PL's file spec (written down in bridge/src/simulators/file-3pl/app.ts): a file name is one order, imported once. */
+export const FILE_3PL_SAFETY = {
+  releaseOrder: {
+    rule: 'partner-deduplicates',
+    doc: 'bridge/src/simulators/file-3pl/app.ts#contract (1: a file name is imported once, a file with the same name is the same order; ours is ORD_<picking>_<hash of the step key>, the same on every retry, and sent/ keeps us from writing it twice)',
+  },
+  cancelOrder: {
+    rule: 'partner-deduplicates',
+    doc: 'bridge/src/simulators/file-3pl/app.ts#contract (1, 3: same-name CAN_ files are one cancel; a cancel of a cancelled order does nothing)',
+  },
+  expectReturn: {
+    rule: 'partner-deduplicates',
+    doc: 'bridge/src/simulators/file-3pl/app.ts#contract (1: same-name RET_ files are one announcement)',
+  },
+} as const satisfies SafetyTable<'releaseOrder' | 'cancelOrder' | 'expectReturn'>;
 
 function create(settings: PartnerSettings, io: AdapterIO): WarehouseAdapter {
   const o = settings.options as Partial<FileOptions>;
@@ -23,7 +39,7 @@ function create(settings: PartnerSettings, io: AdapterIO): WarehouseAdapter {
 
   return {
     role: 'warehouse',
-    safety: { releaseOrder: { rule: 'unsafe', doc: 'not yet reviewed' }, cancelOrder: { rule: 'unsafe', doc: 'not yet reviewed' }, expectReturn: { rule: 'unsafe', doc: 'not yet reviewed' } },
+    safety: FILE_3PL_SAFETY,
     async releaseOrder(event, ctx) {
       const name = fileName('ORD', payloadOf(event).picking_ref, keyHash(ctx.idempotencyKey));
       const r = await files.put(name, orderCsv(event, opts));

@@ -1,6 +1,7 @@
 /**
  * Shippo-style REST client: `Authorization: ShippoToken <token>`, `SHIPPO-API-VERSION`, synchronous
- * label purchase (`async: false`). No idempotency key exists, so callers look up by metadata first.
+ * label purchase (`async: false`). No idempotency key exists (none is sent), so a call in doubt looks
+ * up our transactions by metadata first.
  * Docs: https://docs.goshippo.com/api-reference/transactions/create-a-shipping-label ,
  * https://docs.goshippo.com/docs/Guides_general/generate_shipping_label , refunds:
  * https://docs.goshippo.com/api-reference/refunds/create-a-refund
@@ -26,6 +27,10 @@ export class ShippoClient {
   /** Recent transactions (first page is enough: a retry follows its first attempt closely). */
   listTransactions(signal: AbortSignal): Promise<{ results: ShippoTransaction[] }> {
     return this.call('GET', 'transactions/?results=100', signal);
+  }
+  /** https://docs.goshippo.com/api-reference/transactions/retrieve-a-shipping-label */
+  getTransaction(id: string, signal: AbortSignal): Promise<ShippoTransaction> {
+    return this.call('GET', `transactions/${encodeURIComponent(id)}`, signal);
   }
   getRate(id: string, signal: AbortSignal): Promise<ShippoRate> {
     return this.call('GET', `rates/${encodeURIComponent(id)}`, signal);

@@ -19,6 +19,9 @@ export interface ShippoTransaction {
   label_url?: string;
   metadata?: string;
   rate?: string | ShippoRate;
+  /** The parcel this label is for (one transaction per parcel of a multi-piece shipment). */
+  parcel?: string;
+  object_created?: string;
   messages?: { source?: string; code?: string; text?: string }[];
 }
 
@@ -86,7 +89,12 @@ export function selectRate(rates: ShippoRate[] | undefined, service: string | un
   return [...c].sort((a, b) => Number(a.amount) - Number(b.amount))[0];
 }
 
-export function labelMilestone(t: ShippoTransaction, rate: ShippoRate | undefined, link: { aggregate: string; event_id?: string; shipment_ref: string; carrier: string; service?: string }, partnerId: string, now: Date): Milestone {
+/**
+ * One parcel's `label.created`. Its id comes from our shipment and Shippo's transaction id: a retry
+ * adopts the transaction an earlier attempt bought, so it yields the same id (and findShipment,
+ * which has no idempotency key to go by, rebuilds the same milestone).
+ */
+export function labelMilestone(t: ShippoTransaction, rate: ShippoRate | undefined, link: { aggregate: string; event_id?: string; shipment_ref: string; carrier: string; service?: string }, partnerId: string, now: Date, parcel: { index: number; count: number } = { index: 1, count: 1 }): Milestone {
   return milestone('label.created', {
     id: stableUuid(partnerId, link.aggregate, link.shipment_ref, 'label.created', t.object_id),
     occurred_at: isoSeconds(now), partner: partnerId, partner_ref: t.object_id, aggregate: link.aggregate, event_id: link.event_id,
@@ -98,6 +106,7 @@ export function labelMilestone(t: ShippoTransaction, rate: ShippoRate | undefine
     ...(t.tracking_url_provider ? { tracking_url: t.tracking_url_provider } : {}),
     label: { format: /\.png(\?|$)/i.test(t.label_url ?? '') ? 'PNG' : 'PDF', url: str(t.label_url, 'transaction.label_url') },
     ...(rate ? { cost: { amount: Number(rate.amount), currency: rate.currency } } : {}),
+    ...(parcel.count > 1 ? { parcel } : {}),
   });
 }
 

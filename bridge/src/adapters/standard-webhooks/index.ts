@@ -15,7 +15,12 @@ function create(settings: PartnerSettings, io: AdapterIO): VisibilityAdapter {
   const marker = join(io.dataDir, settings.id, 'endpoint-disabled');
   return {
     role: 'visibility',
-    safety: { publishMilestone: { rule: 'partner-deduplicates', doc: 'https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md (webhook-id: receivers deduplicate by it)' } },
+    safety: {
+      publishMilestone: {
+        rule: 'partner-deduplicates',
+        doc: 'https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md (Webhook metadata: the unique identifier "remains the same no matter how many times a webhook that has failed is retried. The ID is often used as an idempotency key"; ours is the milestone id)',
+      },
+    },
     async publishMilestone(m, ctx) {
       if (types && !types.includes(m.type)) return {};
       if (existsSync(marker)) throw new PartnerError('permanent', `endpoint ${settings.base_url} is disabled (it answered 410 Gone); delete ${marker} to re-enable`, { reason: 'refused_by_partner' });

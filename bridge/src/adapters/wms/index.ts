@@ -1,6 +1,6 @@
 /** REST WMS (ShipBob-style): release/cancel orders, announce returns, poll inventory; webhooks for shipments. */
 import type { EventOf } from '../../../../shared/src/index.ts';
-import { PartnerError, type AdapterFactory, type AdapterIO, type CallContext, type InboundMapper, type PartnerSettings, type StepResult, type WarehouseAdapter } from '../types.ts';
+import { PartnerError, type AdapterFactory, type AdapterIO, type CallContext, type InboundMapper, type PartnerSettings, type SafetyTable, type StepResult, type WarehouseAdapter } from '../types.ts';
 import { isoSeconds, payloadOf, requireCredential } from '../common.ts';
 import { WmsClient } from './client.ts';
 import { acceptedMilestone, inventoryMilestones, isDuplicateReference, orderRequest, returnRequest, shippedOrderAsWebhook, webhookToMilestones, type WmsOptions } from './map.ts';
@@ -11,7 +11,27 @@ function options(settings: PartnerSettings): WmsOptions {
   return o as WmsOptions;
 }
 
-/** Runs a create; a "reference already exists" refusal means an earlier attempt succeeded: look it up. */
+/**
+ * What the generic REST WMS documents (its contract, written down in bridge/src/simulators/wms/app.ts):
+ * our reference is unique and a repeat is refused naming the existing record, a repeated cancel is a
+ * success. A real WMS configured behind `rest-wms` must document the same for these rules to hold.
+ */
+export const WMS_SAFETY = {
+  releaseOrder: {
+    rule: 'partner-deduplicates',
+    doc: 'bridge/src/simulators/wms/app.ts#contract (1, 2: a second POST /order with the same reference_id answers 409 with existing_order_id; the existing order is adopted)',
+  },
+  cancelOrder: {
+    rule: 'partner-deduplicates',
+    doc: 'bridge/src/simulators/wms/app.ts#contract (3: cancelling a cancelled order answers success again and acts once)',
+  },
+  expectReturn: {
+    rule: 'partner-deduplicates',
+    doc: 'bridge/src/simulators/wms/app.ts#contract (4: a second POST /return with the same reference_id answers 409 with existing_return_id; adopted)',
+  },
+} as const satisfies SafetyTable<'releaseOrder' | 'cancelOrder' | 'expectReturn'>;
+
+/** Runs a create; the contract's "reference already exists" refusal means an earlier attempt succeeded: adopt it. */
 async function createOrFind<T>(create: () => Promise<T>, find: () => Promise<T[]>): Promise<T> {
   try {
     return await create();
@@ -32,7 +52,7 @@ function create(settings: PartnerSettings, io: AdapterIO): WarehouseAdapter {
   const client = new WmsClient(settings.base_url ?? 'https://api.shipbob.com/2.0', requireCredential(settings.credentials, 'api_token', settings.id), settings.credentials.channel_id ?? '1', io);
   return {
     role: 'warehouse',
-    safety: { releaseOrder: { rule: 'unsafe', doc: 'not yet reviewed' }, cancelOrder: { rule: 'unsafe', doc: 'not yet reviewed' }, expectReturn: { rule: 'unsafe', doc: 'not yet reviewed' } },
+    safety: WMS_SAFETY,
     async releaseOrder(event: EventOf<'order.released'>, ctx: CallContext): Promise<StepResult> {
       const ref = payloadOf(event).picking_ref;
       const order = await createOrFind(() => client.createOrder(orderRequest(event, o), ctx.correlationId, ctx.signal), () => client.findOrders(ref, ctx.signal));

@@ -122,7 +122,7 @@ export function acceptedMilestone(order: WmsOrder, e: EventOf<'order.released'>,
 }
 
 /** ShipBob answers validation errors as `{ "<field>": ["message", ...] }` or `{ title, detail, errors }`. */
-export function errorReason(status: number, body: unknown): { message: string; reason?: BusinessReason } {
+export function errorReason(status: number, body: unknown): { message: string; reason?: BusinessReason; kind?: 'permanent' } {
   let message = `HTTP ${status}`;
   if (body && typeof body === 'object') {
     const b = body as Record<string, unknown>;
@@ -132,6 +132,8 @@ export function errorReason(status: number, body: unknown): { message: string; r
     if (parts.length) message = parts.join('; ');
   } else if (typeof body === 'string' && body) message = body.slice(0, 300);
   if (status === 404) return { message, reason: 'not_found' };
+  // The contract's duplicate refusal is an answer, not a conflict to retry: the adapter adopts the existing order.
+  if (status === 409 && isDuplicateReference(status, message)) return { message, reason: 'refused_by_partner', kind: 'permanent' };
   if (/sku|product|reference_id.*not (found|exist)/i.test(message) && !/already exists/i.test(message)) return { message, reason: 'unknown_sku' };
   if (/address|zip|country/i.test(message)) return { message, reason: 'invalid_address' };
   if (/already (shipped|fulfilled)|cannot cancel|allocat/i.test(message)) return { message, reason: 'allocation_conflict' };

@@ -1,6 +1,6 @@
 /**
  * AfterShip-shaped tracking platform simulator: POST /trackings (`as-api-key`; 4003 when the
- * tracking exists), GET /trackings, and `aftership-hmac-sha256`-signed tracking_update webhooks.
+ * tracking exists; no idempotency header is documented, none is honoured), GET /trackings, and `aftership-hmac-sha256`-signed tracking_update webhooks.
  * Shapes after https://www.aftership.com/docs/tracking/quickstart/api-quick-start and
  * https://www.aftership.com/docs/tracking/webhook/webhook-signature
  * Effects: milestone_published (trackings created), webhook_sent.
@@ -45,7 +45,9 @@ export function createAfterShipSim(o: SimOptions & { apiKey?: string } = {}): Af
   app.post('/trackings', async (c) => {
     const b = (await c.req.json().catch(() => null)) as Partial<SimTracking> | null;
     if (!b?.tracking_number) return c.json(env(4002, 'BadRequest', 'The value of `tracking_number` is required.'), 400);
-    if (trackings.has(b.tracking_number)) return c.json(env(4003, 'BadRequest', 'Tracking already exists.', { tracking: trackings.get(b.tracking_number) }), 400);
+    // https://www.aftership.com/docs/tracking/quickstart/request-errors: 400, meta.code 4003,
+    // "Tracking already exists." (the page promises no body beyond the envelope, so data stays empty).
+    if (trackings.has(b.tracking_number)) return c.json(env(4003, 'BadRequest', 'Tracking already exists.', {}), 400);
     const t: SimTracking = {
       id: newId('', 24), tracking_number: b.tracking_number, slug: b.slug ?? 'usps', title: b.title, order_id: b.order_id,
       custom_fields: (b.custom_fields ?? {}) as Record<string, string>, tag: 'InfoReceived', created_at: now().toISOString(),

@@ -1,14 +1,19 @@
 /**
- * EasyPost-shaped carrier simulator: POST /v2/shipments (Idempotency-Key), POST
- * /v2/shipments/:id/buy, POST /v2/shipments/:id/refund, GET /v2/shipments/:id, POST /v2/trackers,
- * and signed tracker.updated Events (X-Hmac-Signature) to the bridge.
+ * EasyPost-shaped carrier simulator: POST /v2/shipments, POST /v2/shipments/:id/buy, POST
+ * /v2/shipments/:id/refund, GET /v2/shipments/:id (an id or our reference), POST /v2/trackers, and
+ * signed tracker.updated Events (X-Hmac-Signature) to the bridge.
  * Shapes after https://docs.easypost.com/docs/shipments and https://docs.easypost.com/docs/events
+ *
+ * It behaves as EasyPost documents, not as we would like: EasyPost documents no idempotency key,
+ * so `Idempotency-Key` is ignored and every POST /v2/shipments creates a new shipment (the bridge
+ * finds its own by `reference` instead). A reference is not unique either: the docs promise a
+ * lookup by it, not a refusal of a second one.
  * Effects: shipment_created, label_purchased, return_label_purchased, label_refunded, webhook_sent.
  */
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { signEasyPost } from '../../webhooks/signatures.ts';
 import {
-  controlRoutes, Effects, faultInjection, IdempotencyCache, idMaker, runFaults, sendWebhooks, urlOf,
+  controlRoutes, Effects, faultInjection, idMaker, runFaults, sendWebhooks, urlOf,
   type OutgoingWebhook, type SendOptions, type SimOptions, type Simulator,
 } from '../kit.ts';
 
@@ -22,6 +27,8 @@ interface SimShipment {
   to_address: Record<string, unknown>;
   from_address: Record<string, unknown>;
   parcel: Record<string, unknown>;
+  /** "All of the options passed to the shipment" (https://docs.easypost.com/docs/shipments, Shipment object). */
+  options: Record<string, unknown>;
   rates: { id: string; object: 'Rate'; carrier: string; service: string; rate: string; currency: string; shipment_id: string }[];
   selected_rate: SimShipment['rates'][number] | null;
   postage_label: { object: 'PostageLabel'; label_url: string; label_file_type: string; label_date: string } | null;
@@ -45,7 +52,6 @@ export function createEasyPostSim(o: SimOptions & { apiKey?: string } = {}): Eas
   const newId = idMaker(o.random);
   const now = o.now ?? (() => new Date());
   const shipments = new Map<string, SimShipment>();
-  const idem = new IdempotencyCache();
   const app = new Hono();
   const apiError = (status: number, code: string, message: string, errors: { field: string; message: string }[] = []) =>
     ({ status, body: { error: { code, message, errors } } });
@@ -68,7 +74,11 @@ export function createEasyPostSim(o: SimOptions & { apiKey?: string } = {}): Eas
     await next();
   });
 
-  app.post('/v2/shipments', (c) => idem.once(c, c.req.header('idempotency-key'), async () => {
+  const answer = (c: Context, r: { status: number; body: unknown }) => c.json(r.body as object, r.status as 200);
+
+  // https://docs.easypost.com/docs/shipments (Create a Shipment): a valid to/from address and parcel
+  // populate `rates`. No idempotency key is documented, so none is honoured: a repeat creates again.
+  app.post('/v2/shipments', async (c) => answer(c, await (async () => {
     const body = (await c.req.json().catch(() => null)) as { shipment?: Partial<SimShipment> & { is_return?: boolean } } | null;
     const s = body?.shipment;
     if (!s?.to_address || !s.from_address || !s.parcel) return apiError(422, 'PARAMETER.REQUIRED', 'Missing required parameter.', [{ field: 'shipment', message: 'to_address, from_address and parcel are required' }]);
@@ -84,21 +94,34 @@ export function createEasyPostSim(o: SimOptions & { apiKey?: string } = {}): Eas
     ].map((r) => ({ id: newId('rate_'), object: 'Rate' as const, carrier: r.carrier, service: r.service, rate: (r.base + weight * 0.02).toFixed(2), currency: 'USD', shipment_id: id }));
     const shipment: SimShipment = {
       id, object: 'Shipment', reference: s.reference, is_return: !!s.is_return, mode: 'test',
-      to_address: s.to_address, from_address: s.from_address, parcel: s.parcel, rates,
+      to_address: s.to_address, from_address: s.from_address, parcel: s.parcel, options: (s.options ?? {}) as Record<string, unknown>, rates,
       selected_rate: null, postage_label: null, tracking_code: null, tracker: null, refund_status: null, created_at: now().toISOString(),
     };
     shipments.set(id, shipment);
     effects.add('shipment_created');
     return { status: 201, body: shipment };
-  }));
+  })()));
 
+  /**
+   * An id, or our reference: https://docs.easypost.com/docs/shipments (Shipment object: reference is
+   * "An optional field that may be used in place of id in other API endpoints"). The docs do not say
+   * which shipment answers when several share a reference; this one answers the latest.
+   */
+  const byIdOrReference = (key: string): SimShipment | undefined =>
+    shipments.get(key) ?? [...shipments.values()].reverse().find((x) => x.reference !== undefined && x.reference === key);
+
+  // https://docs.easypost.com/docs/shipments (Retrieve a Shipment); 404 per https://docs.easypost.com/guides/errors-guide
   app.get('/v2/shipments/:id', (c) => {
-    const s = shipments.get(c.req.param('id'));
+    const s = byIdOrReference(c.req.param('id'));
     return s ? c.json(s) : c.json({ error: { code: 'NOT_FOUND', message: 'The requested resource could not be found.', errors: [] } }, 404);
   });
 
-  app.post('/v2/shipments/:id/buy', (c) => idem.once(c, c.req.header('idempotency-key'), async () => {
-    const s = shipments.get(c.req.param('id'));
+  // https://docs.easypost.com/docs/shipments (Buy a Shipment). A shipment holds one label: buying it
+  // again is refused with 422 ("well-formed, but unable to process", https://docs.easypost.com/guides/errors-guide).
+  // The error code string below is ours: the public error list we found does not name the code for
+  // this case, so the adapter never relies on it (in doubt it reads the shipment first).
+  app.post('/v2/shipments/:id/buy', async (c) => answer(c, await (async () => {
+    const s = byIdOrReference(c.req.param('id'));
     if (!s) return apiError(404, 'NOT_FOUND', 'The requested resource could not be found.');
     if (s.postage_label) return apiError(422, 'SHIPMENT.POSTAGE.EXISTS', 'Postage already exists for this shipment.');
     const body = (await c.req.json().catch(() => null)) as { rate?: { id?: string } } | null;
@@ -115,10 +138,12 @@ export function createEasyPostSim(o: SimOptions & { apiKey?: string } = {}): Eas
       steps.forEach((st, i) => setTimeout(() => void sim.emitTracking(tracking, [st], { signedBy: st === 'delivered' ? 'J. Doe' : undefined }), o.autoProgressMs! * (i + 1)).unref?.());
     }
     return { status: 200, body: s };
-  }));
+  })()));
 
+  // https://docs.easypost.com/docs/shipments/shipping-refund: once submitted, the shipment's
+  // `refund_status` is populated ("submitted"), which a retrieve shows.
   app.post('/v2/shipments/:id/refund', (c) => {
-    const s = shipments.get(c.req.param('id'));
+    const s = byIdOrReference(c.req.param('id'));
     if (!s) return c.json({ error: { code: 'NOT_FOUND', message: 'The requested resource could not be found.', errors: [] } }, 404);
     if (!s.postage_label) return c.json({ error: { code: 'SHIPMENT.REFUND.NOT_PURCHASED', message: 'Postage was never purchased.', errors: [] } }, 422);
     if (s.refund_status) return c.json({ error: { code: 'SHIPMENT.REFUND.ALREADY_REQUESTED', message: 'A refund was already requested.', errors: [] } }, 422);

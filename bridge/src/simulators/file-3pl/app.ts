@@ -1,7 +1,14 @@
 /**
  * A 3PL on file exchange: takes complete order/cancel/return CSVs from outbound/ (ignoring
  * temporaries), archives them, and drops shipment confirmations and stock snapshots into inbound/
- * (written as a temporary, then renamed). Acts once per picking whatever files repeat.
+ * (written as a temporary, then renamed).
+ *
+ * #contract — the 3PL's file spec (a made-up partner; a real 3PL must promise the same):
+ *   1. A file name identifies one order/cancel/return: a file whose name was already imported is
+ *      archived without acting (a re-delivery of the same file is the same order).
+ *   2. An ORD_ file for a picking it already holds is archived without acting.
+ *   3. A CAN_ file acts only on an open order; a RET_ file once per return number.
+ *   4. Only complete files count: dot-files and temporaries are never read.
  * Its HTTP app only has controls: POST /_control/tick, /_control/ship, /_control/stock.
  * Effects: order_released, order_cancelled, return_expected, order_shipped, file_dropped.
  */
@@ -34,6 +41,7 @@ export function createFile3plSim(o: SimOptions & { root: string; delimiter?: str
   const d = o.delimiter ?? ';';
   const orders = new Map<string, { lines: SimLine[]; status: 'open' | 'cancelled' | 'shipped' }>();
   const returns = new Set<string>();
+  const imported = new Set<string>();
   let drops = 0;
   const app = new Hono();
   controlRoutes(app, run, effects);
@@ -62,6 +70,13 @@ export function createFile3plSim(o: SimOptions & { root: string; delimiter?: str
       const taken: string[] = [];
       for (const name of (await readdir(dir)).sort()) {
         if (name.startsWith('.') || !name.endsWith('.csv')) continue;
+        // Contract 1: a name already imported is the same order; archive it, act not.
+        if (imported.has(name)) {
+          await rename(join(dir, name), join(dir, 'archive', `${name}.${Date.now()}.dup`));
+          taken.push(name);
+          continue;
+        }
+        imported.add(name);
         const rows = parse(await readFile(join(dir, name), 'utf8'), { columns: true, delimiter: d, bom: true, skip_empty_lines: true }) as Record<string, string>[];
         const kind = name.slice(0, 4);
         if (kind === 'ORD_') {

@@ -39,6 +39,8 @@ export function createStandardWebhooksSim(o: SimOptions & { secrets?: string[]; 
       return c.text('', 401);
     }
     const id = c.req.header('webhook-id')!;
+    // Spec, "Webhook metadata": the id "remains the same no matter how many times a webhook that has
+    // failed is retried. The ID is often used as an idempotency key": a receiver acts once per id.
     if (received.has(id)) {
       effects.add('duplicate_received');
       return c.body(null, 204);

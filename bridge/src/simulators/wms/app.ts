@@ -1,9 +1,19 @@
 /**
- * ShipBob-shaped WMS simulator: POST /order (reference_id unique per account, no idempotency
- * key), GET /order?ReferenceIds=, POST /order/:id/cancel, POST /return, GET /return?ReferenceIds=,
- * GET /inventory, and Standard Webhooks-signed `order_shipped` / `shipment_delivered` /
- * `inventory_updated` deliveries to the bridge.
- * Shapes after https://developer.shipbob.com/guides/build-orders-integration
+ * The generic REST WMS (`rest-wms`, a ShipBob-shaped made-up partner): POST /order, GET
+ * /order?ReferenceIds=, GET /order/:id, POST /order/:id/cancel, POST /return, GET
+ * /return?ReferenceIds=, GET /inventory, and Standard Webhooks-signed `order_shipped` /
+ * `inventory_updated` deliveries to the bridge. Shapes after
+ * https://developer.shipbob.com/guides/build-orders-integration
+ *
+ * #contract — what this partner's documentation promises (a real WMS behind `rest-wms` must
+ * document the same, or its steps are `unsafe`):
+ *   1. `reference_id` (our picking) is unique per account: a second POST /order with a reference_id
+ *      already used creates nothing and answers 409 `{ title: "Conflict", detail, existing_order_id }`.
+ *   2. GET /order?ReferenceIds=<ref> lists the orders with that reference_id.
+ *   3. POST /order/:id/cancel of an order already cancelled answers success again, acting once; of
+ *      a shipped one, `is_success: false` with a reason.
+ *   4. POST /return: `reference_id` unique the same way (409 with `existing_return_id`).
+ *   5. No idempotency header exists; one sent is ignored.
  * Effects: order_released, order_cancelled, return_expected, order_shipped, webhook_sent.
  */
 import { Hono } from 'hono';
@@ -72,9 +82,9 @@ export function createWmsSim(o: SimOptions & { token?: string; knownSkus?: strin
     if (!b?.reference_id || !Array.isArray(b.products) || !b.products.length) return c.json({ title: 'One or more validation errors occurred.', errors: { reference_id: ['The reference_id field is required.'] } }, 400);
     const addr = (b.recipient as { address?: Record<string, unknown> } | undefined)?.address;
     if (!addr?.address1 || !addr.city || !addr.country) return c.json({ title: 'One or more validation errors occurred.', errors: { 'recipient.address': ['address1, city and country are required.'] } }, 400);
-    if ([...orders.values()].some((x) => x.reference_id === b.reference_id)) {
-      return c.json({ reference_id: [`Order with reference_id ${b.reference_id} already exists`] }, 422);
-    }
+    const existing = [...orders.values()].find((x) => x.reference_id === b.reference_id);
+    // Contract 1: a repeated reference_id is refused, naming the order that has it.
+    if (existing) return c.json({ title: 'Conflict', detail: `Order with reference_id ${b.reference_id} already exists`, existing_order_id: existing.id }, 409);
     const unknown = b.products.find((p) => o.knownSkus ? !o.knownSkus.includes(p.reference_id) : !stock.has(p.reference_id));
     if (unknown) return c.json({ products: [`Product with reference_id ${unknown.reference_id} not found`] }, 422);
     const order: SimOrder = {
@@ -97,6 +107,7 @@ export function createWmsSim(o: SimOptions & { token?: string; knownSkus?: strin
     const x = orders.get(Number(c.req.param('id')));
     return x ? c.json(x) : c.json({ title: 'Not Found' }, 404);
   });
+  // Contract 3.
   app.post('/order/:id/cancel', (c) => {
     const x = orders.get(Number(c.req.param('id')));
     if (!x) return c.json({ title: 'Not Found' }, 404);
@@ -113,7 +124,8 @@ export function createWmsSim(o: SimOptions & { token?: string; knownSkus?: strin
   app.post('/return', async (c) => {
     const b = (await c.req.json().catch(() => null)) as { reference_id?: string } | null;
     if (!b?.reference_id) return c.json({ errors: { reference_id: ['The reference_id field is required.'] } }, 400);
-    if (returns.has(b.reference_id)) return c.json({ reference_id: [`Return with reference_id ${b.reference_id} already exists`] }, 422);
+    // Contract 4.
+    if (returns.has(b.reference_id)) return c.json({ title: 'Conflict', detail: `Return with reference_id ${b.reference_id} already exists`, existing_return_id: returns.get(b.reference_id)!.id }, 409);
     const r = { id: ++seq, reference_id: b.reference_id, status: 'AwaitingArrival' };
     returns.set(b.reference_id, r);
     effects.add('return_expected');
