@@ -100,6 +100,8 @@ async function crashMidCall(options: { keys: boolean; withFind: boolean; type: '
   // A new process on the same data.
   const second = createEngine({ store: real, config, registry: fakes.registry, logger: quietLogger(), io });
   await second.start();
+  // An interrupted call is taken up no sooner than its timeout after it left.
+  clock.advance(60_000);
   await second.runDue();
   return { e, partner, real, second };
 }
