@@ -5,6 +5,7 @@ import { createShippoSim } from '../../bridge/src/simulators/shippo/app.ts';
 import { createWmsSim } from '../../bridge/src/simulators/wms/app.ts';
 import { createEmbeddedStore } from '../../bridge/src/store/embedded.ts';
 import { createPostgresStore } from '../../bridge/src/store/postgres.ts';
+import { parseMetadata } from '../../bridge/src/adapters/shippo/map.ts';
 import type { StormBacking, StormPartner } from './crash-storm.ts';
 import type { TestPostgres } from './postgres.ts';
 import { event } from '../engine/helpers.ts';
@@ -53,7 +54,7 @@ export const PARTNERS: Record<string, () => StormPartner> = {
       }),
       routes: [{ events: ['shipment.requested'], partners: ['shippo'] }],
       // A label is a successful transaction; our reference travels in its metadata.
-      effects: () => count([...sim.transactions.values()].filter((t) => t.status === 'SUCCESS').map((t) => t.metadata)),
+      effects: () => count([...sim.transactions.values()].filter((t) => t.status === 'SUCCESS').map((t) => parseMetadata(t.metadata)?.shipment_ref)),
       expected: events.map((e) => (e.payload as any).shipment_ref),
     };
   },
