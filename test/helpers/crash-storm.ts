@@ -111,6 +111,10 @@ export async function crashStorm(p: StormPartner, backing: StormBacking, o: Stor
   let inFlightAtKills = 0;
   let partnerRequests = 0;
   let inFlight = 0;
+  let runs = 0;
+  // Requests in flight per bridge run: at a kill, only the dying run's own calls are interrupted
+  // (a request of an earlier run may still be in its answer time at the partner).
+  const inFlightByRun = new Map<number, number>();
   let killArmed = false;
   const exited = new Map<ChildProcess, Promise<number | null>>();
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -118,7 +122,7 @@ export async function crashStorm(p: StormPartner, backing: StormBacking, o: Stor
   const killChild = async () => {
     const dying = child;
     if (!dying || dying.exitCode !== null || dying.killed) return;
-    inFlightAtKills += inFlight;
+    inFlightAtKills += inFlightByRun.get(runs) ?? 0;
     dying.kill('SIGKILL');
     kills += 1;
     await exited.get(dying);
@@ -133,6 +137,8 @@ export async function crashStorm(p: StormPartner, backing: StormBacking, o: Stor
   front.all('/partner/*', async (c) => {
     partnerRequests += 1;
     inFlight += 1;
+    const run = runs;
+    inFlightByRun.set(run, (inFlightByRun.get(run) ?? 0) + 1);
     const url = new URL(c.req.url);
     const body = ['GET', 'HEAD'].includes(c.req.method) ? undefined : await c.req.arrayBuffer();
     // The partner acts somewhere within its answer time; a kill may land before or after that.
@@ -153,6 +159,7 @@ export async function crashStorm(p: StormPartner, backing: StormBacking, o: Stor
       return new Response(text, { status: res.status, headers: res.headers });
     } finally {
       inFlight -= 1;
+      inFlightByRun.set(run, inFlightByRun.get(run)! - 1);
     }
   });
   const server = serve({ fetch: front.fetch, port: 0, hostname: '127.0.0.1' });
@@ -169,7 +176,6 @@ export async function crashStorm(p: StormPartner, backing: StormBacking, o: Stor
   const bundle = await bundleFaultChild(dir);
   const env = { ...process.env, ...p.env, ...backing.env, STORM_ODOO_KEY: 'odoo-storm-key' };
 
-  let runs = 0;
   try {
     const guard = Date.now() + (o.guardMs ?? 240_000);
     for (;;) {

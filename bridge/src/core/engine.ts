@@ -1074,7 +1074,10 @@ export function createEngine(options: EngineOptions): Engine {
     }
     if (resumed.length) {
       logger.warn({ jobs: resumed.length }, 'resuming partner calls interrupted by a stop or crash');
-      await Promise.all([persist(resumed), audit.record(interrupted)]);
+      // The interrupted calls are on record before their jobs leave `running`: a crash in between
+      // finds them running again and records them again, never a call that left no trace.
+      await audit.record(interrupted);
+      await persist(resumed);
     }
     // Plan again what the engine held (fresh steps are not written), before anything settles;
     // events still `received` wait for their turn in the window.
