@@ -1,5 +1,7 @@
 from odoo import fields, models
 
+from ..services import parcel_labels
+
 
 class DeliveryCarrier(models.Model):
     """Shipping provider 'bridge': Odoo's standard carrier flow (carrier on the order, tracking link
@@ -22,6 +24,9 @@ class DeliveryCarrier(models.Model):
         return [{'exact_price': picking.carrier_id.fixed_price, 'tracking_number': False} for picking in pickings]
 
     def bridge_get_tracking_link(self, picking):
+        if len(picking.bridge_parcel_labels or {}) > 1:
+            # Several parcels: Odoo's JSON list of [number, url] (stock.picking.get_multiple_carrier_tracking).
+            return parcel_labels.tracking_link(picking.bridge_parcel_labels, self.tracking_url)
         if picking.bridge_tracking_url:
             return picking.bridge_tracking_url
         if self.tracking_url and picking.carrier_tracking_ref:

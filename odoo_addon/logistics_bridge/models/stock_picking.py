@@ -19,6 +19,9 @@ class StockPicking(models.Model):
     bridge_status_at = fields.Datetime('Logistics Status Time', readonly=True, copy=False,
                                        help="occurred_at of the milestone that set the status; older milestones never move it back.")
     bridge_tracking_url = fields.Char('Partner Tracking URL', readonly=True, copy=False)
+    bridge_parcel_labels = fields.Json('Parcel Labels', readonly=True, copy=False,
+                                       help="The current label of each parcel, by parcel number (services/parcel_labels.py); "
+                                            "carrier_tracking_ref joins their tracking numbers.")
     bridge_problem = fields.Char('Logistics Problem', readonly=True, copy=False, help="Last rejection or exception reported by a partner.")
     bridge_pod_signer = fields.Char('Signed By', readonly=True, copy=False)
     bridge_pod_signed_at = fields.Datetime('Signed At', readonly=True, copy=False)
@@ -100,7 +103,8 @@ class StockPicking(models.Model):
         # Odoo calls the carrier once per picking with all pickings: emit once per shipment.
         pickings = self.filtered(lambda p: last.get(p.id) not in (None, 'shipment.cancelled'))
         pickings._logistics_bridge_emit('shipment.cancelled', reason=self.env.context.get('logistics_bridge_reason'))
-        pickings.write({'bridge_tracking_url': False})
+        # The labels are void: the next label.created starts a new set of parcels.
+        self.write({'bridge_tracking_url': False, 'bridge_parcel_labels': False})
 
     def send_to_shipper(self):
         if self.carrier_id.delivery_type != 'bridge':

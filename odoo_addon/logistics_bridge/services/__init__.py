@@ -5,4 +5,5 @@
 - backoff:    capped exponential backoff
 - dispatcher: sends pending outbox rows to the bridge over a websocket (JSON-RPC events.publish)
 - milestones: applies canonical milestones to pickings (the write-back API's logic)
+- parcel_labels: the current label of each parcel of a picking (tracking numbers, links)
 """

@@ -29,7 +29,7 @@ from markupsafe import Markup, escape
 from odoo import _, fields
 from odoo.exceptions import AccessError, MissingError, UserError, ValidationError
 
-from . import contract
+from . import contract, parcel_labels
 from .payloads import sku as payloads_sku
 
 _logger = logging.getLogger(__name__)
@@ -193,7 +193,7 @@ class MilestoneApplier:
                 results[entry['index']] = result(entry['item']['id'], 'duplicate', 'already recorded')
         pickings = self.env['stock.picking'].browse({c['picking_id'] for c in fresh if c['picking_id']}).exists()
         writable = pickings._filtered_access('write')
-        writable.fetch(['name', 'company_id', 'bridge_status', 'bridge_status_at', 'carrier_tracking_ref'])
+        writable.fetch(['name', 'company_id', 'bridge_status', 'bridge_status_at', 'carrier_tracking_ref', 'bridge_parcel_labels'])
         levels = [c['item']['payload'] for c in fresh if c['picking_id'] is None]
         warehouses, products = {}, {}
         if levels:
@@ -373,17 +373,31 @@ class MilestoneApplier:
                          warehouse=payload['warehouse'], picking=picking.name, cls=payload['reason_class'], reason=payload['reason']))
 
     def _on_label_created(self, picking, payload, occurred_at, milestone, stale):
-        vals = {}
-        if not stale or not picking.carrier_tracking_ref:
-            vals['carrier_tracking_ref'] = payload['tracking_number']
-            vals['bridge_tracking_url'] = payload.get('tracking_url') or False
-        if vals:
-            picking.write(vals)
+        """Parcel n of count: its number joins the picking's (see services/parcel_labels.py), its label
+        is attached. The parcel's own label time decides, not the shipment status: a label that comes
+        after the dispatch still counts (``stale`` is about the status only)."""
+        labels, verdict, replaced = parcel_labels.merge(picking.bridge_parcel_labels, payload, occurred_at)
+        if verdict in ('same', 'outdated'):
+            return
+        attachment = self._attach_label(picking, payload)
+        if attachment:
+            index, _count = parcel_labels.parcel_of(payload)
+            labels[str(index)] = dict(labels[str(index)], attachment_id=attachment.id)
+        self._mark_replaced(replaced, payload)
+        picking.write({
+            'bridge_parcel_labels': labels,
+            'carrier_tracking_ref': parcel_labels.tracking_ref(labels),
+            'bridge_tracking_url': parcel_labels.tracking_url(labels),
+        })
+        self._label_attachment = attachment
+
+    def _attach_label(self, picking, payload):
+        """The label document as an attachment of the picking; None when the label has no document."""
         label = payload['label']
         fmt = label['format']
-        name = f"{picking.carrier_id._get_delivery_label_prefix() if picking.carrier_id else 'LabelShipping-bridge'}-{payload['tracking_number']}.{fmt.lower()}"
-        attachment_vals = {'name': name, 'res_model': 'stock.picking', 'res_id': picking.id,
-                           'description': f"Label {payload['carrier']} {payload['tracking_number']}"}
+        prefix = picking.carrier_id._get_delivery_label_prefix() if picking.carrier_id else 'LabelShipping-bridge'
+        attachment_vals = {'name': parcel_labels.attachment_name(prefix, payload), 'res_model': 'stock.picking',
+                           'res_id': picking.id, 'description': parcel_labels.attachment_description(payload)}
         if label.get('content_base64'):
             try:
                 raw = base64.b64decode(label['content_base64'], validate=True)
@@ -393,9 +407,15 @@ class MilestoneApplier:
         elif label.get('url'):
             attachment_vals.update(type='url', url=label['url'])
         else:
-            return
-        attachment = self.env['ir.attachment'].create(attachment_vals)
-        self._label_attachment = attachment
+            return None
+        return self.env['ir.attachment'].create(attachment_vals)
+
+    def _mark_replaced(self, entries, payload):
+        """The attachments of labels that are no longer current say so (kept: they may need a refund)."""
+        attachments = self.env['ir.attachment'].browse([e['attachment_id'] for e in entries if e.get('attachment_id')]).exists()
+        for attachment in attachments:
+            attachment.write({'name': f"Replaced-{attachment.name}",
+                              'description': f"{attachment.description or ''} (replaced by {payload['tracking_number']})".strip()})
 
     def _on_shipment_dispatched(self, picking, payload, occurred_at, milestone, stale):
         if payload.get('tracking_number') and not picking.carrier_tracking_ref:
@@ -515,6 +535,8 @@ class MilestoneApplier:
                 parts.append(str(payload[key]))
         if payload.get('amount'):
             parts.append(f"{payload['amount']['amount']} {payload['amount']['currency']}")
+        if mtype == 'label.created' and payload.get('parcel', {}).get('count', 1) > 1:
+            parts.append("parcel %(index)s of %(count)s" % payload['parcel'])
         return ' - '.join(parts)[:250]
 
     def _post(self, picking, milestones, attachments=None):

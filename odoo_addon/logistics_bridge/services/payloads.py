@@ -215,7 +215,8 @@ def shipment_requested(picking, demand=None, cancel_backorder=False):
 
 def shipment_cancelled(picking, reason=None):
     payload = {'shipment_ref': picking.name, 'carrier': carrier_service(picking.carrier_id)}
-    _put(payload, 'tracking_number', _text(picking.carrier_tracking_ref, 128))
+    # Several parcels' numbers are comma-joined: the first is the shipment's (the master of a multi-piece one).
+    _put(payload, 'tracking_number', _text((picking.carrier_tracking_ref or '').split(',')[0], 128))
     return _put(payload, 'reason', _text(reason))
 
 

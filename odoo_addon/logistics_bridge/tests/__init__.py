@@ -10,3 +10,4 @@ from . import test_screens
 from . import test_event_states
 from . import test_overview
 from . import test_tours
+from . import test_parcel_labels
