@@ -26,7 +26,7 @@ import psycopg2
 
 from markupsafe import Markup, escape
 
-from odoo import _, fields
+from odoo import fields
 from odoo.exceptions import AccessError, MissingError, UserError, ValidationError
 
 from . import contract, parcel_labels
@@ -368,8 +368,8 @@ class MilestoneApplier:
 
     def _on_order_rejected(self, picking, payload, occurred_at, milestone, stale):
         picking.bridge_problem = f"{payload['reason_class']}: {payload['reason']}"
-        self._activity(picking, _("Order refused by the warehouse"),
-                       _("The warehouse %(warehouse)s refused %(picking)s (%(cls)s): %(reason)s",
+        self._activity(picking, self.env._("Order refused by the warehouse"),
+                       self.env._("The warehouse %(warehouse)s refused %(picking)s (%(cls)s): %(reason)s",
                          warehouse=payload['warehouse'], picking=picking.name, cls=payload['reason_class'], reason=payload['reason']))
 
     def _on_label_created(self, picking, payload, occurred_at, milestone, stale):
@@ -467,8 +467,8 @@ class MilestoneApplier:
         if stale:
             return
         picking.bridge_problem = f"{payload['reason_class']}: {payload['reason']}"
-        self._activity(picking, _("Delivery exception: %s", payload['reason_class']),
-                       _("%(picking)s: %(reason)s (tracking %(tracking)s)", picking=picking.name,
+        self._activity(picking, self.env._("Delivery exception: %s", payload['reason_class']),
+                       self.env._("%(picking)s: %(reason)s (tracking %(tracking)s)", picking=picking.name,
                          reason=payload['reason'], tracking=payload.get('tracking_number') or picking.carrier_tracking_ref or '-'))
 
     def _on_shipment_returned(self, picking, payload, occurred_at, milestone, stale):
@@ -575,13 +575,14 @@ class MilestoneApplier:
             self.env['sale.order'].sudo().browse(list(for_orders))._message_log_batch(
                 dict(for_orders), author_id=self.env.user.partner_id.id, message_type='comment')
 
-    @staticmethod
-    def _note_body(milestones, reported_by=False):
+    def _note_body(self, milestones, reported_by=False):
+        """Translated with the caller's language (``env._``: a static method had no env, and Odoo
+        logged "no translation language detected" with a stack for every note)."""
         body = Markup()
         for milestone in milestones:
-            body += Markup('<p><b>%s</b></p><p>%s</p>') % (_("Logistics: %s", milestone.milestone_type), milestone.summary)
+            body += Markup('<p><b>%s</b></p><p>%s</p>') % (self.env._("Logistics: %s", milestone.milestone_type), milestone.summary)
             if reported_by and milestone.partner:
-                body += Markup('<p class="text-muted">%s</p>') % _("Reported by %(partner)s at %(at)s UTC",
+                body += Markup('<p class="text-muted">%s</p>') % self.env._("Reported by %(partner)s at %(at)s UTC",
                                                                      partner=milestone.partner, at=milestone.occurred_at)
         return body
 
@@ -596,7 +597,7 @@ class MilestoneApplier:
         if order_sudo.invoice_status != 'to invoice':
             return
         invoices = order_sudo._create_invoices()
-        picking.message_post(body=Markup(_("Proof of delivery received: invoice %s created.")) % invoices[:1]._get_html_link())
+        picking.message_post(body=Markup(self.env._("Proof of delivery received: invoice %s created.")) % invoices[:1]._get_html_link())
 
     def _set_on_hand(self, warehouse, product, on_hand):
         # Stock adjustments need inventory-manager rights: done as superuser for this product and
