@@ -113,7 +113,9 @@ fi
 # scripts/sim.ts and write-back to this Odoo over JSON-2). Every event must come back acknowledged
 # and be readable in the bridge's operator API; the carrier simulator's label must land on the
 # picking (tracking number) through the bridge's write-back queue, and the bridge's delivery state
-# of each event must be shown in Odoo (apply_event_states, the push not switched off). SKIP_E2E=1 skips it.
+# of each event must be shown in Odoo (apply_event_states, the push not switched off). A picking of
+# three packages must end with three tracking numbers (comma-joined, parcel order), three labels
+# and three tracking links (issue 12). SKIP_E2E=1 skips it.
 if [ "${SKIP_E2E:-0}" = 1 ]; then echo "odoo-test: e2e skipped (SKIP_E2E=1)"; exit 0; fi
 if ! command -v node >/dev/null || [ ! -f "$ROOT/bridge/src/server.ts" ] || [ ! -d "$ROOT/node_modules/tsx" ]; then
   echo "odoo-test: e2e SKIPPED: needs node, bridge/src/server.ts and node_modules (npm ci)"; exit 0
@@ -200,11 +202,27 @@ for move in picking.move_ids:
     move.quantity = 1
     move.picked = True
 picking.with_context(cancel_backorder=False)._action_done()
+# a picking of THREE packages (one unit each, as a packer puts them in pack): three parcels in
+# shipment.requested, so three labels and three tracking numbers must come back
+multi = env['sale.order'].create({'partner_id': env.ref('base.res_partner_2').id, 'warehouse_id': warehouse.id, 'carrier_id': carrier.id,
+    'order_line': [(0, 0, {'product_id': products[0].id, 'product_uom_qty': 2}), (0, 0, {'product_id': products[1].id, 'product_uom_qty': 1})]})
+multi.action_confirm()
+parcels_picking = multi.picking_ids.filtered(lambda p: p.picking_type_code == 'outgoing')[:1]
+parcels_picking.carrier_id = carrier
+for line in parcels_picking.move_line_ids:
+    while line.quantity > 1:
+        line.quantity -= 1
+        line.copy({'quantity': 1})
+for n, line in enumerate(parcels_picking.move_line_ids.sorted('id'), 1):
+    line.picked = True
+    line.result_package_id = env['stock.package'].create({'name': f'E2E-PARCEL-{n}', 'shipping_weight': 1.0 + n})
+parcels_picking.with_context(cancel_backorder=False)._action_done()
+assert len(parcels_picking.move_line_ids.result_package_id) == 3, parcels_picking.move_line_ids.read(['quantity', 'result_package_id'])
 env.cr.commit()
 env['logistics.bridge.event']._cron_dispatch()
 env.cr.commit()
 events = env['logistics.bridge.event'].search([], order='id')
-print('E2E ' + json.dumps({'picking_id': picking.id, 'picking': picking.name, 'refused': refused_event.uuid,
+print('E2E ' + json.dumps({'picking_id': picking.id, 'picking': picking.name, 'refused': refused_event.uuid, 'parcels_picking_id': parcels_picking.id,
     'events': [{'id': e.uuid, 'type': e.event_type, 'state': e.state, 'error': e.last_error or ''} for e in events]}))
 PYE2E
 [ "$(id -u)" = 0 ] && chown "${ODOO_USER:-odoo}:" "$WORK/e2e.py"
@@ -243,7 +261,8 @@ while time.time() < deadline:
     rows = json2('logistics.bridge.event', 'search_read', {
         'domain': [['uuid', 'in', list(expected)]], 'fields': ['uuid', 'bridge_state', 'bridge_last_error', 'bridge_activity_id']})
     states = {e['uuid']: e['bridge_state'] for e in rows}
-    if picking['carrier_tracking_ref'] and states == expected:
+    [parcels] = json2('stock.picking', 'read', {'ids': [sent['parcels_picking_id']], 'fields': ['name', 'carrier_tracking_ref', 'bridge_status']})
+    if picking['carrier_tracking_ref'] and states == expected and len((parcels['carrier_tracking_ref'] or '').split(',')) >= 3:
         break
     time.sleep(0.5)
 log = open(bridge_log, encoding='utf-8', errors='replace').read()
@@ -253,11 +272,25 @@ if not picking['carrier_tracking_ref'] or picking['bridge_status'] != 'label.cre
     print('FAIL no label milestone on %s: %s' % (picking['name'], json.dumps(picking))); sys.exit(0)
 if states != expected:
     print('FAIL bridge states not shown in Odoo: %s, expected %s' % (json.dumps(states), json.dumps(expected))); sys.exit(0)
+# the picking of three packages: three numbers, comma-joined, three labels named "n of 3", three tracking links
+numbers = (parcels['carrier_tracking_ref'] or '').split(',')
+if len(numbers) != 3 or len(set(numbers)) != 3 or not all(numbers):
+    print('FAIL the three-package picking %s has tracking %r, not three numbers' % (parcels['name'], parcels['carrier_tracking_ref'])); sys.exit(0)
+labels = json2('ir.attachment', 'search_read', {'domain': [['res_model', '=', 'stock.picking'], ['res_id', '=', sent['parcels_picking_id']],
+                                                           ['name', '=like', 'LabelShipping-%']], 'fields': ['name'], 'order': 'id'})
+expected_labels = sorted(f'{number} ({n} of 3)' for n, number in enumerate(numbers, 1))
+got_labels = sorted(a['name'].split('-', 2)[-1].rsplit('.', 1)[0] for a in labels)
+if got_labels != expected_labels:
+    print('FAIL the three-package picking %s has labels %s, expected %s' % (parcels['name'], json.dumps([a['name'] for a in labels]), json.dumps(expected_labels))); sys.exit(0)
+links = json2('stock.picking', 'get_multiple_carrier_tracking', {'ids': [sent['parcels_picking_id']]})
+if [pair[0] for pair in links or []] != numbers:
+    print('FAIL the three-package picking %s tracking links %s do not list %s' % (parcels['name'], json.dumps(links), numbers)); sys.exit(0)
 dead = next(e for e in rows if e['uuid'] == sent['refused'])
 if not dead['bridge_activity_id']:
     print('FAIL no to-do activity for the dead event: ' + json.dumps(dead)); sys.exit(0)
 print(f"OK {len(events)} events ({', '.join(types)}) acknowledged by the bridge and readable at GET /v1/events/:id; "
       f"label milestone written back: {picking['name']} tracking {picking['carrier_tracking_ref']} ({picking['bridge_milestone_count']} milestone(s)); "
+      f"three packages: {parcels['name']} tracking {parcels['carrier_tracking_ref']} with {len(labels)} labels and {len(links)} tracking links; "
       f"bridge states shown in Odoo: {len(states) - 1} delivered, 1 dead with a to-do ({dead['bridge_last_error'][:60]})")
 PYCHECK
 )
