@@ -1,9 +1,10 @@
 import base64
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from odoo.tests import tagged
+from odoo.tests import BaseCase, tagged
 
+from ..services import parcel_labels
 from .common import LogisticsBridgeCase
 
 
@@ -127,3 +128,31 @@ class TestParcelLabels(LogisticsBridgeCase):
         # a new request: its first label starts a new set, the voided numbers do not come back
         self.apply(self.label('NEW1', 1, 3, occurred_at=timedelta(hours=3)))
         self.assertEqual(self.picking.carrier_tracking_ref, 'NEW1')
+
+
+@tagged('post_install', '-at_install')
+class TestParcelLabelsMerge(BaseCase):
+    """services/parcel_labels.merge, the rule alone (no records)."""
+
+    def test_merge_table(self):
+        at = datetime(2026, 11, 26, 12, 0, 0)
+
+        def label(number, index=None, count=None):
+            return dict({'tracking_number': number}, **({'parcel': {'index': index, 'count': count}} if index else {}))
+
+        labels = {}
+        # (label, hours after `at`, verdict, carrier_tracking_ref after it)
+        table = [
+            (label('C', 3, 3), 0, 'added', 'C'),
+            (label('A', 1, 3), 0, 'added', 'A,C'),
+            (label('A', 1, 3), 1, 'same', 'A,C'),
+            (label('B', 2, 3), 0, 'added', 'A,B,C'),
+            (label('B2', 2, 3), 1, 'replaced', 'A,B2,C'),
+            (label('B0', 2, 3), -1, 'outdated', 'A,B2,C'),
+            (label('S'), -2, 'outdated', 'A,B2,C'),
+            (label('S'), 2, 'replaced', 'S'),
+            (label('S'), 3, 'same', 'S'),
+        ]
+        for payload, hours, verdict, ref in table:
+            labels, got, _gone = parcel_labels.merge(labels, payload, at + timedelta(hours=hours))
+            self.assertEqual((got, parcel_labels.tracking_ref(labels)), (verdict, ref), payload)
