@@ -66,6 +66,8 @@ export class PartnerError extends Error {
       retryAfterMs?: number;
       /** For permanent errors: a business class such as invalid_address, unknown_sku, refused. */
       reason?: BusinessReason;
+      /** The call got no answer within the partner's timeout (set by the partner gate). */
+      timedOut?: boolean;
       cause?: unknown;
     } = {},
   ) {

@@ -129,7 +129,7 @@ export function createPartnerGate(id: string, limits: ResolvedLimits, now: () =>
         return await policy.execute(({ signal }) => fn(signal));
       } catch (e) {
         if (e instanceof BrokenCircuitError) throw new CircuitOpenError(id, Math.max(0, openedAt + limits.breaker.half_open_after_ms - now()));
-        if (e instanceof TaskCancelledError) throw new PartnerError('retryable', `${id}: no answer within ${limits.timeout_ms} ms`, { cause: e });
+        if (e instanceof TaskCancelledError) throw new PartnerError('retryable', `${id}: no answer within ${limits.timeout_ms} ms`, { cause: e, timedOut: true });
         if (e instanceof PartnerError) throw e;
         // An adapter is supposed to classify everything; an unclassified throw is treated as transient
         // (it will be retried, then dead-lettered as technical) so a bug never drops an event.
