@@ -29,7 +29,6 @@ import { createOdooClient } from '../odoo/client.ts';
 import { AggregateMemory } from './aggregates.ts';
 import { auditTrail, OPERATORS_KEY, recordingFetch } from './audit.ts';
 import { createBacklog } from './backlog.ts';
-import { migrateLegacyCollections } from './legacy.ts';
 import { createDeadLetterOps } from './dead-letter-ops.ts';
 import { createDispatcher } from './dispatcher.ts';
 import { announcer, logListener, metricsListener, type EngineListener } from './engine-events.ts';
@@ -104,7 +103,6 @@ export function createEngine(options: EngineOptions): Engine {
   const open = () => (opened ??= (async () => {
     logs.jobs = await stateLog.keyed<Job>(JOBS);
     logs.aggs = new AggregateMemory(await stateLog.keyed<AggregateRow>(AGGREGATES, { stamp: (r) => Date.parse(r.updated_at) }), iso);
-    await migrateLegacyCollections(store, logs.jobs, logs.aggs, logger);
   })().catch((e) => { opened = undefined; throw e; }));
   const audit = auditTrail(() => stateLog.history<AuditEntry>(AUDIT, { now: nowMs }), logger);
   const secrets = [...config.partners.flatMap((p) => Object.values(p.credentials ?? {})), config.odoo?.api_key].filter((x): x is string => !!x);

@@ -15,7 +15,8 @@
  *   else waits for the circuit to half-open.
  */
 import { PartnerError, type BusinessReason } from '../adapters/types.ts';
-import { backoffDelay, CircuitOpenError } from './policy.ts';
+import { backoffDelay } from '../backoff.ts';
+import { CircuitOpenError } from './policy.ts';
 import type { Job, JobReason } from './jobs.ts';
 
 /** How a call ended, as the metrics and the audit name it. */
