@@ -147,7 +147,7 @@ test('an answer stored but not yet applied (crash in between) is applied on star
   await store.ingest([e]);
   const now = clock.now().toISOString();
   const label = loadFixtures('milestones', 'valid').find(([n]) => n === 'label.created')![1];
-  await store.collection<Job>(JOBS).put([{
+  await (await stateLogs(store).keyed<Job>(JOBS)).put([{
     id: `${e.id}/ups`, kind: 'event', subject: e.id, event_id: e.id, type: e.type, aggregate: e.aggregate, group: e.aggregate, seq: 1, step: 'ups',
     action: 'createShipment', candidates: ['ups'], candidate: 0, key: `${e.id}:ups`, attempts: 0, max_attempts: 8, calls: 1, run_at: now,
     state: 'done', in_doubt: false, applied: false, result: { data: { shipment_id: 'shp_1' }, milestones: [{ ...label, source: { partner: 'ups' }, aggregate: e.aggregate }] },
@@ -170,7 +170,7 @@ test('a two-step event with one step answered before a crash runs its other step
   const e = event('return.requested', 'stock.picking:503', 1);
   await store.ingest([e]);
   const now = clock.now().toISOString();
-  await store.collection<Job>(JOBS).put([{
+  await (await stateLogs(store).keyed<Job>(JOBS)).put([{
     id: `${e.id}/wms`, kind: 'event', subject: e.id, event_id: e.id, type: e.type, aggregate: e.aggregate, group: e.aggregate, seq: 1, step: 'wms',
     action: 'expectReturn', candidates: ['wms'], candidate: 0, key: `${e.id}:wms`, attempts: 0, max_attempts: 8, calls: 1, run_at: now,
     state: 'done', in_doubt: false, result: { data: { rma: 'R1' } }, replays: 0, rekeys: 0, created_at: now, updated_at: now,

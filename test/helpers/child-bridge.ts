@@ -24,7 +24,8 @@ export async function startChildBridge(dataDir: string, env: Record<string, stri
       const m = /BRIDGE_PORT=(\d+)/.exec(out);
       if (m) ok(Number(m[1]));
     });
-    void exited.then((code) => fail(new Error(`bridge exited (${code}) before listening: ${err}`)));
+    // 'close' comes after stderr is drained ('exit' may come first and cut the message short).
+    proc.once('close', (code) => fail(new Error(`bridge exited (${code}) before listening: ${err}`)));
   });
   return { proc, port, url: `http://127.0.0.1:${port}`, wsUrl: `ws://127.0.0.1:${port}/v1/odoo`, exited };
 }

@@ -5,7 +5,7 @@ import { createHmac } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import {
   safeEqual, signAfterShip, signEasyPost, signStandardWebhook, standardWebhookHeaders, verifyAfterShip, verifyEasyPost, verifySharedToken, verifyStandardWebhook,
-} from '../../bridge/src/webhooks/signatures.ts';
+} from '../../bridge/src/adapters/signatures.ts';
 
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 const OLD = 'whsec_' + Buffer.from('an older secret, 32 bytes long!!').toString('base64');

@@ -66,6 +66,8 @@ export class PartnerError extends Error {
       retryAfterMs?: number;
       /** For permanent errors: a business class such as invalid_address, unknown_sku, refused. */
       reason?: BusinessReason;
+      /** The call got no answer within the partner's timeout (set by the partner gate). */
+      timedOut?: boolean;
       cause?: unknown;
     } = {},
   ) {
@@ -73,7 +75,8 @@ export class PartnerError extends Error {
     this.name = 'PartnerError';
   }
 }
-export type BusinessReason = 'invalid_address' | 'unknown_sku' | 'allocation_conflict' | 'refused_by_partner' | 'invalid_request' | 'not_found';
+export const BUSINESS_REASONS = ['invalid_address', 'unknown_sku', 'allocation_conflict', 'refused_by_partner', 'invalid_request', 'not_found'] as const;
+export type BusinessReason = (typeof BUSINESS_REASONS)[number];
 
 /** A warehouse (WMS or 3PL): executes orders, reports what it shipped and holds. */
 export interface WarehouseAdapter {

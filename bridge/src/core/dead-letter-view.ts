@@ -39,10 +39,23 @@ export interface DeadLetter {
   body?: unknown;
 }
 
+/** What a dead-letter id names: the failed jobs of a subject (event, publish, void check) or an Odoo-refused milestone. */
+export type DeadLetterRef = { kind: 'jobs'; subject: string } | { kind: 'writeback'; milestoneId: string };
+
+const WRITEBACK_PREFIX = 'writeback:';
+
+/** The dead-letter id of a milestone Odoo refused. */
+export const writebackDeadLetterId = (milestoneId: string) => `${WRITEBACK_PREFIX}${milestoneId}`;
+
+/** Reads a dead-letter id (as the API and the dashboard pass it). */
+export function parseDeadLetterId(id: string): DeadLetterRef {
+  return id.startsWith(WRITEBACK_PREFIX) ? { kind: 'writeback', milestoneId: id.slice(WRITEBACK_PREFIX.length) } : { kind: 'jobs', subject: id };
+}
+
 /** A milestone Odoo refused, as a dead letter. */
 export function writebackView(row: OutboxRow): DeadLetter {
   return {
-    id: `writeback:${row.id}`, kind: 'writeback', state: 'dead', type: row.milestone.type, aggregate: row.milestone.aggregate,
+    id: writebackDeadLetterId(row.id), kind: 'writeback', state: 'dead', type: row.milestone.type, aggregate: row.milestone.aggregate,
     event_id: row.milestone.event_id, error_class: 'business', reason: 'refused_by_partner', last_error: row.last_error ?? '', partners: ['odoo'],
     attempts: row.attempts, keys: [row.id], dead_at: row.dead_at ?? row.updated_at, replays: row.replays ?? 0, blocking: [], body: row.milestone,
   };

@@ -1,24 +1,24 @@
 /** The engine's durable rows: delivery jobs, aggregate memory, audit entries. */
 import type { Milestone } from '../../../shared/src/index.ts';
-import type { BusinessReason, PartnerData, StepResult } from '../adapters/types.ts';
+import { BUSINESS_REASONS, type PartnerData, type StepResult } from '../adapters/types.ts';
 import type { Action } from './routing.ts';
 
 /** Names of the engine's logs (keyed logs for jobs and aggregates, a history log for the audit). */
 export const JOBS = 'engine_jobs';
-/**
- * The aggregate memory's keyed log; before it, 64 lowdb shard collections `engine_aggregates_<0..63>`
- * (read once and emptied on start, as is the old `engine_jobs` collection).
- */
+/** The aggregate memory's keyed log. */
 export const AGGREGATES = 'engine_aggregates';
 export const AUDIT = 'audit';
 
 export type JobState = 'pending' | 'running' | 'done' | 'dead' | 'manual' | 'discarded';
 /** Why a job needs a person, beyond the partner's own business reasons. */
-export type JobReason = BusinessReason | 'attempts_exhausted' | 'no_carrier_available' | 'out_of_order' | 'voidable_label'
+export const JOB_REASONS = [
+  ...BUSINESS_REASONS, 'attempts_exhausted', 'no_carrier_available', 'out_of_order', 'voidable_label',
   /** An interrupted call of an `unsafe` step: the partner may have acted and cannot be asked. */
-  | 'may_have_applied'
+  'may_have_applied',
   /** No routing rule matches the event: nobody was told. */
-  | 'unrouted';
+  'unrouted',
+] as const;
+export type JobReason = (typeof JOB_REASONS)[number];
 
 /**
  * One partner call to make: a step of an event (an order to a warehouse, a shipment to a carrier)

@@ -10,11 +10,7 @@ import {
 import { PartnerError } from '../adapters/types.ts';
 import type { LimitsConfig } from '../config/schema.ts';
 
-/** Capped exponential backoff with full jitter: a uniform delay in [0, min(cap, base * 2^(attempt-1))). */
-export function backoffDelay(attempt: number, base: number, cap: number, random: () => number): number {
-  const ceiling = Math.min(cap, base * 2 ** Math.max(0, Math.min(attempt - 1, 40)));
-  return Math.floor(random() * ceiling);
-}
+export { backoffDelay } from '../backoff.ts';
 
 /** A token bucket on an injected clock. */
 export class TokenBucket {
@@ -129,7 +125,7 @@ export function createPartnerGate(id: string, limits: ResolvedLimits, now: () =>
         return await policy.execute(({ signal }) => fn(signal));
       } catch (e) {
         if (e instanceof BrokenCircuitError) throw new CircuitOpenError(id, Math.max(0, openedAt + limits.breaker.half_open_after_ms - now()));
-        if (e instanceof TaskCancelledError) throw new PartnerError('retryable', `${id}: no answer within ${limits.timeout_ms} ms`, { cause: e });
+        if (e instanceof TaskCancelledError) throw new PartnerError('retryable', `${id}: no answer within ${limits.timeout_ms} ms`, { cause: e, timedOut: true });
         if (e instanceof PartnerError) throw e;
         // An adapter is supposed to classify everything; an unclassified throw is treated as transient
         // (it will be retried, then dead-lettered as technical) so a bug never drops an event.

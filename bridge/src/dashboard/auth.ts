@@ -4,7 +4,8 @@
  * to that session, and a same-origin Origin header when the browser sends one.
  * Stateless: rotating BRIDGE_ADMIN_TOKEN ends every session.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import { sameSecret } from '../secrets.ts';
 import type { Context } from 'hono';
 import { getCookie, setCookie, deleteCookie } from 'hono/cookie';
 
@@ -19,11 +20,8 @@ export interface Session {
 }
 
 const b64 = (s: string) => Buffer.from(s).toString('base64url');
-function equal(a: string, b: string) {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
+/** Constant time, and the length of neither leaks (sha256 first). */
+const equal = sameSecret;
 
 /** An operator name as recorded in the audit log: letters, digits, space, dot, dash, underscore. */
 export function cleanName(raw: unknown): string | undefined {

@@ -14,6 +14,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { EVENT_TYPES, MILESTONE_TYPES, SHIPMENT_STATUS_RANK, type MilestoneType } from '../../../shared/src/index.ts';
+import { JOB_REASONS } from '../core/jobs.ts';
 import { OUTBOX, outboxFigures, type OutboxFigures, type OutboxRow } from '../odoo/outbox.ts';
 import { stateLogs } from '../store/state-logs.ts';
 import { UNFINISHED_STATES, type EventCounts, type Store } from '../store/types.ts';
@@ -31,10 +32,7 @@ export type IngestOutcome = (typeof INGEST_OUTCOMES)[number];
 export const CIRCUIT_STATES = ['closed', 'half-open', 'open', 'isolated'] as const;
 export type CircuitStateName = (typeof CIRCUIT_STATES)[number];
 /** Why something went to the dead-letter queue (the engine's JobReason and the contract's reasons). */
-export const DEAD_LETTER_REASONS = [
-  'invalid_address', 'unknown_sku', 'insufficient_stock', 'allocation_conflict', 'duplicate_order', 'refused_by_partner',
-  'attempts_exhausted', 'no_carrier_available', 'out_of_order', 'voidable_label', 'other',
-] as const;
+export const DEAD_LETTER_REASONS = [...JOB_REASONS, 'insufficient_stock', 'duplicate_order', 'other'] as const;
 
 /** Keyed log of the milestone expectations behind the completeness gauge (one row per aggregate). */
 export const EXPECTATIONS = 'observability_expectations';

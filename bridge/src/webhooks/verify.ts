@@ -1,6 +1,6 @@
 /** Verifies one inbound delivery by its partner's scheme, on the raw body, before anything parses it. */
 import type { WebhookScheme } from '../adapters/types.ts';
-import { verifyAfterShip, verifyEasyPost, verifySharedToken, verifyStandardWebhook, type VerifyResult } from './signatures.ts';
+import { verifyAfterShip, verifyEasyPost, verifySharedToken, verifyStandardWebhook, type VerifyResult } from '../adapters/signatures.ts';
 
 export function verifyInbound(scheme: WebhookScheme, secrets: string[], req: { headers: Headers; url: string }, raw: Buffer, now: Date): VerifyResult {
   if (!secrets.length) return { ok: false, why: 'missing' };

@@ -8,7 +8,7 @@
  */
 import { callPartner } from '../http.ts';
 import { PartnerError, type AdapterIO } from '../types.ts';
-import { standardWebhookHeaders } from '../../webhooks/signatures.ts';
+import { standardWebhookHeaders } from '../signatures.ts';
 import type { StandardWebhookMessage } from './map.ts';
 
 export class StandardWebhooksClient {

@@ -6,7 +6,7 @@
  * Effects: milestone_published (trackings created), webhook_sent.
  */
 import { Hono } from 'hono';
-import { signAfterShip } from '../../webhooks/signatures.ts';
+import { signAfterShip } from '../../adapters/signatures.ts';
 import { controlRoutes, Effects, faultInjection, idMaker, runFaults, sendWebhooks, urlOf, type OutgoingWebhook, type SendOptions, type SimOptions, type Simulator } from '../kit.ts';
 
 type Tag = 'InfoReceived' | 'InTransit' | 'OutForDelivery' | 'AttemptFail' | 'Delivered' | 'Exception' | 'AvailableForPickup';

@@ -11,7 +11,7 @@
  * Effects: shipment_created, label_purchased, return_label_purchased, label_refunded, webhook_sent.
  */
 import { Hono, type Context } from 'hono';
-import { signEasyPost } from '../../webhooks/signatures.ts';
+import { signEasyPost } from '../../adapters/signatures.ts';
 import {
   controlRoutes, Effects, faultInjection, idMaker, runFaults, sendWebhooks, urlOf,
   type OutgoingWebhook, type SendOptions, type SimOptions, type Simulator,

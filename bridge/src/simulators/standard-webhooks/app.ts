@@ -5,7 +5,7 @@
  * Effects: milestone_published (unique message ids), duplicate_received, signature_rejected.
  */
 import { Hono } from 'hono';
-import { verifyStandardWebhook } from '../../webhooks/signatures.ts';
+import { verifyStandardWebhook } from '../../adapters/signatures.ts';
 import { controlRoutes, Effects, faultInjection, runFaults, type RunFaults, type SimOptions, type Simulator } from '../kit.ts';
 
 export interface StandardWebhooksSim extends Simulator {

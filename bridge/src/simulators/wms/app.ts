@@ -17,7 +17,7 @@
  * Effects: order_released, order_cancelled, return_expected, order_shipped, webhook_sent.
  */
 import { Hono } from 'hono';
-import { standardWebhookHeaders } from '../../webhooks/signatures.ts';
+import { standardWebhookHeaders } from '../../adapters/signatures.ts';
 import { controlRoutes, Effects, faultInjection, idMaker, runFaults, sendWebhooks, urlOf, type OutgoingWebhook, type SendOptions, type SimOptions, type Simulator } from '../kit.ts';
 
 interface SimProduct { reference_id: string; name?: string; quantity: number; external_line_id?: string }

@@ -1,3 +1,0 @@
-/** Write-back to Odoo: the client (two transports) and the durable milestone outbox. */
-export * from './client.ts';
-export * from './outbox.ts';
