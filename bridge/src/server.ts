@@ -5,6 +5,7 @@ import { createLogger } from './log.ts';
 import { resolveTokens } from './secrets.ts';
 import { createEmbeddedStore } from './store/embedded.ts';
 import { createPostgresStore, redactUrl } from './store/postgres.ts';
+import { acquireDataDirLock, type DataDirLock } from './store/data-dir-lock.ts';
 import { startBridge } from './bridge.ts';
 import { extendWith } from './runtime.ts';
 
@@ -18,6 +19,16 @@ async function main() {
     process.exit(2);
   }
   const dataDir = resolve(settings.dataDir);
+  // The embedded store serves one process: take the data dir before anything in it is touched.
+  let dirLock: DataDirLock | undefined;
+  if (!settings.databaseUrl) {
+    try {
+      dirLock = await acquireDataDirLock({ dir: dataDir });
+    } catch (e) {
+      console.error(`logistics-bridge: cannot start: ${(e as Error).message}`);
+      process.exit(2);
+    }
+  }
   const tokens = resolveTokens(dataDir, settings);
   if (tokens.generatedFile) logger.info({ file: tokens.generatedFile }, 'tokens not set in the environment: using the generated ones in this file (mode 0600)');
 
@@ -45,6 +56,7 @@ async function main() {
     logger.info({ signal }, 'shutting down');
     await bridge.close();
     await store.close();
+    await dirLock?.release();
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
