@@ -46,8 +46,6 @@ async function main() {
   const { extend } = extendWith({ store, logger, adminToken: tokens.adminToken, dataDir, configPath: settings.configPath, metricsToken: process.env.METRICS_TOKEN, deliver: settings.deliver });
   const bridge = await startBridge({ store, token: tokens.token, adminToken: tokens.adminToken, logger, host: settings.host, port: settings.port, maxFrameBytes: settings.maxFrameBytes, extend });
   logger.info({ url: bridge.url, websocket: `${bridge.url.replace('http', 'ws')}/v1/odoo`, ...storeInfo }, 'bridge listening');
-  // One line for scripts and tests that start the bridge on port 0.
-  if (process.env.BRIDGE_ANNOUNCE_PORT === '1') console.log(`BRIDGE_PORT=${bridge.port}`);
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -61,6 +59,9 @@ async function main() {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+  // One line for scripts and tests that start the bridge on port 0; printed after the signal handlers
+  // are in place, so that a SIGTERM sent the moment it is read stops the bridge gracefully.
+  if (process.env.BRIDGE_ANNOUNCE_PORT === '1') console.log(`BRIDGE_PORT=${bridge.port}`);
 }
 
 main().catch((e) => {
