@@ -6,7 +6,7 @@ await build({
   outfile: 'dist/bridge.mjs',
   bundle: true,
   platform: 'node',
-  target: 'node20',
+  target: 'node24',
   format: 'esm',
   sourcemap: true,
   logLevel: 'warning',

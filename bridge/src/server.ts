@@ -5,6 +5,7 @@ import { createLogger } from './log.ts';
 import { resolveTokens } from './secrets.ts';
 import { createEmbeddedStore } from './store/embedded.ts';
 import { createPostgresStore, redactUrl } from './store/postgres.ts';
+import { acquireDataDirLock, type DataDirLock } from './store/data-dir-lock.ts';
 import { startBridge } from './bridge.ts';
 import { extendWith } from './runtime.ts';
 
@@ -18,6 +19,16 @@ async function main() {
     process.exit(2);
   }
   const dataDir = resolve(settings.dataDir);
+  // The embedded store serves one process: take the data dir before anything in it is touched.
+  let dirLock: DataDirLock | undefined;
+  if (!settings.databaseUrl) {
+    try {
+      dirLock = await acquireDataDirLock({ dir: dataDir });
+    } catch (e) {
+      console.error(`logistics-bridge: cannot start: ${(e as Error).message}`);
+      process.exit(2);
+    }
+  }
   const tokens = resolveTokens(dataDir, settings);
   if (tokens.generatedFile) logger.info({ file: tokens.generatedFile }, 'tokens not set in the environment: using the generated ones in this file (mode 0600)');
 
@@ -35,8 +46,6 @@ async function main() {
   const { extend } = extendWith({ store, logger, adminToken: tokens.adminToken, dataDir, configPath: settings.configPath, metricsToken: process.env.METRICS_TOKEN, deliver: settings.deliver });
   const bridge = await startBridge({ store, token: tokens.token, adminToken: tokens.adminToken, logger, host: settings.host, port: settings.port, maxFrameBytes: settings.maxFrameBytes, extend });
   logger.info({ url: bridge.url, websocket: `${bridge.url.replace('http', 'ws')}/v1/odoo`, ...storeInfo }, 'bridge listening');
-  // One line for scripts and tests that start the bridge on port 0.
-  if (process.env.BRIDGE_ANNOUNCE_PORT === '1') console.log(`BRIDGE_PORT=${bridge.port}`);
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -45,10 +54,14 @@ async function main() {
     logger.info({ signal }, 'shutting down');
     await bridge.close();
     await store.close();
+    await dirLock?.release();
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+  // One line for scripts and tests that start the bridge on port 0; printed after the signal handlers
+  // are in place, so that a SIGTERM sent the moment it is read stops the bridge gracefully.
+  if (process.env.BRIDGE_ANNOUNCE_PORT === '1') console.log(`BRIDGE_PORT=${bridge.port}`);
 }
 
 main().catch((e) => {

@@ -15,9 +15,12 @@ import { createEngine } from '../../bridge/src/core/engine.ts';
 import { createLogger } from '../../bridge/src/log.ts';
 import { createEmbeddedStore } from '../../bridge/src/store/embedded.ts';
 import { createPostgresStore } from '../../bridge/src/store/postgres.ts';
+import { acquireDataDirLock } from '../../bridge/src/store/data-dir-lock.ts';
 
 const [dir, configPath, eventsPath] = process.argv.slice(2);
 const { FAULT_PG_URL, FAULT_PG_SCHEMA } = process.env;
+// As the server does: one process per embedded data dir; a restart after SIGKILL takes it at once.
+const dirLock = FAULT_PG_URL ? undefined : await acquireDataDirLock({ dir });
 const store = FAULT_PG_URL ? createPostgresStore({ url: FAULT_PG_URL, schema: FAULT_PG_SCHEMA, pruneEveryMs: 0 }) : createEmbeddedStore({ dir, pruneEveryMs: 0 });
 await store.open();
 const config = loadConfig(configPath, process.env, { adapters: Object.keys(adapterRegistry) });
@@ -35,6 +38,7 @@ const timer = setInterval(async () => {
   clearInterval(timer);
   await engine.stop();
   await store.close();
+  await dirLock?.release();
   process.stdout.write('DONE\n');
   process.exit(0);
 }, 25);

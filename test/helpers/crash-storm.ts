@@ -34,7 +34,7 @@ const CHILD = join(import.meta.dirname, '..', 'engine', 'fault-child.ts');
 export async function bundleFaultChild(dir: string): Promise<string> {
   const outfile = join(dir, 'fault-child.mjs');
   await build({
-    entryPoints: [CHILD], bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile, logLevel: 'error',
+    entryPoints: [CHILD], bundle: true, platform: 'node', format: 'esm', target: 'node24', outfile, logLevel: 'error',
     // pg's optional native binding is only loaded on request; the bridge never asks for it.
     external: ['pg-native'],
     // CommonJS dependencies in an ESM bundle need a require.

@@ -1,6 +1,6 @@
 /**
  * Per-partner resilience: a rate limit that is never exceeded, a concurrency cap, a timeout and a
- * circuit breaker. Concurrency, timeout and breaker are cockatiel 3 policies; cockatiel has no rate
+ * circuit breaker. Concurrency, timeout and breaker are cockatiel (4, ESM) policies; cockatiel has no rate
  * limiter, so the token bucket is here (a dozen lines, on the injected clock).
  */
 import {
