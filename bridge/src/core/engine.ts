@@ -33,13 +33,14 @@ import type { KeyedLog } from '../store/keyed-log.ts';
 import { stateLogs, type StateLogs } from '../store/state-logs.ts';
 import { ApiError } from '../errors.ts';
 import { createWriteback, type Writeback } from '../odoo/outbox.ts';
+import { STATE_PREFIX } from '../odoo/state-queue.ts';
 import type { OdooClient } from '../odoo/client.ts';
 import { createOdooClient } from '../odoo/client.ts';
 import { AggregateMemory } from './aggregates.ts';
 import { attemptEntries, auditTrail, OPERATORS_KEY, recordingCall, recordingFetch, redact, type CallScope } from './audit.ts';
 import { createBacklog, eventsInEngine } from './backlog.ts';
 import { migrateLegacyCollections } from './legacy.ts';
-import { byDeadAt, matches, page, writebackView, type DeadLetter, type DeadLetterFilter } from './dead-letter-view.ts';
+import { byDeadAt, matches, page, stateWritebackView, writebackView, type DeadLetter, type DeadLetterFilter } from './dead-letter-view.ts';
 import { createHeadroom } from './headroom.ts';
 import { LABELS, refOf, voidCheckJob, voidLeftover, voidSubject } from './void-check.ts';
 import { AGGREGATES, AUDIT, JOBS, OPERATOR_ACTIONS, type AggregateRow, type AuditEntry, type Job, type JobReason } from './jobs.ts';
@@ -908,8 +909,7 @@ export function createEngine(options: EngineOptions): Engine {
       const d = view(j.subject);
       if (d && matches(d, filter)) out.push(d);
     }
-    for (const row of writeback.rejected()) {
-      const d = writebackView(row);
+    for (const d of [...writeback.rejected().map(writebackView), ...writeback.rejectedStates().map(stateWritebackView)]) {
       if (matches(d, filter)) out.push(d);
     }
     return out.sort(byDeadAt);
@@ -934,8 +934,8 @@ export function createEngine(options: EngineOptions): Engine {
       const r = await writeback.replay(mid, milestone);
       if (!r) throw new ApiError(404, 'not_found', `no dead letter ${id}`);
       await audit.record([{
-        id: crypto.randomUUID(), at: iso(), actor: opts.actor, action: 'replay', target: id, event_id: r.before.event_id,
-        ...(milestone && { before: r.before.payload, after: milestone.payload }),
+        id: crypto.randomUUID(), at: iso(), actor: opts.actor, action: 'replay', target: id, event_id: r.event_id,
+        ...(milestone && r.before && { before: r.before.payload, after: milestone.payload }),
       }]);
       return { id, state: 'pending' };
     }
@@ -1171,8 +1171,10 @@ export function createEngine(options: EngineOptions): Engine {
       },
       get(id) {
         if (id.startsWith('writeback:')) {
-          const row = writeback.rejected().find((r) => r.id === id.slice('writeback:'.length));
-          return row && writebackView(row);
+          const mid = id.slice('writeback:'.length);
+          const row = writeback.rejected().find((r) => r.id === mid);
+          const state = writeback.rejectedStates().find((r) => `${STATE_PREFIX}${r.id}` === mid);
+          return row ? writebackView(row) : state && stateWritebackView(state);
         }
         return view(id);
       },
