@@ -59,8 +59,8 @@ export interface WritebackStatus extends OutboxFigures {
 export interface Writeback {
   /** Stores milestones durably for writing (a milestone already queued is not queued twice). */
   enqueue(milestones: Milestone[]): Promise<void>;
-  /** Queues an event's latest delivery state for Odoo's screens (replaces an unsent older one). */
-  enqueueState(state: Omit<EventState, 'at'>): Promise<void>;
+  /** Queues an event's latest delivery state for Odoo's screens (replaces an unsent older one); `at` defaults to now. */
+  enqueueState(state: Omit<EventState, 'at'> & { at?: string }): Promise<void>;
   start(): void;
   stop(): Promise<void>;
   /** Writes every due row now, until nothing is due or Odoo fails; a call during a run joins it and runs once more. */
@@ -280,7 +280,7 @@ export function createWriteback(options: WritebackOptions): Writeback {
   const writer: Writeback = {
     async enqueueState(state) {
       if (!statesMethod) return;
-      const item: EventState = { ...state, at: iso() };
+      const item: EventState = { ...state, at: state.at ?? iso() };
       await states.put([{ ...states.fresh(item.id), id: item.id, item } as StateRow]);
       schedule(nowMs());
     },

@@ -1,8 +1,10 @@
 import base64
+import logging
 from datetime import timedelta
 
+import psycopg2
+
 from odoo.tests import new_test_user, tagged
-from odoo.tools import mute_logger
 
 from .common import LogisticsBridgeCase
 
@@ -274,7 +276,9 @@ class TestWriteBack(LogisticsBridgeCase):
 
 @tagged('post_install', '-at_install')
 class TestWriteBackConcurrency(LogisticsBridgeCase):
-    """Two calls carrying the same milestone at once (two bridge workers): one applies, the other answers duplicate."""
+    """Two calls carrying the same milestone at once (two bridge workers): one applies; the other, whose
+    snapshot predates the first commit, fails on the picking's lock without an ERROR line, and Odoo's
+    replay of it (``retrying``: a fresh transaction) answers duplicate."""
 
     def test_same_milestone_in_two_concurrent_calls(self):
         from odoo import SUPERUSER_ID, api  # noqa: PLC0415
@@ -292,8 +296,13 @@ class TestWriteBackConcurrency(LogisticsBridgeCase):
             cr2.execute("SELECT 1 FROM logistics_bridge_milestone LIMIT 1")  # cr2's snapshot starts before cr1 commits
             [first] = api.Environment(cr1, uid, {})['logistics.bridge.api'].apply_milestones([item])
             cr1.commit()
-            with mute_logger('odoo.sql_db'):
-                [second] = api2.apply_milestones([item])
+            with self.assertLogs('odoo.sql_db', level='DEBUG') as logs, self.assertRaises(psycopg2.errors.SerializationFailure) as caught:
+                logging.getLogger('odoo.sql_db').debug('marker')
+                api2.apply_milestones([item])
+            self.assertFalse([r for r in logs.records if r.levelno >= logging.ERROR], "no 'bad query' ERROR line")
+            self.assertEqual(caught.exception.loglevel, logging.WARNING)
+            cr2.rollback()
+            [second] = api2.apply_milestones([item])
             cr2.rollback()
         self.assertEqual(first['status'], 'applied')
         self.assertEqual(second['status'], 'duplicate')
