@@ -14,8 +14,8 @@
  * 2. `--bridges` write-back writers (bridge/src/odoo/outbox.ts, each with its own store, JSON-2 with
  *    the integration user's key) push every event's trajectory of delivery states (queued,
  *    delivering, retrying, then dead, manual, delivered, or dead then delivered after a replay), the
- *    same states at the same bridge times, plus one shipment.in_transit milestone per picking and a
- *    shipment.exception on every fifth, all at once.
+ *    same states at the same bridge times, each bridge in its own order, plus one shipment.in_transit
+ *    milestone per picking and a shipment.exception on every fifth, all at once.
  * 3. Checks, reading Odoo as the administrator: each event shows its final state at its time; each
  *    dead or manual event has exactly one open to-do on its picking, the one it points to; no other
  *    bridge to-do is open; one warning activity per exception; each follower once; nothing left
@@ -132,8 +132,14 @@ for (let b = 0; b < BRIDGES; b++) {
 const started = performance.now();
 await Promise.all(bridges.map((wb) => wb.enqueue(milestones)));
 const maxSteps = Math.max(...plan.map((p) => p.steps.length));
+// Every bridge pushes every state, each in its own order (shifted by one event, every other one
+// reversed), so concurrent calls carry different events of the same picking: the follower race.
+const orders = bridges.map((_, b) => {
+  const shifted = [...plan.slice(b), ...plan.slice(0, b)];
+  return b % 2 ? shifted.reverse() : shifted;
+});
 for (let s = 0; s < maxSteps; s++) {
-  for (const wb of bridges) for (const p of plan) if (p.steps[s]) await wb.enqueueState(p.steps[s]);
+  for (const [b, wb] of bridges.entries()) for (const p of orders[b]) if (p.steps[s]) await wb.enqueueState(p.steps[s]);
   await Promise.all(bridges.map((wb) => wb.runDue()));
 }
 const waiting = () => bridges.reduce((n, wb) => n + wb.status().pending + (wb.status().states_pending ?? 0), 0);
