@@ -74,6 +74,8 @@ export interface EngineMetrics {
   eventDelivered(event: { type: string; aggregate: string }, at?: Date): void;
   milestonesWritten(milestones: { type: string; occurred_at: string; aggregate: string }[], at?: Date): void;
   milestonesSeen(milestones: { type: string; aggregate: string }[]): void;
+  /** Odoo refused a write-back call or item (refusal.ts's class). */
+  writebackRefused?(queue: 'milestones' | 'states', refusal: string): void;
 }
 
 export interface EngineOptions {
@@ -234,6 +236,7 @@ export function createEngine(options: EngineOptions): Engine {
   const odooClient = options.odoo ?? (config.odoo ? createOdooClient({ ...config.odoo, fetch: io.fetch }) : undefined);
   const writeback = createWriteback({
     store, client: odooClient, settings: config.odoo, io, logger, workflows: config.workflows, onWritten: metrics && ((ms) => metrics.milestonesWritten(ms, io.now())),
+    onRefused: (refusal, queue) => metrics?.writebackRefused?.(queue, refusal),
   });
 
   // In-memory indexes over the jobs collection (the engine is its only writer).

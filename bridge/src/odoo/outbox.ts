@@ -42,6 +42,12 @@ export interface OutboxFigures extends QueueFigures {
 /** Counts the rows of the milestone queue. */
 export const outboxFigures = (rows: Iterable<OutboxRow>): OutboxFigures => queueFigures(rows);
 
+/** Both queues' figures as the store holds them (when no writer is at hand, e.g. another process's metrics). */
+export function storedWritebackFigures(store: Store): OutboxFigures {
+  const s = queueFigures(store.collection<StateRow>(EVENT_STATES_OUTBOX).all().map(upgradeStateRow));
+  return { ...queueFigures(store.collection<OutboxRow>(OUTBOX).all()), states_pending: s.pending, states_rejected: s.rejected };
+}
+
 export interface WritebackStatus extends OutboxFigures {
   configured: boolean;
   in_flight: number;
