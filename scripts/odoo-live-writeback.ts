@@ -216,7 +216,7 @@ const sum = (k: string) => Object.entries(refusals).filter(([key]) => key.endsWi
 console.log(`odoo live write-back (${RUN}): ${plan.length} events on ${data.pickings.length} pickings, ${milestones.length} milestones, ${BRIDGES} bridges at once, ${seconds.toFixed(1)} s, ${calls} Odoo calls`);
 console.log(`  refusals seen by the bridges: conflict ${sum('conflict')}, transient ${sum('transient')}, permanent ${sum('permanent')}, auth ${sum('auth')} ${JSON.stringify(refusals)}`);
 console.log(`  Odoo: states equal to the bridge ${statesEqual}/${plan.length}; open bridge to-dos ${bridgeTodos.length} (expected ${expectedTodos}); exception activities ${warnings.length} (expected ${exceptionPickings.size}); followers ${followers.length}, duplicates ${[...followerKeys.values()].filter((n) => n > 1).length}`);
-console.log(`  Odoo log since start: ${errors.length} ERROR, ${retried} calls replayed by Odoo (INFO), ${exhausted} that lost all 5 tries (WARNING, retried by the bridge)`);
+console.log(`  Odoo log since start: ${errors.length} ERROR, ${retried} conflicting calls replayed by Odoo (INFO "tries left" lines), ${exhausted} calls that lost all 5 tries (WARNING, retried by the bridge)`);
 console.log(`  bridges left: ${left.map((s) => `${s.pending}/${s.states_pending} pending, ${s.rejected}/${s.states_rejected} dead`).join('; ')}`);
 if (problems.length) {
   console.log(`FAILED: ${problems.length} problem(s):\n  - ${problems.slice(0, 25).join('\n  - ')}`);

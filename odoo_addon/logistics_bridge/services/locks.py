@@ -24,13 +24,14 @@ from psycopg2 import errors
 from odoo.tools import SQL
 
 CONCURRENCY_ERRORS = (errors.LockNotAvailable, errors.SerializationFailure, errors.DeadlockDetected)
-# Tables a write-back call may lock, in the order every call locks them.
-LOCK_ORDER = ('stock_picking', 'logistics_bridge_event')
+# Tables a write-back call may lock, in the order every call locks them: pickings (milestones, states),
+# warehouses (inventory levels), events (states).
+LOCK_ORDER = ('stock_picking', 'stock_warehouse', 'logistics_bridge_event')
 
 
 def lock_rows(cr, table, ids):
     """Lock and touch the rows ``ids`` of ``table`` for this transaction (see the module docstring).
-    Call with pickings before events (``LOCK_ORDER``), before reading what the call will act on."""
+    Call in ``LOCK_ORDER`` (pickings, warehouses, events), before the call's first write."""
     if table not in LOCK_ORDER:
         raise ValueError(f"lock_rows: {table!r} is not a write-back table ({', '.join(LOCK_ORDER)})")
     ids = sorted({i for i in ids if i})

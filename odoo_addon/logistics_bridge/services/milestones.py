@@ -99,6 +99,7 @@ class MilestoneApplier:
         prepared = self._prepare(items, results)
         # Before any write: a concurrent call for one of these pickings makes this one replay (locks.py).
         lock_rows(self.env.cr, 'stock_picking', [entry['picking'].id for entry in prepared if 'picking' in entry])
+        lock_rows(self.env.cr, 'stock_warehouse', [entry['warehouse'].id for entry in prepared if 'warehouse' in entry])
         if prepared:
             try:
                 with self.env.cr.savepoint():
