@@ -13,7 +13,8 @@ import { createMemoryStore } from '../../bridge/src/store/memory.ts';
 import type { Store } from '../../bridge/src/store/types.ts';
 import { loadFixtures } from '../helpers/fixtures.ts';
 import { fakeOdoo, RACE } from './fake-odoo.ts';
-import { fakeClock, quietLogger, stableId } from './helpers.ts';
+import { event, fakeClock, harness, quietLogger, stableId } from './helpers.ts';
+import { dashboardRoutes } from '../../bridge/src/dashboard/index.tsx';
 
 test('refusals are classified: outage and contention transient, races conflict, validation permanent, keys auth', () => {
   const table: [{ status?: number; name?: string; message: string }, Refusal][] = [
@@ -246,6 +247,30 @@ test('a storm of conflicting refusals (the 422 follower race, contention) loses 
     assert.equal(odoo.order.filter((id) => expected.includes(id)), expected, `picking ${p} in order`);
   }
   assert.ok((refusals['states:conflict'] ?? 0) > 20 && (refusals['milestones:conflict'] ?? 0) > 5, JSON.stringify(refusals));
+});
+
+test('an event state Odoo refuses is on the dashboard (dead letters, figures) and replayed from there', async () => {
+  const odoo = fakeOdoo();
+  const client = createOdooClient({ url: 'http://odoo.test', db: 'lab', api_key: 'secret-key', timeout_ms: 200, transport: 'json2', fetch: odoo.fetch });
+  const h = await harness({ odoo: client });
+  const e = event('order.released', 'stock.picking:1300', 1);
+  odoo.statesError = 'no such state here';
+  await h.publish(e);
+  const app = dashboardRoutes({ store: h.store, adminToken: 'admin-token', engine: h.engine });
+  const login = await app.request('/login', { method: 'POST', body: new URLSearchParams({ name: 'alice', token: 'admin-token' }) });
+  const cookie = login.headers.get('set-cookie')!.split(';')[0];
+  const id = `writeback:state:${e.id}`;
+  const list = await (await app.request('/dead-letters', { headers: { cookie } })).text();
+  assert.ok(list.includes(`data-id="${id}"`), 'listed with the dead letters');
+  assert.ok(list.includes('no such state here'), "with Odoo's answer");
+  const confirm = await (await app.request(`/dead-letters/${encodeURIComponent(id)}/replay`, { headers: { cookie } })).text();
+  const csrf = /name="csrf" value="([^"]+)"/.exec(confirm)![1];
+  odoo.statesError = undefined;
+  const done = await app.request(`/dead-letters/${encodeURIComponent(id)}/replay`, { method: 'POST', body: new URLSearchParams({ csrf }), headers: { cookie } });
+  assert.is(done.status, 303);
+  await h.engine.runDue();
+  assert.is(odoo.states.get(e.id)?.state, 'delivered', 'shown in Odoo after the replay');
+  assert.equal(h.engine.deadLetters.list({ kind: 'writeback' }).items, []);
 });
 
 test.run();
