@@ -5,7 +5,7 @@
  * `duplicate` for an id already applied) and apply_event_states (one result per item: applied,
  * duplicate, stale by the bridge's `at`, unknown event, rejected when malformed), as the addon does.
  * Knobs: down, conflicts, a revoked key, rejected ids, unknown event ids, wrong reply ids, an
- * application error on the states method, and a latency that moves the injected clock.
+ * application error on the states method (for some items), the real 422 follower race, and a latency that moves the injected clock.
  */
 import type { Milestone } from '../../shared/src/index.ts';
 
@@ -31,13 +31,22 @@ export interface FakeOdoo {
   statesMethod: boolean;
   /** Event ids this Odoo never emitted (answered `unknown`). */
   unknownEvents: Set<string>;
-  /** When set, apply_event_states fails with this application error (e.g. a ValidationError). */
+  /** When set, apply_event_states fails with this application error (e.g. a ValidationError): every call, or calls carrying one of `statesErrorFor`. */
   statesError?: string;
+  statesErrorFor?: Set<string>;
+  /**
+   * The real Odoo's 422 race before the fix ("a partner cannot follow twice the same object"): each
+   * call of apply_event_states or apply_milestones fails as a whole with it while this returns true.
+   */
+  race?: (method: string, ids: string[]) => boolean;
   /** Per-item answers of every apply_event_states call, in call order. */
   stateResults: { id: string | null; status: string; message: string }[][];
   /** Called with the batch size; returns ms the call "takes" (moves the clock via `advance`). */
   latency?: (size: number) => number;
 }
+
+/** The 422 the real Odoo 19 answered when two calls added the same follower to one picking. */
+export const RACE = 'The operation cannot be completed: A partner cannot follow twice the same object.';
 
 export function fakeOdoo(options: { key?: string; version?: number; advance?: (ms: number) => void } = {}): FakeOdoo {
   const odoo: FakeOdoo = {
@@ -74,6 +83,8 @@ export function fakeOdoo(options: { key?: string; version?: number; advance?: (m
     odoo.stateResults.push(results);
     return results;
   };
+  const idsOf = (items: unknown) => (Array.isArray(items) ? items.map((x: any) => String(x?.id)) : []);
+  const statesFail = (items: unknown) => !!odoo.statesError && (!odoo.statesErrorFor || idsOf(items).some((id) => odoo.statesErrorFor!.has(id)));
   const odooError = (name: string, message: string) => ({ code: 200, message: 'Odoo Server Error', data: { name, message, debug: `Traceback...\n${name}: ${message}`, arguments: [message], context: {} } });
   odoo.fetch = (async (input: string | URL | Request, init?: RequestInit) => {
     const url = String(input);
@@ -94,8 +105,9 @@ export function fakeOdoo(options: { key?: string; version?: number; advance?: (m
           odoo.conflicts -= 1;
           return json({ jsonrpc: '2.0', id, error: odooError('psycopg2.errors.SerializationFailure', 'could not serialize access due to concurrent update') });
         }
+        if (odoo.race?.(m, idsOf(positional[0]))) return json({ jsonrpc: '2.0', id, error: odooError('odoo.exceptions.ValidationError', RACE) });
         if (m === 'apply_event_states' && odoo.statesMethod) {
-          if (odoo.statesError) return json({ jsonrpc: '2.0', id, error: odooError('odoo.exceptions.ValidationError', odoo.statesError) });
+          if (statesFail(positional[0])) return json({ jsonrpc: '2.0', id, error: odooError('odoo.exceptions.ValidationError', odoo.statesError!) });
           return json({ jsonrpc: '2.0', id, result: applyStates(positional[0]) });
         }
         if (model !== 'logistics.bridge.api' || m !== 'apply_milestones') return json({ jsonrpc: '2.0', id, error: odooError('builtins.AttributeError', `The method '${model}.${m}' does not exist`) });
@@ -111,8 +123,9 @@ export function fakeOdoo(options: { key?: string; version?: number; advance?: (m
         odoo.conflicts -= 1;
         return json({ name: 'psycopg2.errors.SerializationFailure', message: 'could not serialize access due to concurrent update', arguments: [], context: {}, debug: '' }, 500);
       }
+      if (odoo.race?.(m[2], idsOf(body.states ?? body.milestones))) return json({ name: 'odoo.exceptions.ValidationError', message: RACE, arguments: [RACE], context: {}, debug: '' }, 422);
       if (m[2] === 'apply_event_states' && odoo.statesMethod) {
-        if (odoo.statesError) return json({ name: 'odoo.exceptions.ValidationError', message: odoo.statesError, arguments: [odoo.statesError], context: {}, debug: '' }, 422);
+        if (statesFail(body.states)) return json({ name: 'odoo.exceptions.ValidationError', message: odoo.statesError, arguments: [odoo.statesError], context: {}, debug: '' }, 422);
         return json(applyStates(body.states));
       }
       if (m[1] !== 'logistics.bridge.api' || m[2] !== 'apply_milestones') return json({ name: 'werkzeug.exceptions.NotFound', message: `404 Not Found: The method '${m[1]}.${m[2]}' does not exist`, arguments: [], context: {}, debug: '' }, 404);

@@ -54,7 +54,7 @@ test('auto picks json2 on Odoo 19 and jsonrpc before', async () => {
   }
 });
 
-test('a jsonrpc reply with the wrong id does not hang: the call times out as unavailable', async () => {
+test('a jsonrpc reply with the wrong id does not hang: the call times out as transient', async () => {
   const odoo = fakeOdoo();
   odoo.wrongId = true;
   const client = createOdooClient({ ...settings({ transport: 'jsonrpc', timeout_ms: 50 }), fetch: odoo.fetch });
@@ -63,19 +63,19 @@ test('a jsonrpc reply with the wrong id does not hang: the call times out as una
     assert.unreachable();
   } catch (e) {
     assert.instance(e, OdooError);
-    assert.is((e as OdooError).kind, 'unavailable');
+    assert.is((e as OdooError).kind, 'transient');
     assert.match((e as Error).message, /within 50 ms/);
   }
 });
 
-test('errors are classified: refused key = auth, serialization failure = conflict, unreachable = unavailable', async () => {
+test('errors are classified: refused key = auth, serialization failure and unreachable = transient', async () => {
   for (const transport of ['json2', 'jsonrpc'] as const) {
     const odoo = fakeOdoo();
     const client = createOdooClient({ ...settings({ transport }), fetch: odoo.fetch });
     odoo.conflicts = 1;
-    await client.applyMilestones(milestones(1)).then(() => assert.unreachable(), (e) => assert.is(e.kind, 'conflict', transport));
+    await client.applyMilestones(milestones(1)).then(() => assert.unreachable(), (e) => assert.is(e.kind, 'transient', transport));
     odoo.down = true;
-    await client.applyMilestones(milestones(1)).then(() => assert.unreachable(), (e) => assert.is(e.kind, 'unavailable', transport));
+    await client.applyMilestones(milestones(1)).then(() => assert.unreachable(), (e) => assert.is(e.kind, 'transient', transport));
     odoo.down = false;
     odoo.key = 'rotated';
     await client.applyMilestones(milestones(1)).then(() => assert.unreachable(), (e) => assert.is(e.kind, 'auth', transport));
@@ -257,18 +257,25 @@ test('event delivery states reach Odoo (dead, delivered) for its screens; a meth
   }
 });
 
-test('a batch of states Odoo refuses for another reason is dropped, and the push stays on', async () => {
+test('a batch of states Odoo refuses as a whole is split, the bad state is a dead letter, the others are shown, and the push stays on', async () => {
   const odoo = fakeOdoo();
   const client = createOdooClient({ ...settings({ transport: 'json2' }), fetch: odoo.fetch });
   const h = await harness({ odoo: client });
-  odoo.statesError = 'something in this batch is wrong';
   const first = event('order.released', 'stock.picking:1210', 1);
-  await h.publish(first);
-  assert.is(odoo.states.size, 0);
+  odoo.statesError = 'something in this batch is wrong';
+  odoo.statesErrorFor = new Set([first.id]);
+  await h.publish(first, event('order.released', 'stock.picking:1212', 1));
+  assert.is(odoo.states.size, 1, 'the other state is shown');
+  const [dl] = h.engine.deadLetters.list({ kind: 'writeback' }).items;
+  assert.equal([dl?.id, dl?.event_id], [`writeback:state:${first.id}`, first.id], 'the refused state is a write-back dead letter');
   odoo.statesError = undefined;
   const second = event('order.released', 'stock.picking:1211', 1);
   await h.publish(second);
   assert.is(odoo.states.get(second.id)?.state, 'delivered', 'still pushing after a refused batch');
+  await h.engine.deadLetters.replay(dl.id, { actor: 'test' });
+  await h.engine.runDue();
+  assert.ok(odoo.states.has(first.id), 'replayed after the fix');
+  assert.is(h.engine.deadLetters.list({ kind: 'writeback' }).items.length, 0);
 });
 
 test('states of events Odoo does not know are answered unknown per item; the others are shown', async () => {

@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import { createMetrics, quantile, EXPECTATIONS } from '../../bridge/src/observability/metrics.ts';
 import { metricsRoutes, overviewRoutes } from '../../bridge/src/routes/metrics.ts';
 import { createMemoryStore } from '../../bridge/src/store/memory.ts';
-import { OUTBOX } from '../../bridge/src/odoo/outbox.ts';
+import { EVENT_STATES_OUTBOX, OUTBOX } from '../../bridge/src/odoo/outbox.ts';
 import { stateLogs } from '../../bridge/src/store/state-logs.ts';
 import { sampleEvent } from '../helpers/fixtures.ts';
 
@@ -108,7 +108,12 @@ test('counters and histograms move when the recording functions are called', asy
     { type: 'shipment.proof_of_delivery', occurred_at: '2026-11-26T10:00:07Z', aggregate: 'stock.picking:1' },
     { type: 'inventory.level', occurred_at: '2026-11-26T10:00:09Z', aggregate: 'inventory:WH' },
   ]);
+  m.writebackRefused('states', 'conflict');
+  m.writebackRefused('states', 'conflict');
+  m.writebackRefused('milestones', 'permanent');
   const { samples: s } = await scrape(m);
+  assert.is(value(s, 'logistics_bridge_writeback_refusals_total', { queue: 'states', refusal: 'conflict' }), 2);
+  assert.is(value(s, 'logistics_bridge_writeback_refusals_total', { queue: 'milestones', refusal: 'permanent' }), 1);
   assert.is(value(s, 'logistics_bridge_events_received_total', { type: 'order.released', outcome: 'accepted' }), 3);
   assert.is(value(s, 'logistics_bridge_events_received_total', { outcome: 'duplicate' }), 1);
   assert.is(value(s, 'logistics_bridge_partner_calls_total', { partner: 'wms', outcome: 'success', error_class: 'none' }), 2);
@@ -156,12 +161,19 @@ test('store-derived gauges: events by state, dead letters by class, oldest pendi
     { id: 'm2', milestone: m1, aggregate: 'x', seq: 2, attempts: 0, run_at: '', state: 'pending', created_at: new Date(now.getTime() - 5_000).toISOString(), updated_at: '' },
     { id: 'm3', milestone: m1, aggregate: 'x', seq: 3, attempts: 1, run_at: '', state: 'rejected', created_at: now.toISOString(), updated_at: '' },
   ]);
+  await store.collection<any>(EVENT_STATES_OUTBOX).put([
+    { id: 'ev-1', item: { id: 'ev-1', state: 'dead', attempts: 3, at: now.toISOString() }, aggregate: 'ev-1', seq: 1, attempts: 1, run_at: '', state: 'rejected', created_at: now.toISOString(), updated_at: '' },
+    { id: 'ev-2', state: 'delivered', attempts: 1, at: now.toISOString() }, // stored by the previous version: the bare state
+  ]);
   const { samples: s } = await scrape(m);
+  assert.is(value(s, 'logistics_bridge_writeback_dead_letters', { queue: 'milestones' }), 1);
+  assert.is(value(s, 'logistics_bridge_writeback_dead_letters', { queue: 'states' }), 1, 'an event state Odoo refused');
+  assert.is(value(s, 'logistics_bridge_writeback_states_backlog'), 1);
   assert.is(value(s, 'logistics_bridge_events', { state: 'dead' }), 1);
   assert.is(value(s, 'logistics_bridge_events', { state: 'manual' }), 1);
   assert.is(value(s, 'logistics_bridge_events', { state: 'queued' }), 1);
   assert.is(value(s, 'logistics_bridge_events', { state: 'retrying' }), 0, 'every unfinished state is present, zero or not');
-  assert.is(value(s, 'logistics_bridge_dead_letters', { error_class: 'business', state: 'dead' }), 2, 'the dead event and the milestone Odoo refused');
+  assert.is(value(s, 'logistics_bridge_dead_letters', { error_class: 'business', state: 'dead' }), 3, 'the dead event, the milestone and the event state Odoo refused');
   assert.is(value(s, 'logistics_bridge_dead_letters', { error_class: 'technical', state: 'manual' }), 1);
   assert.is(value(s, 'logistics_bridge_oldest_pending_event_age_seconds'), 90);
   assert.is(value(s, 'logistics_bridge_writeback_backlog'), 2);
@@ -241,7 +253,7 @@ test('GET /v1/overview gives Odoo its overview: counts by state and age, oldest 
   assert.is(o.by_state.delivered, undefined, 'finished events are not listed');
   assert.equal([o.oldest_pending.id, o.oldest_pending.state, o.oldest_pending.age_seconds], [b.id, 'retrying', 1200]);
   assert.equal(o.dead_letters, { business: 1, technical: 0 });
-  assert.equal(o.writeback, { backlog: 1, lag_seconds: 30 });
+  assert.equal(o.writeback, { backlog: 1, lag_seconds: 30, states_backlog: 0, dead_letters: 0 });
   await store.close();
 });
 

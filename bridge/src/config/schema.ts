@@ -4,7 +4,7 @@
  * Secrets never appear in the file: only `{ "env": "VAR_NAME" }` references, resolved at load.
  */
 import * as v from 'valibot';
-import { EVENT_TYPES, MILESTONE_TYPES } from '../../../shared/src/index.ts';
+import { EVENT_TYPES, MILESTONE_TYPES, type EventType, type MilestoneType } from '../../../shared/src/index.ts';
 
 const Id = v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'must be a partner id: lowercase letters, digits, "_" or "-", at most 64'));
 const PositiveInt = v.pipe(v.number(), v.integer('must be an integer'), v.minValue(1, 'must be >= 1'));
@@ -86,6 +86,15 @@ export const Route = v.strictObject({
 
 export const WORKFLOWS = ['orders', 'shipments', 'returns', 'tracking', 'inventory'] as const;
 export type Workflow = (typeof WORKFLOWS)[number];
+
+/** The workflow an event type belongs to (its mode and ownership come from the config). */
+export function workflowOfEvent(type: EventType): Workflow {
+  return type.startsWith('order.') ? 'orders' : type.startsWith('shipment.') ? 'shipments' : 'returns';
+}
+/** The workflow a milestone type belongs to. */
+export function workflowOfMilestone(type: MilestoneType): Workflow {
+  return type === 'inventory.level' ? 'inventory' : 'tracking';
+}
 export const WorkflowMode = v.strictObject({
   mode: v.picklist(['realtime', 'batch'], 'mode must be realtime or batch'),
   /** Batch mode: work waits for the next multiple of this interval. */

@@ -6,7 +6,8 @@
 import type { Event, Milestone } from '../../../shared/src/index.ts';
 import { checkEvent, checkMilestone } from '../../../shared/src/index.ts';
 import { ApiError } from '../errors.ts';
-import { byDeadAt, matches, page, parseDeadLetterId, writebackView, type DeadLetter, type DeadLetterFilter } from './dead-letter-view.ts';
+import { byDeadAt, matches, page, parseDeadLetterId, stateWritebackView, writebackView, type DeadLetter, type DeadLetterFilter } from './dead-letter-view.ts';
+import { STATE_PREFIX } from '../odoo/state-queue.ts';
 import type { Parts } from './engine-parts.ts';
 import type { Engine, ReplayOptions } from './engine-api.ts';
 import type { Intake } from './intake.ts';
@@ -52,8 +53,7 @@ export function createDeadLetterOps(d: Deps): Engine['deadLetters'] {
       const v = view(j.subject);
       if (v && matches(v, filter)) out.push(v);
     }
-    for (const row of writeback.rejected()) {
-      const v = writebackView(row);
+    for (const v of [...writeback.rejected().map(writebackView), ...writeback.rejectedStates().map(stateWritebackView)]) {
       if (matches(v, filter)) out.push(v);
     }
     return out.sort(byDeadAt);
@@ -63,7 +63,8 @@ export function createDeadLetterOps(d: Deps): Engine['deadLetters'] {
     const ref = parseDeadLetterId(id);
     if (ref.kind === 'writeback') {
       const row = writeback.rejected().find((r) => r.id === ref.milestoneId);
-      return row && writebackView(row);
+      const state = writeback.rejectedStates().find((r) => `${STATE_PREFIX}${r.id}` === ref.milestoneId);
+      return row ? writebackView(row) : state && stateWritebackView(state);
     }
     return view(ref.subject);
   }
@@ -80,8 +81,8 @@ export function createDeadLetterOps(d: Deps): Engine['deadLetters'] {
     const r = await writeback.replay(milestoneId, milestone);
     if (!r) throw notFound(id);
     await audit.record([{
-      id: crypto.randomUUID(), at: iso(), actor: opts.actor, action: 'replay', target: id, event_id: r.before.event_id,
-      ...(milestone && { before: r.before.payload, after: milestone.payload }),
+      id: crypto.randomUUID(), at: iso(), actor: opts.actor, action: 'replay', target: id, event_id: r.event_id,
+      ...(milestone && r.before && { before: r.before.payload, after: milestone.payload }),
     }]);
     return { id, state: 'pending' };
   }

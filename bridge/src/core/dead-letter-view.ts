@@ -1,5 +1,6 @@
-/** Dead-letter entries as operators see them: the engine's failed jobs and Odoo-refused milestones, filtered and paged. */
+/** Dead-letter entries as operators see them: the engine's failed jobs and Odoo-refused milestones and event states, filtered and paged. */
 import type { OutboxRow } from '../odoo/outbox.ts';
+import { STATE_PREFIX, type StateRow } from '../odoo/state-queue.ts';
 
 /** Filter for dead-letter lists and bulk replays. */
 export interface DeadLetterFilter {
@@ -17,7 +18,7 @@ export interface DeadLetterFilter {
 
 /** One entry of the dead-letter queue as operators see it. */
 export interface DeadLetter {
-  /** Event id, `<milestone id>~<partner>` (publish), `<event id>~void:<partner>` (void check) or `writeback:<milestone id>`. */
+  /** Event id, `<milestone id>~<partner>` (publish), `<event id>~void:<partner>` (void check), `writeback:<milestone id>` or `writeback:state:<event id>`. */
   id: string;
   kind: 'event' | 'publish' | 'writeback' | 'void';
   /** dead: failed; manual: no partner could take it, a person decides. */
@@ -58,6 +59,15 @@ export function writebackView(row: OutboxRow): DeadLetter {
     id: writebackDeadLetterId(row.id), kind: 'writeback', state: 'dead', type: row.milestone.type, aggregate: row.milestone.aggregate,
     event_id: row.milestone.event_id, error_class: 'business', reason: 'refused_by_partner', last_error: row.last_error ?? '', partners: ['odoo'],
     attempts: row.attempts, keys: [row.id], dead_at: row.dead_at ?? row.updated_at, replays: row.replays ?? 0, blocking: [], body: row.milestone,
+  };
+}
+
+/** An event delivery state Odoo refused, as a dead letter (replay sends that state again). */
+export function stateWritebackView(row: StateRow): DeadLetter {
+  return {
+    id: `writeback:${STATE_PREFIX}${row.id}`, kind: 'writeback', state: 'dead', type: `event_state.${row.item.state}`, aggregate: row.aggregate,
+    event_id: row.id, error_class: 'business', reason: 'refused_by_partner', last_error: row.last_error ?? '', partners: ['odoo'],
+    attempts: row.attempts, keys: [row.id], dead_at: row.dead_at ?? row.updated_at, replays: row.replays ?? 0, blocking: [], body: row.item,
   };
 }
 

@@ -41,6 +41,8 @@ export interface EngineMetrics {
   eventDelivered(event: { type: string; aggregate: string }, at?: Date): void;
   milestonesWritten(milestones: { type: string; occurred_at: string; aggregate: string }[], at?: Date): void;
   milestonesSeen(milestones: { type: string; aggregate: string }[]): void;
+  /** Odoo refused a write-back call or item (refusal.ts's class). */
+  writebackRefused?(queue: 'milestones' | 'states', refusal: string): void;
 }
 
 export type AuditTrail = ReturnType<typeof auditTrail>;

@@ -110,6 +110,7 @@ export function createEngine(options: EngineOptions): Engine {
   const odooClient = options.odoo ?? (config.odoo ? createOdooClient({ ...config.odoo, fetch: io.fetch }) : undefined);
   const writeback = createWriteback({
     store, client: odooClient, settings: config.odoo, io, logger, workflows: config.workflows, onWritten: metrics && ((ms) => metrics.milestonesWritten(ms, io.now())),
+    onRefused: (refusal, queue) => metrics?.writebackRefused?.(queue, refusal),
   });
   const listeners: EngineListener[] = [logListener(logger), ...(metrics ? [metricsListener(metrics)] : [])];
   const index = new JobIndex();

@@ -4,7 +4,6 @@
  */
 import type { Event, EventType, Milestone } from '../../../shared/src/index.ts';
 import type { Config, ResolvedPartner } from '../config/load.ts';
-import type { Workflow } from '../config/schema.ts';
 
 /** The adapter method a step calls; chosen by event type and the partner's role. */
 export type Action = 'releaseOrder' | 'cancelOrder' | 'expectReturn' | 'createShipment' | 'cancelShipment' | 'createReturnLabel';
@@ -37,12 +36,7 @@ export function routingAttributes(event: Event): { warehouse?: string; carrier?:
 }
 
 /** Which workflow an event or milestone belongs to (for realtime/batch). */
-export function workflowOfEvent(type: EventType): Workflow {
-  return type.startsWith('order.') ? 'orders' : type.startsWith('shipment.') ? 'shipments' : 'returns';
-}
-export function workflowOfMilestone(type: Milestone['type']): Workflow {
-  return type === 'inventory.level' ? 'inventory' : 'tracking';
-}
+export { workflowOfEvent, workflowOfMilestone } from '../config/schema.ts';
 
 /**
  * The steps for an event. Rules are read in order and, per partner role, the first rule that

@@ -151,6 +151,7 @@ export const Overview: FC<OverviewData> = (d) => {
             <Card k="Failed carrier labels" v={`${f.label_failures} / ${f.label_requests}`} tone={f.label_failures ? 'warn' : undefined} />
             <Card k="Odoo commit → partner p50 / p95 / p99" v={<span style="font-size:17px">{fmtSeconds(f.commit_to_partner.p50)} / {fmtSeconds(f.commit_to_partner.p95)} / {fmtSeconds(f.commit_to_partner.p99)}</span>} />
             <Card k="Write-back to Odoo: backlog / lag" v={`${f.writeback_backlog} / ${fmtSeconds(f.writeback_lag_seconds)}`} tone={f.writeback_lag_seconds > 300 ? 'warn' : undefined} />
+            <Card k="Write-back refused by Odoo (dead letters)" v={f.writeback_dead_letters ?? 0} tone={f.writeback_dead_letters ? 'warn' : undefined} hint="milestones and event states; replay or discard them below" />
             <Card k="Proofs of delivery in Odoo (p95)" v={`${f.pod_propagated} (${fmtSeconds(f.pod_p95_seconds)})`} />
             <Card k="Inventory update latency p95" v={fmtSeconds(f.inventory_p95_seconds)} />
           </div>

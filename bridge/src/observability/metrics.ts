@@ -15,7 +15,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { EVENT_TYPES, MILESTONE_TYPES, SHIPMENT_STATUS_RANK, type MilestoneType } from '../../../shared/src/index.ts';
 import { JOB_REASONS } from '../core/jobs.ts';
-import { OUTBOX, outboxFigures, type OutboxFigures, type OutboxRow } from '../odoo/outbox.ts';
+import { outboxFigures, storedWritebackFigures, type OutboxFigures } from '../odoo/outbox.ts';
 import { stateLogs } from '../store/state-logs.ts';
 import { UNFINISHED_STATES, type EventCounts, type Store } from '../store/types.ts';
 import { createExpectations, expectationStamp, type ExpectationRow } from './expectations.ts';
@@ -170,13 +170,14 @@ export function createMetrics(o: MetricsOptions = {}) {
   const commitToPartner = new Histogram({ ...r, name: `${PREFIX}commit_to_partner_seconds`, help: 'From the Odoo commit (event occurred_at) to the first partner request for it, by event type.', labelNames: ['type'] as const, buckets: FLOW_BUCKETS });
   const written = new Counter({ ...r, name: `${PREFIX}writeback_milestones_total`, help: 'Milestones written back to Odoo, by milestone type.', labelNames: ['type'] as const });
   const writeLatency = new Histogram({ ...r, name: `${PREFIX}writeback_latency_seconds`, help: 'From the partner\'s milestone (occurred_at) to it being committed in Odoo, by milestone type.', labelNames: ['type'] as const, buckets: FLOW_BUCKETS });
+  const refused = new Counter({ ...r, name: `${PREFIX}writeback_refusals_total`, help: 'Write-back calls or items Odoo refused, by queue (milestones, states) and refusal (transient, conflict, permanent, auth); none is dropped.', labelNames: ['queue', 'refusal'] as const });
   const pods = new Counter({ ...r, name: `${PREFIX}pod_propagated_total`, help: 'Proofs of delivery written into Odoo.' });
   const podLatency = new Histogram({ ...r, name: `${PREFIX}pod_propagation_seconds`, help: 'From the proof of delivery at the partner to it being visible in Odoo.', buckets: FLOW_BUCKETS });
   const inventoryLatency = new Histogram({ ...r, name: `${PREFIX}inventory_update_latency_seconds`, help: 'From a partner\'s inventory report to the level being visible in Odoo.', buckets: FLOW_BUCKETS });
 
   // ---- derived from the store on scrape
   /** The write-back queue as its writer holds it in memory (the engine's status), else as the store has it. */
-  const outbox = (): OutboxFigures => safe(o.engineStatus)?.writeback ?? outboxFigures(o.store?.isOpen ? o.store.collection<OutboxRow>(OUTBOX).all() : []);
+  const outbox = (): OutboxFigures => safe(o.engineStatus)?.writeback ?? (o.store?.isOpen ? storedWritebackFigures(o.store) : outboxFigures([]));
   let countsCache: { at: number; counts: Promise<EventCounts | undefined> } | undefined;
   /** One store count per scrape, shared by the gauges below (no event body is read). */
   function counts(): Promise<EventCounts | undefined> {
@@ -209,14 +210,28 @@ export function createMetrics(o: MetricsOptions = {}) {
         for (const c of ['technical', 'business']) for (const s of ['dead', 'manual']) this.set({ error_class: c, state: s }, 0);
         const dead = (await counts())?.deadLetters;
         for (const state of ['dead', 'manual'] as const) for (const c of ['technical', 'business'] as const) this.inc({ error_class: c, state }, dead?.[state][c] ?? 0);
-        // Milestones Odoo refused are dead letters too (a person fixes the data in Odoo).
-        this.inc({ error_class: 'business', state: 'dead' }, outbox().rejected);
+        // Milestones and event states Odoo refused are dead letters too (a person fixes the data in Odoo).
+        this.inc({ error_class: 'business', state: 'dead' }, outbox().rejected + (outbox().states_rejected ?? 0));
       },
     });
     new Gauge({
       ...r, name: `${PREFIX}writeback_backlog`, help: 'Milestones waiting to be written to Odoo.',
       collect() {
         this.set(outbox().pending);
+      },
+    });
+    new Gauge({
+      ...r, name: `${PREFIX}writeback_dead_letters`, help: 'Write-backs Odoo refused for good, waiting for an operator to replay or discard them, by queue.', labelNames: ['queue'] as const,
+      collect() {
+        const f = outbox();
+        this.set({ queue: 'milestones' }, f.rejected);
+        this.set({ queue: 'states' }, f.states_rejected ?? 0);
+      },
+    });
+    new Gauge({
+      ...r, name: `${PREFIX}writeback_states_backlog`, help: 'Event delivery states waiting to be shown in Odoo.',
+      collect() {
+        this.set(outbox().states_pending ?? 0);
       },
     });
     new Gauge({
@@ -299,6 +314,7 @@ export function createMetrics(o: MetricsOptions = {}) {
         commit_to_partner: { p50: quantile(commit, 0.5), p95: quantile(commit, 0.95), p99: quantile(commit, 0.99) },
         writeback_backlog: sum(await values('writeback_backlog')),
         writeback_lag_seconds: sum(await values('writeback_lag_seconds')),
+        writeback_dead_letters: sum(await values('writeback_dead_letters')),
         pod_propagated: sum(await values('pod_propagated_total')),
         pod_p95_seconds: quantile(await values('pod_propagation_seconds'), 0.95),
         inventory_p95_seconds: quantile(await values('inventory_update_latency_seconds'), 0.95),
@@ -385,6 +401,10 @@ export function createMetrics(o: MetricsOptions = {}) {
       }
       api.milestonesSeen(milestones);
     },
+    /** Odoo refused a write-back call or item (classified by refusal.ts). */
+    writebackRefused(queue: 'milestones' | 'states', refusal: string) {
+      refused.inc({ queue, refusal });
+    },
     /** An event was delivered to its partners: its expected milestones are now due (see DEFAULT_EXPECTATIONS). */
     eventDelivered(event: { type: string; aggregate: string }, at: Date = now()) {
       void completeness?.delivered(event, at.getTime());
@@ -432,6 +452,8 @@ export interface Figures {
   commit_to_partner: { p50?: number; p95?: number; p99?: number };
   writeback_backlog: number;
   writeback_lag_seconds: number;
+  /** Milestones and event states Odoo refused for good (replay or discard them). */
+  writeback_dead_letters: number;
   pod_propagated: number;
   pod_p95_seconds?: number;
   inventory_p95_seconds?: number;

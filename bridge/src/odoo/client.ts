@@ -5,17 +5,17 @@
  * - json2 (Odoo 19+): `POST /json/2/<model>/<method>` with `Authorization: bearer <api key>` and
  *   named arguments in the body.
  * - auto: asks the server its version (`common.version`) once and takes json2 from 19 on.
- * Errors come out classified once, here: auth (pause, alert), conflict (retry soon),
- * unavailable (Odoo down: wait and drain), application (the call itself is wrong).
+ * Errors come out classified once, here (refusal.ts): transient (Odoo down or contended: wait and
+ * drain), conflict (a concurrent call won a race: retry), permanent (the call itself is wrong), auth
+ * (pause, alert).
  */
 import { JSONRPCClient, JSONRPCErrorException } from 'json-rpc-2.0';
+import { classifyRefusal, type Refusal } from './refusal.ts';
 import type { Milestone } from '../../../shared/src/index.ts';
-
-export type OdooErrorKind = 'auth' | 'conflict' | 'unavailable' | 'application';
 
 /** A classified Odoo failure. `name` is Odoo's exception class when it said one. */
 export class OdooError extends Error {
-  constructor(readonly kind: OdooErrorKind, message: string, readonly details: { status?: number; name?: string; cause?: unknown } = {}) {
+  constructor(readonly kind: Refusal, message: string, readonly details: { status?: number; name?: string; cause?: unknown } = {}) {
     super(message, { cause: details.cause });
     this.name = 'OdooError';
   }
@@ -49,19 +49,9 @@ export interface OdooClientOptions {
   fetch?: typeof fetch;
 }
 
-const CONFLICT = /SerializationFailure|TransactionRollbackError|could not serialize access|concurrent update|LockNotAvailable|deadlock detected/i;
-const AUTH = /AccessDenied|SessionExpired|Invalid API key|invalid apikey/i;
-const ACCESS = /AccessError/;
-
-/** Classifies an Odoo exception by its name and message. */
-export function classifyOdooException(name: string | undefined, message: string, status?: number): OdooErrorKind {
-  const text = `${name ?? ''} ${message}`;
-  if (status === 401 || AUTH.test(text)) return 'auth';
-  // Missing rights of the integration user: retrying cannot help, a person must fix the group.
-  if (status === 403 || ACCESS.test(name ?? '')) return 'auth';
-  if (CONFLICT.test(text)) return 'conflict';
-  if (status !== undefined && (status >= 500 || status === 408 || status === 429)) return 'unavailable';
-  return 'application';
+/** Classifies an Odoo exception by its name, message and HTTP status (refusal.ts has the rule). */
+export function classifyOdooException(name: string | undefined, message: string, status?: number): Refusal {
+  return classifyRefusal({ name, message, status });
 }
 
 /** Builds the client; `fetch` comes in from outside (tests replay recorded Odoo answers). */
@@ -83,7 +73,7 @@ export function createOdooClient(options: OdooClientOptions): OdooClient {
       });
     } catch (e) {
       const timedOut = (e as Error)?.name === 'TimeoutError' || signal.aborted;
-      throw new OdooError('unavailable', timedOut ? `Odoo did not answer ${path} within ${timeout_ms} ms` : `cannot reach Odoo at ${base}: ${(e as Error)?.message ?? e}`, { cause: e });
+      throw new OdooError('transient', timedOut ? `Odoo did not answer ${path} within ${timeout_ms} ms` : `cannot reach Odoo at ${base}: ${(e as Error)?.message ?? e}`, { cause: e });
     }
   }
 
@@ -102,11 +92,11 @@ export function createOdooClient(options: OdooClientOptions): OdooClient {
       try {
         json = await res.json();
       } catch (e) {
-        throw new OdooError('unavailable', 'Odoo answered /jsonrpc with something that is not JSON', { cause: e });
+        throw new OdooError('transient', 'Odoo answered /jsonrpc with something that is not JSON', { cause: e });
       }
       rpc.receive(json as any);
     } catch (e) {
-      holder.error = e instanceof OdooError ? e : new OdooError('unavailable', String((e as Error)?.message ?? e), { cause: e });
+      holder.error = e instanceof OdooError ? e : new OdooError('transient', String((e as Error)?.message ?? e), { cause: e });
       throw e;
     }
   });
@@ -121,11 +111,11 @@ export function createOdooClient(options: OdooClientOptions): OdooClient {
       if (e instanceof OdooError) throw e;
       if (e instanceof JSONRPCErrorException) {
         const data = (e.data ?? {}) as { name?: string; message?: string; debug?: string };
-        if (data.name === 'bridge.Timeout') throw new OdooError('unavailable', `Odoo did not answer ${service}.${method} within ${timeout_ms} ms`, { cause: e });
+        if (data.name === 'bridge.Timeout') throw new OdooError('transient', `Odoo did not answer ${service}.${method} within ${timeout_ms} ms`, { cause: e });
         const message = data.message || e.message;
         throw new OdooError(classifyOdooException(data.name, `${message} ${data.debug?.split('\n').slice(-2).join(' ') ?? ''}`), `Odoo ${service}.${method}: ${data.name ?? 'error'}: ${message}`, { name: data.name, cause: e });
       }
-      throw new OdooError('unavailable', `Odoo ${service}.${method}: ${(e as Error)?.message ?? e}`, { cause: e });
+      throw new OdooError('transient', `Odoo ${service}.${method}: ${(e as Error)?.message ?? e}`, { cause: e });
     }
   }
 
@@ -178,7 +168,7 @@ export function createOdooClient(options: OdooClientOptions): OdooClient {
     async applyMilestones(milestones) {
       const results = await call<ApplyResult[]>('apply_milestones', { milestones }, [milestones]);
       if (!Array.isArray(results) || results.length !== milestones.length) {
-        throw new OdooError('application', `apply_milestones answered ${Array.isArray(results) ? results.length : typeof results} results for ${milestones.length} milestones`);
+        throw new OdooError('permanent', `apply_milestones answered ${Array.isArray(results) ? results.length : typeof results} results for ${milestones.length} milestones`);
       }
       return results;
     },

@@ -1,78 +1,51 @@
 /**
- * The durable milestone outbox and its writer. Milestones are stored before anything else happens,
- * then written to Odoo in batches, in order per aggregate (never two batches in flight for the same
- * aggregate). Batch size and batches in flight adapt to Odoo's answer times (additive increase,
- * multiplicative decrease). Odoo down: rows wait and drain after recovery. Serialization conflicts:
- * retried soon. Authentication refused: writing pauses with an alert (no retry storm) and probes
- * rarely until the key works again (or an operator calls `resume()`).
+ * The write-back to Odoo: two durable queues (milestones; event delivery states, row-queue.ts) and
+ * their writer. Everything is stored before anything else happens, then written in batches, in order
+ * per aggregate (never two calls in flight for one aggregate), one run at a time (single flight).
+ * Milestone batch size and calls in flight adapt to Odoo's answer times (additive increase,
+ * multiplicative decrease). A failed call follows the one failure rule (refusal.ts): Odoo down or
+ * contended, rows wait and drain after recovery; a batch refused as a whole is split so one bad or
+ * contended item holds no other; conflicts are retried with backoff; a permanent refusal is a
+ * write-back dead letter (replayable, discardable); authentication refused, writing pauses with an
+ * alert and probes rarely until the key works again (or an operator calls `resume()`). Nothing is dropped.
  */
 import type { Milestone } from '../../../shared/src/index.ts';
 import type { Store } from '../store/types.ts';
 import type { Logger } from '../log.ts';
 import type { ResolvedOdoo } from '../config/load.ts';
 import type { ParsedConfig } from '../config/schema.ts';
-import { workflowOfMilestone } from '../core/routing.ts';
-import { backoffDelay } from '../core/policy.ts';
+import { workflowOfMilestone } from '../config/schema.ts';
+import { backoffDelay } from '../backoff.ts';
 import { OdooError, type OdooClient } from './client.ts';
+import { DEFAULT_ROW_POLICY, nextStep, type Refusal, type RowPolicy } from './refusal.ts';
+import { createRowQueue, queueFigures, type QueueFigures, type QueueRow, type RowQueue } from './row-queue.ts';
+import { STATE_PREFIX, upgradeStateRow, type EventState, type StateResult, type StateRow } from './state-queue.ts';
 
 export const OUTBOX = 'odoo_outbox';
 export const EVENT_STATES_OUTBOX = 'odoo_event_states';
-
-/** The latest delivery state of an event, waiting to be shown in Odoo (one row per event, replaced on change). */
-export interface EventStateRow {
-  /** The event id. */
-  id: string;
-  state: string;
-  attempts: number;
-  last_error?: string;
-  error_class?: string;
-  blocked_by?: string;
-  /** When the bridge recorded this state (RFC 3339). */
-  at: string;
-}
+export type { EventState, StateRow } from './state-queue.ts';
 
 /** One milestone waiting for Odoo. Written rows are deleted; Odoo deduplicates by `id` anyway. */
-export interface OutboxRow {
+export interface OutboxRow extends QueueRow {
   /** The milestone id. */
   id: string;
   milestone: Milestone;
-  aggregate: string;
-  /** Enqueue order; within an aggregate, lower is written first. */
-  seq: number;
-  /** Calls in which Odoo failed this row itself (outages, conflicts and auth pauses are not counted). */
-  attempts: number;
-  /** Earliest next write (RFC 3339); batch workflows wait for their flush. */
-  run_at: string;
-  /** pending: to write; rejected: Odoo refused it (a dead letter until replayed or discarded). */
-  state: 'pending' | 'rejected';
-  /** Send alone, not in a batch (a batch with it failed as a whole). */
-  solo?: boolean;
-  last_error?: string;
-  dead_at?: string;
-  replays?: number;
-  created_at: string;
-  updated_at: string;
 }
 
-/** What the write-back queue holds: for its status, the metrics and the overview. */
-export interface OutboxFigures {
-  pending: number;
-  rejected: number;
-  /** `created_at` of the oldest pending row (the write-back lag); absent when none waits. */
-  oldest_pending_at?: string;
+/** What the write-back queues hold: for its status, the metrics and the overview. */
+export interface OutboxFigures extends QueueFigures {
+  /** Event states waiting for Odoo, and those Odoo refused (dead letters). */
+  states_pending?: number;
+  states_rejected?: number;
 }
 
-/** Counts the rows of the write-back queue. */
-export function outboxFigures(rows: Iterable<OutboxRow>): OutboxFigures {
-  let pending = 0;
-  let rejected = 0;
-  let oldest: OutboxRow | undefined;
-  for (const r of rows) {
-    if (r.state === 'rejected') { rejected++; continue; }
-    pending++;
-    if (!oldest || Date.parse(r.created_at) < Date.parse(oldest.created_at)) oldest = r;
-  }
-  return { pending, rejected, ...(oldest && { oldest_pending_at: oldest.created_at }) };
+/** Counts the rows of the milestone queue. */
+export const outboxFigures = (rows: Iterable<OutboxRow>): OutboxFigures => queueFigures(rows);
+
+/** Both queues' figures as the store holds them (when no writer is at hand, e.g. another process's metrics). */
+export function storedWritebackFigures(store: Store): OutboxFigures {
+  const s = queueFigures(store.collection<StateRow>(EVENT_STATES_OUTBOX).all().map(upgradeStateRow));
+  return { ...queueFigures(store.collection<OutboxRow>(OUTBOX).all()), states_pending: s.pending, states_rejected: s.rejected };
 }
 
 export interface WritebackStatus extends OutboxFigures {
@@ -80,7 +53,7 @@ export interface WritebackStatus extends OutboxFigures {
   in_flight: number;
   batch_size: number;
   max_in_flight: number;
-  /** Odoo unreachable or timing out; rows wait. */
+  /** Odoo unreachable, failing or too contended to answer (transient); rows wait. */
   odoo_down: boolean;
   /** Authentication refused: writing is paused until the key works again. An alert for people. */
   auth_paused: boolean;
@@ -92,18 +65,19 @@ export interface WritebackStatus extends OutboxFigures {
 export interface Writeback {
   /** Stores milestones durably for writing (a milestone already queued is not queued twice). */
   enqueue(milestones: Milestone[]): Promise<void>;
-  /** Queues an event's latest delivery state for Odoo's screens (replaces an unsent older one). */
-  enqueueState(state: Omit<EventStateRow, 'at'>): Promise<void>;
+  /** Queues an event's latest delivery state for Odoo's screens (replaces an unsent older one); `at` defaults to now. */
+  enqueueState(state: Omit<EventState, 'at'> & { at?: string }): Promise<void>;
   start(): void;
   stop(): Promise<void>;
-  /** Writes every due batch now, until nothing is due or Odoo fails (the timer calls it; tests too). */
+  /** Writes every due row now, until nothing is due or Odoo fails; a call during a run joins it and runs once more. */
   runDue(): Promise<void>;
   /** Lifts an authentication pause now (after an operator fixed the key). */
   resume(): void;
   status(): WritebackStatus;
   rejected(): OutboxRow[];
-  /** Queues a rejected row again, optionally with an edited milestone; undefined for an unknown id. */
-  replay(id: string, milestone?: Milestone): Promise<{ before: Milestone } | undefined>;
+  rejectedStates(): StateRow[];
+  /** Queues a dead letter again (`state:<event id>` for a state), optionally with an edited milestone; undefined for an unknown id. */
+  replay(id: string, milestone?: Milestone): Promise<{ before?: Milestone; event_id?: string } | undefined>;
   discard(id: string): Promise<{ event_id?: string } | undefined>;
 }
 
@@ -118,10 +92,12 @@ export interface WritebackOptions {
   authProbeMs?: number;
   /** Cap of the wait between tries while Odoo is down. Default 30 s. */
   downCapMs?: number;
-  /** A row Odoo failed this many times alone goes to the dead-letter queue. Default 3. */
-  maxRowAttempts?: number;
+  /** Retry limits of rows Odoo fails alone (conflicts). */
+  rowPolicy?: Partial<RowPolicy>;
   /** Called with the milestones Odoo committed (applied, duplicate or stale), for metrics. */
   onWritten?: (milestones: Milestone[]) => void;
+  /** Called with every refusal as classified (a failed call, or one item Odoo rejected), for metrics. */
+  onRefused?: (refusal: Refusal, queue: 'milestones' | 'states') => void;
 }
 
 /** Odoo has no such method: JSON-2 answers 404, /jsonrpc an AttributeError "The method ... does not exist". */
@@ -129,7 +105,7 @@ export function methodMissing(err: OdooError): boolean {
   return err.details.status === 404 || /AttributeError/.test(err.details.name ?? '') || /method '[^']*' does not exist/i.test(err.message);
 }
 
-/** Creates the write-back outbox and its writer (idle when no client is configured). */
+/** Creates the write-back queues and their writer (idle when no client is configured). */
 export function createWriteback(options: WritebackOptions): Writeback {
   const { store, client, io, logger } = options;
   const settings = options.settings;
@@ -138,24 +114,19 @@ export function createWriteback(options: WritebackOptions): Writeback {
   const target = settings?.target_latency_ms ?? 2_000;
   const authProbeMs = options.authProbeMs ?? 60_000;
   const downCapMs = options.downCapMs ?? 30_000;
-  const maxRowAttempts = options.maxRowAttempts ?? 3;
-  const col = store.collection<OutboxRow>(OUTBOX);
+  const rowPolicy = { ...DEFAULT_ROW_POLICY, ...options.rowPolicy };
   const nowMs = () => io.now().getTime();
   const iso = (ms = nowMs()) => new Date(ms).toISOString();
-
-  let rows: Map<string, OutboxRow> | undefined;
-  const statesCol = store.collection<EventStateRow>(EVENT_STATES_OUTBOX);
-  let states: Map<string, EventStateRow> | undefined;
+  const milestones = createRowQueue<OutboxRow>(store.collection<OutboxRow>(OUTBOX), nowMs);
+  const states = createRowQueue<StateRow>(store.collection<StateRow>(EVENT_STATES_OUTBOX), nowMs, upgradeStateRow);
   let statesMethod = client ? (settings?.event_states_method ?? 'apply_event_states') : '';
-  const stateTable = () => (states ??= new Map(statesCol.all().map((r) => [r.id, r])));
-  let seq = 0;
+
   let batchSize = Math.max(1, Math.min(maxBatch, 10));
   let inFlightLimit = 1;
   const busyAggregates = new Set<string>();
   const inFlight = new Set<Promise<void>>();
   let blockedUntil = 0;
   let failures = 0;
-  let conflicts = 0;
   let odooDown = false;
   let authPaused = false;
   let alert: string | undefined;
@@ -164,18 +135,8 @@ export function createWriteback(options: WritebackOptions): Writeback {
   let started = false;
   let stopped = false;
   let timer: { at: number; handle: unknown } | undefined;
-
-  function table(): Map<string, OutboxRow> {
-    if (!rows) {
-      rows = new Map(col.all().map((r) => [r.id, structuredClone(r)]));
-      for (const r of rows.values()) seq = Math.max(seq, r.seq);
-    }
-    return rows;
-  }
-  async function save(list: OutboxRow[]) {
-    for (const r of list) r.updated_at = iso();
-    await col.put(list.map((r) => structuredClone(r)));
-  }
+  let run: Promise<void> | undefined;
+  let runAgain = false;
 
   function schedule(at: number) {
     if (!started || stopped || !client || !Number.isFinite(at)) return;
@@ -190,32 +151,6 @@ export function createWriteback(options: WritebackOptions): Writeback {
     timer = me;
   }
 
-  /** The next batch: due rows in enqueue order, never overtaking an earlier row of the same aggregate. */
-  function pick(now: number): OutboxRow[] {
-    const held = new Set(busyAggregates);
-    const batch: OutboxRow[] = [];
-    let next = Number.POSITIVE_INFINITY;
-    const ordered = [...table().values()].filter((r) => r.state === 'pending').sort((a, b) => a.seq - b.seq);
-    for (const r of ordered) {
-      if (held.has(r.aggregate)) continue;
-      const due = Date.parse(r.run_at);
-      if (due > now) {
-        held.add(r.aggregate);
-        next = Math.min(next, due);
-        continue;
-      }
-      if (r.solo) {
-        if (batch.length === 0) return [r];
-        held.add(r.aggregate);
-        continue;
-      }
-      batch.push(r);
-      if (batch.length >= batchSize) break;
-    }
-    if (!batch.length) schedule(next);
-    return batch;
-  }
-
   function adapt(ms: number, ok: boolean) {
     if (ok && ms <= target) {
       batchSize = Math.min(maxBatch, batchSize + Math.max(1, Math.ceil(maxBatch / 10)));
@@ -226,187 +161,179 @@ export function createWriteback(options: WritebackOptions): Writeback {
     }
   }
 
-  async function send(batch: OutboxRow[]) {
-    const started_ = nowMs();
+  /** Odoo answered a call: whatever pause or outage there was is over. */
+  function answered(ms: number) {
+    adapt(ms, true);
+    failures = 0;
+    if (authPaused) logger.info({}, 'Odoo accepts the write-back credentials again: resuming');
+    if (odooDown) logger.info({}, 'Odoo answers again: draining the write-back queues');
+    authPaused = false;
+    odooDown = false;
+    alert = undefined;
+    lastError = undefined;
+  }
+
+  /** A call for `batch` failed as a whole: the failure rule says what happens to it. */
+  async function failed<R extends QueueRow>(queue: RowQueue<R>, batch: R[], e: unknown, what: 'milestones' | 'states') {
+    const err = e instanceof OdooError ? e : new OdooError('transient', String((e as Error)?.message ?? e), { cause: e });
+    lastError = err.message;
+    options.onRefused?.(err.kind, what);
+    const step = nextStep(err.kind, { size: batch.length, attempts: batch[0].attempts }, rowPolicy, io.random);
+    const now = nowMs();
+    if (step.do === 'pause') {
+      if (!authPaused) logger.error({ error: err.message }, 'ALERT: Odoo refused the write-back credentials; write-back paused until the key is fixed');
+      authPaused = true;
+      alert = `Odoo refused the integration user's credentials (${err.message}); fix the API key (${settings?.api_key_env ?? 'odoo.api_key'}) or the user's access; write-back resumes by itself`;
+      blockedUntil = now + authProbeMs;
+      return;
+    }
+    adapt(0, false);
+    if (step.do === 'wait') {
+      failures += 1;
+      if (!odooDown) logger.warn({ error: err.message, queue: what }, 'Odoo unavailable or contended: write-back waits and retries');
+      odooDown = true;
+      blockedUntil = now + 100 + backoffDelay(failures, 500, downCapMs, io.random);
+      return;
+    }
+    const log = { queue: what, refusal: err.kind, rows: batch.length, first: batch[0].id, error: err.message };
+    if (step.do === 'dead') logger.warn(log, 'Odoo refused a write-back for good: dead letter (replay or discard it on the dashboard)');
+    else logger.info({ ...log, step: step.do }, 'Odoo refused a write-back call: retrying');
+    await queue.settle(batch, step, err.message);
+  }
+
+  async function sendMilestones(batch: OutboxRow[]) {
+    const t0 = nowMs();
     try {
       const results = await client!.applyMilestones(batch.map((r) => r.milestone));
-      adapt(nowMs() - started_, true);
-      failures = 0;
-      conflicts = 0;
-      if (authPaused) logger.info({}, 'Odoo accepts the write-back credentials again: resuming');
-      authPaused = false;
-      alert = undefined;
-      if (odooDown) logger.info({}, 'Odoo answers again: draining the write-back queue');
-      odooDown = false;
-      lastError = undefined;
-      const done: string[] = [];
-      const rejected: OutboxRow[] = [];
-      results.forEach((res, i) => {
-        const row = batch[i];
-        if (res.status === 'rejected') {
-          row.state = 'rejected';
-          row.attempts += 1;
-          row.last_error = res.message ?? 'rejected by Odoo';
-          row.dead_at = iso();
-          rejected.push(row);
-          logger.warn({ milestone_id: row.id, type: row.milestone.type, aggregate: row.aggregate, message: row.last_error }, 'Odoo rejected a milestone');
-        } else {
-          done.push(row.id);
-          table().delete(row.id);
-        }
-      });
+      answered(nowMs() - t0);
+      const rejected = batch.filter((_, i) => results[i].status === 'rejected');
+      const done = batch.filter((_, i) => results[i].status !== 'rejected');
+      for (const r of rejected) {
+        const message = results[batch.indexOf(r)].message ?? 'rejected by Odoo';
+        logger.warn({ milestone_id: r.id, type: r.milestone.type, aggregate: r.aggregate, message }, 'Odoo rejected a milestone');
+        options.onRefused?.('permanent', 'milestones');
+        await milestones.settle([r], { do: 'dead' }, message);
+      }
       written += done.length;
-      if (done.length && options.onWritten) {
-        const ids = new Set(done);
-        options.onWritten(batch.filter((r) => ids.has(r.id)).map((r) => r.milestone));
-      }
-      if (rejected.length) await save(rejected);
-      if (done.length) await col.delete(done);
+      if (done.length && options.onWritten) options.onWritten(done.map((r) => r.milestone));
+      await milestones.done(done);
     } catch (e) {
-      const err = e instanceof OdooError ? e : new OdooError('unavailable', String((e as Error)?.message ?? e), { cause: e });
-      lastError = err.message;
-      const now = nowMs();
-      if (err.kind === 'auth') {
-        if (!authPaused) logger.error({ error: err.message }, 'ALERT: Odoo refused the write-back credentials; write-back paused until the key is fixed');
-        authPaused = true;
-        alert = `Odoo refused the integration user's credentials (${err.message}); fix the API key (${settings?.api_key_env ?? 'odoo.api_key'}) or the user's access; write-back resumes by itself`;
-        blockedUntil = now + authProbeMs;
-      } else if (err.kind === 'conflict' && conflicts < 10) {
-        conflicts += 1;
-        adapt(0, false);
-        blockedUntil = now + 50 + backoffDelay(conflicts, 100, 2_000, io.random);
-        logger.info({ conflicts, error: err.message }, 'Odoo serialization conflict: retrying the batch');
-      } else if (err.kind === 'application') {
-        adapt(0, false);
-        if (batch.length > 1) {
-          // One item may poison the batch: send each alone to find it.
-          for (const r of batch) r.solo = true;
-          await save(batch);
-        } else {
-          const r = batch[0];
-          r.attempts += 1;
-          r.last_error = err.message;
-          if (r.attempts >= maxRowAttempts) {
-            r.state = 'rejected';
-            r.dead_at = iso();
-            logger.warn({ milestone_id: r.id, error: err.message }, 'Odoo failed this milestone repeatedly: dead letter');
-          } else {
-            r.run_at = iso(now + backoffDelay(r.attempts, 1_000, 60_000, io.random));
-          }
-          await save([r]);
-        }
-      } else {
-        failures += 1;
-        adapt(0, false);
-        if (!odooDown) logger.warn({ error: err.message }, 'Odoo unavailable: milestones wait in the outbox');
-        odooDown = true;
-        blockedUntil = now + 100 + backoffDelay(failures, 500, downCapMs, io.random);
-      }
+      await failed(milestones, batch, e, 'milestones');
     }
   }
 
-  /**
-   * Pushes queued event states in batches. A method Odoo lacks (an older module) turns the push off;
-   * any other refusal drops that batch only (states are for Odoo's screens: the next change of each
-   * event is pushed again), so one bad batch never silences the push for good.
-   */
-  async function sendStates() {
-    const t = stateTable();
-    while (statesMethod && t.size) {
-      const batch = [...t.values()].slice(0, maxBatch);
-      let results: unknown;
-      try {
-        results = await client!.call(statesMethod, { states: batch }, [batch]);
-      } catch (e) {
-        const err = e instanceof OdooError ? e : new OdooError('unavailable', String(e));
-        if (err.kind !== 'application') return;
-        if (methodMissing(err)) {
-          logger.warn({ method: statesMethod, error: err.message }, 'Odoo does not take event delivery states; the push is off (states stay visible in the bridge)');
-          statesMethod = '';
-          const ids = [...t.keys()];
-          t.clear();
-          await statesCol.delete(ids);
-          return;
-        }
-        logger.warn({ method: statesMethod, error: err.message, states: batch.length }, 'Odoo refused a batch of event delivery states; dropped, the push stays on');
+  async function sendStates(batch: StateRow[]) {
+    const t0 = nowMs();
+    const items = batch.map((r) => r.item);
+    try {
+      const results = await client!.call<StateResult[]>(statesMethod, { states: items }, [items]);
+      if (!Array.isArray(results)) throw new OdooError('permanent', `${statesMethod} answered ${typeof results}, not one result per state: is the Odoo module up to date?`);
+      answered(nowMs() - t0);
+      for (const [i, r] of batch.entries()) {
+        if (results[i]?.status !== 'rejected') continue;
+        options.onRefused?.('permanent', 'states');
+        logger.warn({ event_id: r.id, state: r.item.state, message: results[i].message }, 'Odoo rejected an event delivery state: dead letter');
+        await states.settle([r], { do: 'dead' }, results[i].message ?? 'rejected by Odoo');
       }
-      if (Array.isArray(results)) {
-        const refused = (results as { id?: string; status?: string; message?: string }[]).filter((r) => r?.status === 'rejected');
-        if (refused.length) logger.warn({ refused: refused.slice(0, 5) }, 'Odoo refused some event delivery states');
+      await states.done(batch.filter((_, i) => results[i]?.status !== 'rejected'));
+    } catch (e) {
+      if (e instanceof OdooError && e.kind === 'permanent' && methodMissing(e)) {
+        logger.warn({ method: statesMethod, error: e.message }, 'Odoo does not take event delivery states; the push is off (states stay visible in the bridge)');
+        statesMethod = '';
+        await states.done(states.rows());
+        return;
       }
-      // Only rows not replaced by a newer state meanwhile are done.
-      const sent = batch.filter((r) => t.get(r.id) === r).map((r) => r.id);
-      for (const id of sent) t.delete(id);
-      await statesCol.delete(sent);
+      await failed(states, batch, e, 'states');
     }
+  }
+
+  async function runOnce() {
+    for (;;) {
+      const now = nowMs();
+      if (now < blockedUntil) break;
+      // While paused, one batch of one probes whether the key works again.
+      if (authPaused) batchSize = 1;
+      while (inFlight.size < inFlightLimit) {
+        const { batch, next } = milestones.pick(now, batchSize, busyAggregates);
+        if (!batch.length) {
+          schedule(next);
+          break;
+        }
+        for (const r of batch) busyAggregates.add(r.aggregate);
+        const p: Promise<void> = sendMilestones(batch).finally(() => {
+          for (const r of batch) busyAggregates.delete(r.aggregate);
+          inFlight.delete(p);
+        });
+        inFlight.add(p);
+        if (authPaused) break;
+      }
+      if (!inFlight.size) break;
+      await Promise.race(inFlight);
+    }
+    while (inFlight.size) await Promise.allSettled([...inFlight]);
+    // While paused, one state alone probes the key (also when no milestone waits).
+    while (statesMethod && nowMs() >= blockedUntil) {
+      const { batch, next } = states.pick(nowMs(), authPaused ? 1 : Math.max(batchSize, 10));
+      if (!batch.length) {
+        schedule(next);
+        break;
+      }
+      await sendStates(batch);
+    }
+    if (blockedUntil > nowMs()) schedule(blockedUntil);
   }
 
   const writer: Writeback = {
     async enqueueState(state) {
       if (!statesMethod) return;
-      const row: EventStateRow = { ...state, at: iso() };
-      stateTable().set(row.id, row);
-      await statesCol.put([row]);
+      const item: EventState = { ...state, at: state.at ?? iso() };
+      await states.put([{ ...states.fresh(item.id), id: item.id, item } as StateRow]);
       schedule(nowMs());
     },
-    async enqueue(milestones) {
-      const t = table();
+    async enqueue(list) {
       const now = nowMs();
-      const fresh: OutboxRow[] = [];
-      for (const m of milestones) {
-        if (t.has(m.id)) continue;
+      const fresh = new Map<string, OutboxRow>();
+      for (const m of list) {
+        if (milestones.has(m.id) || fresh.has(m.id)) continue;
         const wf = options.workflows?.[workflowOfMilestone(m.type)];
         const runAt = wf?.mode === 'batch' ? Math.ceil(now / wf.flush_interval_ms) * wf.flush_interval_ms : now;
-        const row: OutboxRow = {
-          id: m.id, milestone: m, aggregate: m.aggregate, seq: ++seq, attempts: 0, run_at: iso(runAt), state: 'pending',
-          created_at: iso(now), updated_at: iso(now),
-        };
-        t.set(row.id, row);
-        fresh.push(row);
+        fresh.set(m.id, { ...milestones.fresh(m.aggregate, runAt), id: m.id, milestone: m });
       }
-      if (fresh.length) {
-        await save(fresh);
+      if (fresh.size) {
+        await milestones.put([...fresh.values()]);
         schedule(nowMs());
       }
     },
     start() {
       started = true;
       stopped = false;
-      table();
+      milestones.figures();
+      states.figures();
       schedule(nowMs());
     },
     async stop() {
       stopped = true;
       if (timer && io.clearTimeout) io.clearTimeout(timer.handle);
       timer = undefined;
-      while (inFlight.size) await Promise.allSettled([...inFlight]);
+      await run;
     },
-    async runDue() {
-      if (!client) return;
-      for (;;) {
-        const now = nowMs();
-        if (now < blockedUntil) {
-          schedule(blockedUntil);
-          break;
-        }
-        // While paused, one batch of one probes whether the key works again.
-        if (authPaused) batchSize = 1;
-        while (inFlight.size < inFlightLimit) {
-          const batch = pick(now);
-          if (!batch.length) break;
-          for (const r of batch) busyAggregates.add(r.aggregate);
-          const p: Promise<void> = send(batch).finally(() => {
-            for (const r of batch) busyAggregates.delete(r.aggregate);
-            inFlight.delete(p);
-          });
-          inFlight.add(p);
-          if (authPaused) break;
-        }
-        if (!inFlight.size) break;
-        await Promise.race(inFlight);
+    runDue() {
+      if (!client) return Promise.resolve();
+      if (run) {
+        runAgain = true;
+        return run;
       }
-      while (inFlight.size) await Promise.allSettled([...inFlight]);
-      if (!authPaused && !odooDown && nowMs() >= blockedUntil) await sendStates();
+      run = (async () => {
+        try {
+          do {
+            runAgain = false;
+            await runOnce();
+          } while (runAgain && !stopped);
+        } finally {
+          run = undefined;
+        }
+      })();
+      return run;
     },
     resume() {
       authPaused = false;
@@ -415,34 +342,27 @@ export function createWriteback(options: WritebackOptions): Writeback {
       schedule(nowMs());
     },
     status() {
+      const s = states.figures();
       return {
-        configured: !!client, ...outboxFigures(table().values()), in_flight: inFlight.size, batch_size: batchSize, max_in_flight: inFlightLimit,
+        configured: !!client, ...milestones.figures(), states_pending: s.pending, states_rejected: s.rejected,
+        in_flight: inFlight.size, batch_size: batchSize, max_in_flight: inFlightLimit,
         odoo_down: odooDown, auth_paused: authPaused, ...(alert && { alert }), ...(lastError && { last_error: lastError }), written,
       };
     },
-    rejected: () => [...table().values()].filter((r) => r.state === 'rejected').map((r) => structuredClone(r)),
+    rejected: () => milestones.rejected(),
+    rejectedStates: () => states.rejected(),
     async replay(id, milestone) {
-      const r = table().get(id);
-      if (!r || r.state !== 'rejected') return undefined;
-      const before = r.milestone;
-      if (milestone) r.milestone = milestone;
-      r.state = 'pending';
-      r.attempts = 0;
-      r.solo = undefined;
-      r.last_error = undefined;
-      r.dead_at = undefined;
-      r.replays = (r.replays ?? 0) + 1;
-      r.run_at = iso();
-      await save([r]);
+      const r = id.startsWith(STATE_PREFIX)
+        ? await states.replay(id.slice(STATE_PREFIX.length))
+        : await milestones.replay(id, milestone && ((row) => { row.milestone = milestone; }));
+      if (!r) return undefined;
       schedule(nowMs());
-      return { before };
+      return 'milestone' in r ? { before: r.milestone, event_id: r.milestone.event_id } : { event_id: r.id };
     },
     async discard(id) {
-      const r = table().get(id);
-      if (!r || r.state !== 'rejected') return undefined;
-      table().delete(id);
-      await col.delete([id]);
-      return { event_id: r.milestone.event_id };
+      const r = id.startsWith(STATE_PREFIX) ? await states.discard(id.slice(STATE_PREFIX.length)) : await milestones.discard(id);
+      if (!r) return undefined;
+      return { event_id: 'milestone' in r ? r.milestone.event_id : r.id };
     },
   };
   return writer;

@@ -9,7 +9,7 @@
 import { Hono } from 'hono';
 import type { Metrics } from '../observability/metrics.ts';
 import { sameSecret } from '../secrets.ts';
-import { OUTBOX, outboxFigures, type OutboxFigures, type OutboxRow } from '../odoo/outbox.ts';
+import { storedWritebackFigures, type OutboxFigures } from '../odoo/outbox.ts';
 import type { Store } from '../store/types.ts';
 
 /** Mount as a public route at `/`; `token` (METRICS_TOKEN) makes the scrape require a bearer token. */
@@ -55,14 +55,14 @@ export function overviewRoutes(deps: {
       business: counts.deadLetters.dead.business + counts.deadLetters.manual.business,
       technical: counts.deadLetters.dead.technical + counts.deadLetters.manual.technical,
     };
-    const wb = deps.writeback?.() ?? outboxFigures(deps.store.collection<OutboxRow>(OUTBOX).all());
-    // Milestones Odoo refused are business dead letters (a person fixes the data in Odoo).
-    dead.business += wb.rejected;
+    const wb = deps.writeback?.() ?? storedWritebackFigures(deps.store);
+    // Milestones and event states Odoo refused are business dead letters (a person fixes the data in Odoo).
+    dead.business += wb.rejected + (wb.states_rejected ?? 0);
     const backlog = wb.pending;
     const lag = wb.oldest_pending_at ? Math.max(0, (t - Date.parse(wb.oldest_pending_at)) / 1000 || 0) : 0;
     return c.json({
       generated_at: now.toISOString(), by_state, oldest_pending: oldest ?? null, dead_letters: dead,
-      writeback: { backlog, lag_seconds: Math.round(lag) },
+      writeback: { backlog, lag_seconds: Math.round(lag), states_backlog: wb.states_pending ?? 0, dead_letters: wb.rejected + (wb.states_rejected ?? 0) },
     });
   });
 }

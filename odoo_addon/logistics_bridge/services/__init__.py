@@ -6,4 +6,6 @@
 - dispatcher: sends pending outbox rows to the bridge over a websocket (JSON-RPC events.publish)
 - milestones: applies canonical milestones to pickings (the write-back API's logic)
 - parcel_labels: the current label of each parcel of a picking (tracking numbers, links)
+- event_states: shows the bridge's delivery state of events, with to-dos for people
+- locks:      row locks that serialize concurrent write-back calls for one picking
 """

@@ -9,8 +9,11 @@ Rules:
 - order comes from the bridge's own clock (``at``, microseconds kept), never from arrival order;
 - a person is asked to act while an event is ``dead`` or ``manual``: a To-Do activity on its
   picking for the picking's responsible; it is marked done when the event leaves that state (a
-  replay after a fix delivered or discarded it). ``blocked`` events are listed (To Do screen,
-  *Blocked By*) without an activity of their own: fixing the event that blocks them releases them.
+  replay after a fix delivered or discarded it). Asking again is a no-op: an event keeps its to-do,
+  and a picking's open to-do of the same summary is reused (closed when no event still needs it).
+  ``blocked`` events are listed (To Do screen, *Blocked By*) without an activity of their own:
+  fixing the event that blocks them releases them;
+- concurrent calls for one picking or event are serialized (``locks.lock_rows``).
 """
 import logging
 
@@ -18,6 +21,7 @@ from odoo import _
 from odoo.exceptions import AccessError
 
 from . import contract
+from .locks import lock_rows
 from .milestones import schedule_activity
 
 _logger = logging.getLogger(__name__)
@@ -77,6 +81,11 @@ class EventStateApplier:
         by_uuid = {e.uuid: e for e in Event.search_fetch([('uuid', 'in', list(uuids))], [
             'uuid', 'bridge_state', 'bridge_state_at', 'bridge_attempts', 'bridge_last_error', 'bridge_error_class',
             'bridge_blocked_by', 'bridge_activity_id', 'picking_id', 'event_type'])} if uuids else {}
+        # Before any write: a concurrent call for one of these pickings or events makes this one replay
+        # with a fresh snapshot (locks.py), so two calls never both add the same to-do or follower.
+        targets = [by_uuid[p['id']] for p in parsed if p and p['id'] in by_uuid]
+        lock_rows(self.env.cr, 'stock_picking', [event.picking_id.id for event in targets])
+        lock_rows(self.env.cr, 'logistics_bridge_event', [event.id for event in targets])
         # Current state per event as this batch moves it (several items may concern one event).
         current = {}
         changed = {}
@@ -170,9 +179,13 @@ class EventStateApplier:
                      what=what, error=event.bridge_last_error or '-', id=event.uuid)
             event.bridge_activity_id = schedule_activity(picking, 'mail.mail_activity_data_todo', summary, note)
         elif activity and before in ACTIVITY_STATES:
+            event.bridge_activity_id = False
+            # The same to-do may ask about another event of this picking still dead or manual.
+            if self.env['logistics.bridge.event'].sudo().search_count([
+                    ('bridge_activity_id', '=', activity.id), ('bridge_state', 'in', ACTIVITY_STATES)], limit=1):
+                return
             try:
                 activity.with_env(self.env).action_feedback(
                     feedback=_("The bridge reports the event %(state)s.", state=dict(BRIDGE_STATES)[state].lower()))
             except AccessError:
                 _logger.info("logistics bridge: cannot close activity %s of event %s", activity.id, event.uuid)
-            event.bridge_activity_id = False

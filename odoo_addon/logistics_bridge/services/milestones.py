@@ -5,8 +5,9 @@ Rules:
 - out-of-order safe: a status milestone older (occurred_at) than the one that set the picking's
   current status is recorded as "stale" and never moves the status backwards;
 - one bad item is "rejected" with its reason; the others of the batch are still applied.
-  Database conflicts (serialization) are not caught: the whole call fails and the bridge retries
-  it, every item then answering applied or duplicate.
+  Database conflicts (serialization) are not caught: the whole call fails and Odoo, else the bridge,
+  retries it, every item then answering applied or duplicate. The call locks its pickings first
+  (``locks.lock_rows``), so two calls for one picking never both act on what they read.
 
 A batch is applied in bulk (``apply_batch``). First, what needs no write is checked for every item
 at once: the schema, duplicates (one query), the target pickings (one read), the warehouses and
@@ -30,6 +31,7 @@ from odoo import fields
 from odoo.exceptions import AccessError, MissingError, UserError, ValidationError
 
 from . import contract, parcel_labels
+from .locks import lock_rows
 from .payloads import sku as payloads_sku
 
 _logger = logging.getLogger(__name__)
@@ -54,10 +56,19 @@ def responsible_user(picking):
 
 
 def schedule_activity(picking, activity_type_xmlid, summary, note):
-    """An activity for the responsible person, due today, created with the caller's rights."""
+    """An activity for the responsible person, due today, created with the caller's rights; the open
+    activity of the same type and summary for that person on that picking when there is one (asking
+    twice is a no-op). Creating it subscribes the person, and Odoo subscribes only partners not
+    following yet; concurrent calls for one picking are serialized by ``locks.lock_rows``."""
+    user = responsible_user(picking)
+    activity_type = picking.env.ref(activity_type_xmlid)
+    existing = picking.env['mail.activity'].search([
+        ('res_model', '=', picking._name), ('res_id', '=', picking.id), ('activity_type_id', '=', activity_type.id),
+        ('summary', '=', summary), ('user_id', '=', user.id)], limit=1)
+    if existing:
+        return existing
     return picking.activity_schedule(
-        activity_type_xmlid, fields.Date.context_today(picking),
-        summary=summary, note=escape(note), user_id=responsible_user(picking).id)
+        activity_type_xmlid, fields.Date.context_today(picking), summary=summary, note=escape(note), user_id=user.id)
 
 
 class Rejected(Exception):
@@ -86,6 +97,9 @@ class MilestoneApplier:
         """Apply ``items`` in list order; one result per item (see the module docstring)."""
         results = [None] * len(items)
         prepared = self._prepare(items, results)
+        # Before any write: a concurrent call for one of these pickings makes this one replay (locks.py).
+        lock_rows(self.env.cr, 'stock_picking', [entry['picking'].id for entry in prepared if 'picking' in entry])
+        lock_rows(self.env.cr, 'stock_warehouse', [entry['warehouse'].id for entry in prepared if 'warehouse' in entry])
         if prepared:
             try:
                 with self.env.cr.savepoint():

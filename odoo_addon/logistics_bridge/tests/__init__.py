@@ -8,6 +8,7 @@ from . import test_automation
 from . import test_http_api
 from . import test_screens
 from . import test_event_states
+from . import test_concurrent_writeback
 from . import test_overview
 from . import test_tours
 from . import test_parcel_labels

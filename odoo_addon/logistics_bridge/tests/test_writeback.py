@@ -1,8 +1,11 @@
 import base64
+import logging
+import uuid
 from datetime import timedelta
 
+import psycopg2
+
 from odoo.tests import new_test_user, tagged
-from odoo.tools import mute_logger
 
 from .common import LogisticsBridgeCase
 
@@ -274,7 +277,9 @@ class TestWriteBack(LogisticsBridgeCase):
 
 @tagged('post_install', '-at_install')
 class TestWriteBackConcurrency(LogisticsBridgeCase):
-    """Two calls carrying the same milestone at once (two bridge workers): one applies, the other answers duplicate."""
+    """Two calls carrying the same milestone at once (two bridge workers): one applies; the other, whose
+    snapshot predates the first commit, fails on the picking's lock without an ERROR line, and Odoo's
+    replay of it (``retrying``: a fresh transaction) answers duplicate."""
 
     def test_same_milestone_in_two_concurrent_calls(self):
         from odoo import SUPERUSER_ID, api  # noqa: PLC0415
@@ -292,13 +297,48 @@ class TestWriteBackConcurrency(LogisticsBridgeCase):
             cr2.execute("SELECT 1 FROM logistics_bridge_milestone LIMIT 1")  # cr2's snapshot starts before cr1 commits
             [first] = api.Environment(cr1, uid, {})['logistics.bridge.api'].apply_milestones([item])
             cr1.commit()
-            with mute_logger('odoo.sql_db'):
-                [second] = api2.apply_milestones([item])
+            with self.assertLogs('odoo.sql_db', level='DEBUG') as logs, self.assertRaises(psycopg2.errors.SerializationFailure) as caught:
+                logging.getLogger('odoo.sql_db').debug('marker')
+                api2.apply_milestones([item])
+            self.assertFalse([r for r in logs.records if r.levelno >= logging.ERROR], "no 'bad query' ERROR line")
+            self.assertEqual(caught.exception.loglevel, logging.WARNING)
+            cr2.rollback()
+            [second] = api2.apply_milestones([item])
             cr2.rollback()
         self.assertEqual(first['status'], 'applied')
         self.assertEqual(second['status'], 'duplicate')
 
+    def test_same_inventory_level_in_two_concurrent_calls(self):
+        """The same for inventory levels: the warehouse is the row both calls lock."""
+        from odoo import SUPERUSER_ID, api  # noqa: PLC0415
+        registry = self.env.registry
+        with registry.cursor() as cr:
+            root = api.Environment(cr, SUPERUSER_ID, {})
+            warehouse = root['stock.warehouse'].search([], limit=1)
+            product = root['product.product'].search([('default_code', '!=', False)], limit=1)
+            code, sku = warehouse.code, product.default_code
+        self.assertTrue(code and sku, "demo data has a warehouse and a product with a reference")
+        item = {'id': str(uuid.uuid4()), 'type': 'inventory.level', 'schema_version': 1, 'occurred_at': '2026-11-26T12:00:00Z',
+                'source': {'partner': 'wms-sim'}, 'aggregate': f'inventory:{code}',
+                'payload': {'warehouse': code, 'sku': sku, 'on_hand': {'value': 5, 'uom': 'Units'}, 'available': {'value': 5, 'uom': 'Units'}}}
+        self.addCleanup(self._cleanup, item['id'], None)
+        uid = self.integration_user.id
+        with registry.cursor() as cr1, registry.cursor() as cr2:
+            api2 = api.Environment(cr2, uid, {})['logistics.bridge.api']
+            cr2.execute("SELECT 1 FROM logistics_bridge_milestone LIMIT 1")
+            [first] = api.Environment(cr1, uid, {})['logistics.bridge.api'].apply_milestones([item])
+            cr1.commit()
+            with self.assertLogs('odoo.sql_db', level='DEBUG') as logs, self.assertRaises(psycopg2.errors.SerializationFailure):
+                logging.getLogger('odoo.sql_db').debug('marker')
+                api2.apply_milestones([item])
+            self.assertFalse([r for r in logs.records if r.levelno >= logging.ERROR], "no 'bad query' ERROR line")
+            cr2.rollback()
+            [second] = api2.apply_milestones([item])
+            cr2.rollback()
+        self.assertEqual((first['status'], second['status']), ('applied', 'duplicate'), (first, second))
+
     def _cleanup(self, milestone_id, picking_id):
         with self.env.registry.cursor() as cr:
             cr.execute("DELETE FROM logistics_bridge_milestone WHERE uuid = %s", [milestone_id])
-            cr.execute("UPDATE stock_picking SET bridge_status = NULL, bridge_status_at = NULL WHERE id = %s", [picking_id])
+            if picking_id:
+                cr.execute("UPDATE stock_picking SET bridge_status = NULL, bridge_status_at = NULL WHERE id = %s", [picking_id])
