@@ -7,7 +7,7 @@ import { Hono } from 'hono';
 import { join } from 'node:path';
 import { adapterRegistry } from './adapters/registry.ts';
 import { loadConfig, parseConfig, type Config } from './config/load.ts';
-import { demoConfig, DEMO_ENV } from './config/demo.ts';
+import { demoConfig, demoWritebackNote, DEMO_ENV } from './config/demo.ts';
 import { createEngine, type Engine } from './core/engine.ts';
 import { dashboardRoutes } from './dashboard/index.tsx';
 import { createMetrics, slaOf } from './observability/metrics.ts';
@@ -49,9 +49,9 @@ export function extendWith(o: RuntimeOptions): { extend: (origin: string) => Pro
     const demo = !o.configPath;
     const adapters = { adapters: Object.keys(adapterRegistry) };
     const config = demo
-      ? parseConfig(demoConfig({ simBaseUrl: origin }), { ...DEMO_ENV, ...env }, 'demo configuration', adapters)
+      ? parseConfig(demoConfig({ simBaseUrl: origin, env }), { ...DEMO_ENV, ...env }, 'demo configuration', adapters)
       : loadConfig(o.configPath!, env, adapters);
-    if (demo) o.logger.warn({ simulators: config.partners.map((p) => p.id) }, 'DEMO MODE: no BRIDGE_CONFIG, every partner is a built-in simulator on this port (/_sim/...); set BRIDGE_CONFIG for real partners');
+    if (demo) o.logger.warn({ simulators: config.partners.map((p) => p.id), odoo: demoWritebackNote(env) }, `DEMO MODE: no BRIDGE_CONFIG, every partner is a built-in simulator on this port (/_sim/...); set BRIDGE_CONFIG for real partners; ${demoWritebackNote(env)}`);
     // The engine's state logs go here unless the store keeps them itself (PostgreSQL: its tables).
     const stateDir = join(o.dataDir, 'state');
     const fsync = env.BRIDGE_FSYNC === '1';

@@ -7,6 +7,7 @@ import { createEmbeddedStore } from './store/embedded.ts';
 import { createPostgresStore, redactUrl } from './store/postgres.ts';
 import { acquireDataDirLock, type DataDirLock } from './store/data-dir-lock.ts';
 import { startBridge } from './bridge.ts';
+import { ConfigError } from './config/load.ts';
 import { extendWith } from './runtime.ts';
 
 async function main() {
@@ -65,6 +66,11 @@ async function main() {
 }
 
 main().catch((e) => {
+  // A configuration problem is the operator's to fix: say what, without a stack, exit 2 like a bad variable.
+  if (e instanceof ConfigError) {
+    console.error(`logistics-bridge: cannot start: ${e.message}\n(set the variables named above, e.g. from deploy/bridge.env.example, or fix the file; nothing was delivered)`);
+    process.exit(2);
+  }
   console.error(`logistics-bridge: fatal: ${e?.stack ?? e}`);
   process.exit(1);
 });

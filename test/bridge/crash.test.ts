@@ -23,6 +23,11 @@ test('a bad environment value stops the start with a message naming the variable
   assert.match(await refusedStartMessage(dir, { PORT: 'eighty' }), /PORT must be a whole number/);
   assert.match(await refusedStartMessage(dir, { BRIDGE_TOKEN: 'short' }), /BRIDGE_TOKEN must be at least 24 characters/);
   assert.match(await refusedStartMessage(dir, { BRIDGE_DELIVERY: 'maybe' }), /BRIDGE_DELIVERY must be "on" or "paused"/);
+  // The example configuration without its partners' variables: every missing one named, exit 2, no stack.
+  const config = await refusedStartMessage(dir, { BRIDGE_CONFIG: join(import.meta.dirname, '../../bridge/src/config/example.bridge.json') });
+  for (const name of ['EASYPOST_API_KEY', 'SHIPPO_TOKEN', 'WMS_BE_TOKEN', 'ODOO_API_KEY']) assert.match(config, new RegExp(`environment variable ${name} is not set`));
+  assert.match(config, /exited \(2\)/);
+  assert.not.match(config, /\n\s+at /, 'no stack trace');
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig, parseConfig } from '../../bridge/src/config/load.ts';
-import { demoConfig, DEMO_ENV } from '../../bridge/src/config/demo.ts';
+import { demoConfig, demoWritebackNote, DEMO_ENV } from '../../bridge/src/config/demo.ts';
 import { planSteps, ownershipRefusal } from '../../bridge/src/core/routing.ts';
 import { adapterRegistry } from '../../bridge/src/adapters/registry.ts';
 import { event } from './helpers.ts';
@@ -134,6 +134,19 @@ test('the demo configuration (simulator partners) loads against the real adapter
   assert.ok(c.partners.length >= 4);
   const ship = event('shipment.requested');
   assert.ok(planSteps(c, ship).steps.length >= 1, 'shipments are routed in the demo');
+});
+
+test('the demo writes back to the Odoo named by ODOO_URL once its key is set, and says when it does not', () => {
+  const adapters = { adapters: Object.keys(adapterRegistry) };
+  const env = { ODOO_URL: 'http://127.0.0.1:8069', ODOO_DB: 'lab', ODOO_API_KEY: 'k'.repeat(40) };
+  const c = parseConfig(demoConfig({ simBaseUrl: 'http://127.0.0.1:8787', env }), { ...DEMO_ENV, ...env }, 'demo', adapters);
+  assert.equal([c.odoo?.url, c.odoo?.db, c.odoo?.api_key, c.odoo?.login], ['http://127.0.0.1:8069', 'lab', 'k'.repeat(40), 'logistics_bridge']);
+  assert.match(demoWritebackNote(env), /write-back to http:\/\/127\.0\.0\.1:8069 \(database lab\)/);
+  const noKey = { ODOO_URL: 'http://127.0.0.1:8069' };
+  assert.is(parseConfig(demoConfig({ simBaseUrl: 'http://x', env: noKey }), { ...DEMO_ENV, ...noKey }, 'demo', adapters).odoo, undefined);
+  assert.match(demoWritebackNote(noKey), /ODOO_API_KEY is not/);
+  assert.is(parseConfig(demoConfig({ simBaseUrl: 'http://x' }), DEMO_ENV, 'demo', adapters).odoo, undefined);
+  assert.match(demoWritebackNote({}), /NO write-back to Odoo: set ODOO_URL/);
 });
 
 test('the documented example file (bridge/src/config/example.bridge.json) loads against the real registry', () => {

@@ -32,11 +32,10 @@ async function until<T>(what: string, f: () => Promise<T | undefined> | T | unde
   }
 }
 
-test('an operator sees a dead letter caused by a WMS outage, replays it with confirmation, and sees it delivered', async () => {
-  if (!existsSync(CHROMIUM)) {
-    console.log(`SKIPPED: no ${CHROMIUM}`);
-    return;
-  }
+// Without Chromium the test is skipped (counted as skipped, not passed) and says why.
+const browserTest = existsSync(CHROMIUM) ? test : (console.log(`SKIPPED: dashboard browser test: no ${CHROMIUM} (apt-get install chromium)`), test.skip);
+
+browserTest('an operator sees a dead letter caused by a WMS outage, replays it with confirmation, and sees it delivered', async () => {
   const { chromium } = await import('playwright-core');
   const sim = createWmsSim({ token: DEMO_PARTNER_ENV.DEMO_WMS_TOKEN, down: true, knownSkus: undefined });
   const simServer = serve({ fetch: sim.app.fetch, hostname: '127.0.0.1', port: 0 }) as Server;
