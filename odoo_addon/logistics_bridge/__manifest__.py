@@ -25,6 +25,7 @@ write-back API. See README.md.
         'views/stock_picking_views.xml',
         'views/sale_order_views.xml',
         'views/delivery_carrier_views.xml',
+        'views/logistics_bridge_api_key_views.xml',
         'views/res_config_settings_views.xml',
         'views/logistics_bridge_menus.xml',
     ],

@@ -9,3 +9,4 @@ from . import stock_picking
 from . import sale_order
 from . import res_config_settings
 from . import stock_return_picking
+from . import logistics_bridge_api_key
