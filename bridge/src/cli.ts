@@ -5,6 +5,10 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { checkEvent, type Event } from '../../shared/src/index.ts';
+import { adapterRegistry } from './adapters/registry.ts';
+import { loadConfig } from './config/load.ts';
+import { parseLegacyFeed, shadowRun, type ShadowReport } from './cutover/shadow.ts';
 
 const USAGE = `usage: npm run cli -- <command>
 
@@ -16,6 +20,10 @@ const USAGE = `usage: npm run cli -- <command>
   dead-letters discard <id> [--note TEXT]
   audit                [--event ID] [--action replay,discard,attempt,state,...] [--limit N] [--json]
   engine               breakers, queue depths, write-back health
+  shadow               --config FILE --partner ID --events EVENTS.jsonl --legacy LEGACY.jsonl [--ignore a.b,c.*] [--json]
+                       cutover check, local, sends nothing: the requests the bridge would send to the partner
+                       for these events (one event, or a stored {"event": ...}, per line) compared with what the
+                       legacy integration sent ({"ref","method","path","body"} per line); exit 1 on any difference
 
   --operator NAME   who you are, for the audit log (default: $USER)
 environment: BRIDGE_URL (default http://127.0.0.1:8787), BRIDGE_ADMIN_TOKEN (required)`;
@@ -39,6 +47,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
         state: { type: 'string' }, kind: { type: 'string' }, partner: { type: 'string' }, type: { type: 'string' }, aggregate: { type: 'string' },
         class: { type: 'string' }, reason: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' }, 'new-key': { type: 'boolean' },
         payload: { type: 'string' }, all: { type: 'boolean' }, note: { type: 'string' }, event: { type: 'string' }, operator: { type: 'string' }, action: { type: 'string' },
+        config: { type: 'string' }, events: { type: 'string' }, legacy: { type: 'string' }, ignore: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -51,6 +60,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     io.out(USAGE);
     return o.help ? 0 : 2;
   }
+  if (group === 'shadow') return shadowCommand(o, io);
   const base = (io.env.BRIDGE_URL ?? 'http://127.0.0.1:8787').replace(/\/+$/, '');
   const token = io.env.BRIDGE_ADMIN_TOKEN;
   if (!token) {
@@ -155,4 +165,45 @@ function auditLine(a: any): string {
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   runCli(process.argv.slice(2), { env: process.env, fetch: globalThis.fetch, out: (l) => console.log(l), err: (l) => console.error(l) })
     .then((code) => { process.exitCode = code; });
+}
+
+/** `shadow`: runs locally (no bridge needed), prints a summary or the whole report; exit 1 when anything differs. */
+async function shadowCommand(o: Record<string, string | boolean | undefined>, io: CliIO): Promise<number> {
+  const read = io.readFile ?? ((p: string) => readFileSync(p, 'utf8'));
+  for (const flag of ['config', 'partner', 'events', 'legacy']) {
+    if (typeof o[flag] !== 'string') {
+      io.err(`shadow needs --${flag}\n\n${USAGE}`);
+      return 2;
+    }
+  }
+  try {
+    const config = loadConfig(o.config as string, io.env, { adapters: Object.keys(adapterRegistry) });
+    const events: Event[] = [];
+    read(o.events as string).split('\n').forEach((line, i) => {
+      if (!line.trim()) return;
+      let raw: any;
+      try { raw = JSON.parse(line); } catch { throw new Error(`${o.events} line ${i + 1}: not JSON`); }
+      const checked = checkEvent(raw?.event ?? raw);
+      if (!checked.ok) throw new Error(`${o.events} line ${i + 1}: ${checked.problem.path}: ${checked.problem.message}`);
+      events.push(checked.value);
+    });
+    const ignore = typeof o.ignore === 'string' ? o.ignore.split(',').map((x) => x.trim()).filter(Boolean) : [];
+    const report: ShadowReport = await shadowRun({ config, registry: adapterRegistry, partnerId: o.partner as string, events, legacy: parseLegacyFeed(read(o.legacy as string)), ignore });
+    if (o.json) io.out(JSON.stringify(report, null, 2));
+    else {
+      const c = report.counts;
+      io.out(`shadow ${report.partner}: ${c.match} match, ${c.differ} differ, ${c.only_bridge} only the bridge, ${c.only_legacy} only the legacy, ${c.refused} refused`);
+      for (const it of report.items.filter((x) => x.outcome !== 'match')) {
+        io.out(`  ${it.ref}  ${it.outcome}${it.error ? `: ${it.error}` : ''}`);
+        for (const q of it.requests) {
+          if (!q.bridge || !q.legacy || q.bridge.path !== q.legacy.path) io.out(`    bridge ${q.bridge ? `${q.bridge.method} ${q.bridge.path}` : '-'}  legacy ${q.legacy ? `${q.legacy.method} ${q.legacy.path}` : '-'}`);
+          for (const d of q.differences) io.out(`    ${q.bridge!.method} ${q.bridge!.path} ${d.path}: bridge ${JSON.stringify(d.bridge)} legacy ${JSON.stringify(d.legacy)}`);
+        }
+      }
+    }
+    return report.counts.match === report.items.length ? 0 : 1;
+  } catch (e) {
+    io.err((e as Error).message);
+    return 2;
+  }
 }

@@ -11,7 +11,7 @@ import { standardWebhooksAdapter } from './standard-webhooks/index.ts';
 import { aftershipAdapter } from './aftership/index.ts';
 
 export const adapterRegistry: Record<string, AdapterFactory> = {
-  /** Carrier, EasyPost-style REST (Idempotency-Key; X-Hmac-Signature webhooks). */
+  /** Carrier, EasyPost REST (no idempotency key: our shipments found again by reference; X-Hmac-Signature webhooks). */
   easypost: easypostAdapter,
   /** Carrier, Shippo-style REST (no idempotency key: lookup by metadata; shared-token webhooks). */
   shippo: shippoAdapter,
