@@ -20,6 +20,9 @@ const USAGE = `usage: npm run cli -- <command>
   dead-letters discard <id> [--note TEXT]
   audit                [--event ID] [--action replay,discard,attempt,state,...] [--limit N] [--json]
   engine               breakers, queue depths, write-back health
+  replay-from          --partner ID --since TIME [--until TIME] [--type T1,T2] [--run RUN_ID] [--dry-run]
+                       send delivered events again to ONE partner (onboarding, a partner that lost data); the
+                       same --run never sends an event twice; --dry-run lists them only
   shadow               --config FILE --partner ID --events EVENTS.jsonl --legacy LEGACY.jsonl [--ignore a.b,c.*] [--json]
                        cutover check, local, sends nothing: the requests the bridge would send to the partner
                        for these events (one event, or a stored {"event": ...}, per line) compared with what the
@@ -47,6 +50,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
         state: { type: 'string' }, kind: { type: 'string' }, partner: { type: 'string' }, type: { type: 'string' }, aggregate: { type: 'string' },
         class: { type: 'string' }, reason: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' }, 'new-key': { type: 'boolean' },
         payload: { type: 'string' }, all: { type: 'boolean' }, note: { type: 'string' }, event: { type: 'string' }, operator: { type: 'string' }, action: { type: 'string' },
+        since: { type: 'string' }, until: { type: 'string' }, run: { type: 'string' }, 'dry-run': { type: 'boolean' },
         config: { type: 'string' }, events: { type: 'string' }, legacy: { type: 'string' }, ignore: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -144,6 +148,17 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       return 0;
     }
     if (group === 'engine') return print(await api('GET', '/engine')), 0;
+    if (group === 'replay-from') {
+      if (!o.partner || !o.since) throw new Error('replay-from needs --partner and --since');
+      const r = await api('POST', '/replays', {
+        partner: o.partner, since: o.since, ...(o.until && { until: o.until }), ...(o.type && { types: String(o.type).split(',') }),
+        ...(o.run && { run_id: o.run }), ...(o['dry-run'] && { dry_run: true }),
+      });
+      if (o.json) return print(r), 0;
+      io.out(`${r.dry_run ? 'would send' : 'queued'} ${r.steps.length} steps to ${o.partner} (run ${r.run_id}${r.already_sent ? `; ${r.already_sent} already sent by this run` : ''})`);
+      for (const st of r.steps) io.out(`  ${st.event_id}  ${st.type}  ${st.aggregate}  ${st.action}`);
+      return 0;
+    }
     io.err(`unknown command: ${[group, action].filter(Boolean).join(' ')}\n\n${USAGE}`);
     return 2;
   } catch (e) {

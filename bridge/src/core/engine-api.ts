@@ -9,6 +9,7 @@ import type { OdooClient } from '../odoo/client.ts';
 import type { DeadLetter, DeadLetterFilter } from './dead-letter-view.ts';
 import type { EngineIO, EngineMetrics } from './engine-parts.ts';
 import type { AuditEntry, Job } from './jobs.ts';
+import type { PointInTimeRequest, PointInTimeResult } from './point-in-time.ts';
 
 export interface EngineOptions {
   store: Store;
@@ -82,6 +83,8 @@ export interface Engine {
   /** Sizes of what the engine holds in memory and on disk (diagnostics, the volume benchmark). */
   footprint(): { jobs: number; active_events: number; backlog: boolean; hot_aggregates: number; aggregates: number };
   readonly writeback: Writeback;
+  /** Sends events already delivered again to one partner (point-in-time.ts); `dry_run` lists them only. */
+  replayFrom(request: PointInTimeRequest): Promise<PointInTimeResult>;
 }
 
 export interface EngineStatus {

@@ -36,10 +36,11 @@ import type { EngineIO, Parts } from './engine-parts.ts';
 import { createHeadroom } from './headroom.ts';
 import { createIntake } from './intake.ts';
 import { JobIndex } from './job-index.ts';
-import { AGGREGATES, AUDIT, JOBS, OPERATOR_ACTIONS, type AggregateRow, type AuditEntry, type Job } from './jobs.ts';
+import { AGGREGATES, AUDIT, JOBS, POINT_IN_TIME_RUNS, OPERATOR_ACTIONS, type AggregateRow, type AuditEntry, type Job } from './jobs.ts';
 import { createPartnerCalls } from './partner-call.ts';
 import { createPartnerGate, type PartnerGate, type ResolvedLimits } from './policy.ts';
 import { recover } from './recovery.ts';
+import { createPointInTime, type PointInTimeRow } from './point-in-time.ts';
 import { createSettlement } from './settlement.ts';
 import type { Engine, EngineOptions, EngineStatus } from './engine-api.ts';
 
@@ -99,9 +100,11 @@ export function createEngine(options: EngineOptions): Engine {
   const stateLog = options.logs ?? stateLogs(store, { dir: options.stateDir, fsync: options.fsync });
   const logs = {} as { jobs: KeyedLog<Job>; aggs: AggregateMemory };
   let opened: Promise<void> | undefined;
+  let pitRuns: KeyedLog<PointInTimeRow> | undefined;
   /** Opens the engine's logs (once; start() and the operator reads call it). */
   const open = () => (opened ??= (async () => {
     logs.jobs = await stateLog.keyed<Job>(JOBS);
+    pitRuns = await stateLog.keyed<PointInTimeRow>(POINT_IN_TIME_RUNS, { stamp: (r) => Date.parse(r.at) });
     logs.aggs = new AggregateMemory(await stateLog.keyed<AggregateRow>(AGGREGATES, { stamp: (r) => Date.parse(r.updated_at) }), iso);
   })().catch((e) => { opened = undefined; throw e; }));
   const audit = auditTrail(() => stateLog.history<AuditEntry>(AUDIT, { now: nowMs }), logger);
@@ -152,6 +155,7 @@ export function createEngine(options: EngineOptions): Engine {
     },
   });
   const deadLetters = createDeadLetterOps({ ...parts, settlement, calls, intake, pump });
+  const replayFrom = createPointInTime({ ...parts, settlement, pump, runs: () => pitRuns! });
 
   /** Forgets aggregates idle longer than their retention with no work left, and audit entries past theirs. */
   async function prune() {
@@ -252,6 +256,10 @@ export function createEngine(options: EngineOptions): Engine {
       throw new Error('runDue did not settle after 10000 rounds');
     },
     acceptMilestones: intake.acceptMilestones,
+    async replayFrom(request) {
+      await open();
+      return replayFrom(request);
+    },
     pollNow,
     deadLetters,
     async audit(filter) {

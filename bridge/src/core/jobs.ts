@@ -8,6 +8,8 @@ export const JOBS = 'engine_jobs';
 /** The aggregate memory's keyed log. */
 export const AGGREGATES = 'engine_aggregates';
 export const AUDIT = 'audit';
+/** The keyed log of point-in-time replay runs (what each run has queued). */
+export const POINT_IN_TIME_RUNS = 'engine_point_in_time';
 
 export type JobState = 'pending' | 'running' | 'done' | 'dead' | 'manual' | 'discarded';
 /** Why a job needs a person, beyond the partner's own business reasons. */
@@ -86,6 +88,8 @@ export interface Job {
   updated_at: string;
   /** When it entered the dead-letter queue (dead or manual). */
   dead_at?: string;
+  /** A point-in-time replay's run (point-in-time.ts): the job re-sends a delivered event to one partner only. */
+  replay_run?: string;
 }
 
 /** What the engine remembers per aggregate between its events. */

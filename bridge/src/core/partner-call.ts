@@ -104,7 +104,7 @@ export function createPartnerCalls(d: Deps): PartnerCalls {
     const agg = aggs.peek(job.aggregate) ?? (await aggs.read(job.aggregate));
     const undo = UNDOES[job.action as Action];
     const performer = undo && agg?.performed[undo];
-    if (performer && performer !== partnerOf(job) && adapters.has(performer)) t.redirected(job, performer);
+    if (performer && !job.replay_run && performer !== partnerOf(job) && adapters.has(performer)) t.redirected(job, performer);
     const partnerId = partnerOf(job);
     const adapter = adapters.get(partnerId)!;
     const gate = gates.get(partnerId)!;

@@ -64,7 +64,8 @@ export async function recover(d: Deps): Promise<void> {
   for await (const events of eventsInEngine(store)) await intake.admit(events);
   // ...and the events of written jobs whatever their stored state says (a crash between the
   // job's write and the status's), so no step of theirs is missing when they settle.
-  const ids = [...new Set(rows.filter((j) => j.kind === 'event').map((j) => j.event_id!))];
+  // (Not for a point-in-time replay's jobs: their event was delivered; only the replay's partner is sent it again.)
+  const ids = [...new Set(rows.filter((j) => j.kind === 'event' && !j.replay_run).map((j) => j.event_id!))];
   for (let i = 0; i < ids.length; i += 500) {
     const stored = await Promise.all(ids.slice(i, i + 500).map((id) => store.get(id)));
     await intake.admit(stored.filter((x) => x !== undefined).map((x) => x!.event as Event));

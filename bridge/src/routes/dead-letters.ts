@@ -10,6 +10,7 @@
  *   GET  /audit                        ?event_id&target&action(,action...)&limit
  *   GET  /events/:id/audit             the event's whole trail: submission, requests, attempts, states, operator actions
  *   GET  /engine                       breakers, queue depths, rate headroom, write-back health, what the engine holds
+ *   POST /replays                     {partner, since, until?, types?, run_id?, dry_run?}: delivered events sent again to one partner
  *   POST /odoo/resume                  lift a write-back authentication pause after fixing the key
  */
 import { Hono, type Context } from 'hono';
@@ -36,6 +37,14 @@ const BulkReplay = v.strictObject({
   limit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(500))),
 });
 const Discard = v.strictObject({ note: v.optional(v.string()) });
+const PointInTime = v.strictObject({
+  partner: v.pipe(v.string(), v.minLength(1, 'partner is required')),
+  since: v.pipe(v.string(), v.isoTimestamp('since must be an RFC 3339 date-time')),
+  until: v.optional(v.pipe(v.string(), v.isoTimestamp('until must be an RFC 3339 date-time'))),
+  types: v.optional(v.array(v.string())),
+  run_id: v.optional(v.string()),
+  dry_run: v.optional(v.boolean()),
+});
 
 function parse<T>(schema: v.GenericSchema<unknown, T>, input: unknown): T {
   const r = v.safeParse(schema, input);
@@ -88,6 +97,12 @@ export function deadLetterRoutes(deps: { engine: Engine }): Hono {
     const b = parse(Replay, await body(c));
     const r = await engine.deadLetters.replay(c.req.param('id'), { actor: actor(c), new_key: b.new_key, payload: b.payload });
     return c.json(r, 202);
+  });
+
+  app.post('/replays', async (c) => {
+    const b = parse(PointInTime, await body(c));
+    const r = await engine.replayFrom({ ...b, actor: actor(c) });
+    return c.json(r, b.dry_run ? 200 : 202);
   });
 
   app.post('/dead-letters/:id/discard', async (c) => {
