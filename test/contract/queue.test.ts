@@ -187,6 +187,20 @@ for (const m of makers) {
     assert.is(a2.id, 'a2');
   });
 
+  t('many blocked keys do not starve a key that may run', async ({ place }) => {
+    const q = await place.open(() => 100);
+    const blocked = Array.from({ length: 40 }, (_, i) => `b${i}`);
+    await q.enqueue(blocked.flatMap((k) => [job(`${k}-1`, k), job(`${k}-2`, k)]));
+    const heads = await q.take('wms');
+    assert.is(heads.length, 40);
+    for (const h of heads) await q.hold(h);
+    await q.enqueue([job('z-1', 'z')]);
+    const [z, ...rest] = await q.take('wms', 1);
+    assert.is(z?.id, 'z-1', 'the one free key is found behind 40 blocked ones');
+    assert.is(rest.length, 0);
+    assert.is((await q.held('wms')).length, 40);
+  });
+
   t('a held job blocks only its own partner', async ({ place }) => {
     const q = await place.open();
     await q.enqueue([job('w1', 'A', 0, 'wms'), job('w2', 'A', 0, 'wms'), job('c1', 'A', 0, 'carrier')]);
