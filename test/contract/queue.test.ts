@@ -11,6 +11,8 @@ import type { ConcurrencyOf, JobQueue, TakenJob } from '../../bridge/src/core/qu
 import { openLocalQueue, queueRowKey, type QueueRow } from '../../bridge/src/queue/local.ts';
 import { openPgBossQueue } from '../../bridge/src/queue/pgboss.ts';
 import { openKeyedLog } from '../../bridge/src/store/keyed-log.ts';
+import { createPostgresStore } from '../../bridge/src/store/postgres.ts';
+import { stateLogs } from '../../bridge/src/store/state-logs.ts';
 import { postgresForTests, type TestPostgres } from '../helpers/postgres.ts';
 
 type P = { n: number; note?: string };
@@ -49,9 +51,37 @@ const makers: Maker[] = [
     cleanUp: async () => {},
   },
   {
+    // The same local queue with its rows in the PostgreSQL store's keyed_rows table (one process per schema).
+    name: 'local (PostgreSQL keyed_rows)',
+    async prepare() {
+      pgt ??= await postgresForTests('the queue contract');
+      return !!pgt;
+    },
+    async make() {
+      const schema = pgt!.freshSchema();
+      const open: JobQueue<P>[] = [];
+      return {
+        shared: false,
+        async open(concurrency = () => 10) {
+          const store = createPostgresStore({ url: pgt!.url, schema, pruneEveryMs: 0 });
+          await store.open();
+          const logs = stateLogs(store);
+          const q = await openLocalQueue<P>({ log: await logs.keyed<QueueRow<P>>('engine_queue', { key: queueRowKey }), concurrency });
+          const wrapped: JobQueue<P> = { ...q, async close() { await q.close(); await logs.close(); await store.close(); } };
+          open.push(wrapped);
+          return wrapped;
+        },
+        async done() {
+          for (const q of open) await q.close().catch(() => {});
+        },
+      };
+    },
+    cleanUp: async () => {},
+  },
+  {
     name: 'pg-boss (PostgreSQL)',
     async prepare() {
-      pgt = await postgresForTests('the queue contract');
+      pgt ??= await postgresForTests('the queue contract');
       return !!pgt;
     },
     async make() {
