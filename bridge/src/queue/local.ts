@@ -122,7 +122,17 @@ export async function openLocalQueue<P>({ log, concurrency = () => 1, now = Date
       if (!taken.length) return [];
       inHand.set(partner, (inHand.get(partner) ?? 0) + taken.length);
       // Durably taken before anyone acts on it: a crash from here on leaves it in doubt.
-      await log.put(taken);
+      try {
+        await log.put(taken);
+      } catch (e) {
+        // Not taken after all: queued again as before, for the next take.
+        for (const r of taken) {
+          r.state = 'queued';
+          r.takes -= 1;
+        }
+        inHand.set(partner, (inHand.get(partner) ?? 0) - taken.length);
+        throw e;
+      }
       return taken.map((r) => ({ id: r.id, partner: r.partner, key: r.key, payload: r.payload, inDoubt: r.in_doubt, claim: r.takes }));
     },
     async complete(job) {
