@@ -4,7 +4,8 @@
  * each holding at most `--concurrency` jobs of the partner at once and each job a simulated partner
  * call of `--call-ms` (so the partner, not the CPU, bounds one worker). Prints jobs/s per worker
  * count and the speed-up over one worker, then the same for the local queue (one worker only).
- * Workers are separate pg-boss instances with their own pools, in this one process.
+ * Workers are separate pg-boss instances with their own pools, in this one process. CPU is this
+ * process's (not PostgreSQL's), idle polls included (a worker at its cap polls every 20 ms).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,9 +31,10 @@ const jobsFor = (run: string): NewQueueJob<{ n: number }>[] =>
   Array.from({ length: JOBS }, (_, i) => ({ id: `${run}-${i}`, partner: 'wms', key: `agg-${i % KEYS}`, payload: { n: i } }));
 
 /** Runs workers until every job is done; jobs/s from the first take to the last completion. */
-async function drain(workers: JobQueue<{ n: number }>[]): Promise<number> {
+async function drain(workers: JobQueue<{ n: number }>[]): Promise<{ rate: number; cpuMs: number }> {
   let done = 0;
   const t0 = Date.now();
+  const cpu0 = process.cpuUsage();
   await Promise.all(workers.map(async (w) => {
     const inFlight = new Set<Promise<void>>();
     while (done < JOBS) {
@@ -49,33 +51,35 @@ async function drain(workers: JobQueue<{ n: number }>[]): Promise<number> {
     }
     await Promise.all(inFlight);
   }));
-  return JOBS / ((Date.now() - t0) / 1000);
+  const cpu = process.cpuUsage(cpu0);
+  return { rate: JOBS / ((Date.now() - t0) / 1000), cpuMs: (cpu.user + cpu.system) / 1000 / JOBS };
 }
 
-async function pgBossRun(n: number): Promise<number> {
+async function pgBossRun(n: number): Promise<{ rate: number; cpuMs: number }> {
   const schema = `olb_bench_queue_${process.pid}_${n}`;
   const workers = [];
   for (let i = 0; i < n; i++) workers.push(await openPgBossQueue<{ n: number }>({ connectionString: URL, schema, concurrency: () => CONC, poolSize: 4 }));
   await workers[0].enqueue(jobsFor(`r${n}`));
-  const rate = await drain(workers);
+  const result = await drain(workers);
   for (const w of workers) await w.close();
   const c = new pg.Client({ connectionString: URL });
   await c.connect();
   await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
   await c.end();
-  return rate;
+  return result;
 }
 
 console.log(`queue bench: ${JOBS} jobs over ${KEYS} keys, partner call ${CALL_MS} ms, concurrency ${CONC} per worker (ceiling ${((1000 / CALL_MS) * CONC).toFixed(0)} jobs/s per worker)`);
+const fmt = (r: { rate: number; cpuMs: number }) => `${r.rate.toFixed(1)} jobs/s, ${r.cpuMs.toFixed(2)} ms CPU per job (this process)`;
 const one = await pgBossRun(1);
-console.log(`  pg-boss, 1 worker:  ${one.toFixed(1)} jobs/s`);
+console.log(`  pg-boss, 1 worker:  ${fmt(one)}`);
 for (const n of [2, 3]) {
   const r = await pgBossRun(n);
-  console.log(`  pg-boss, ${n} workers: ${r.toFixed(1)} jobs/s (${(r / one).toFixed(2)}x)`);
+  console.log(`  pg-boss, ${n} workers: ${fmt(r)}, ${(r.rate / one.rate).toFixed(2)}x one worker`);
 }
 const dir = mkdtempSync(join(tmpdir(), 'olb-bench-queue-'));
 const local = await openLocalQueue<{ n: number }>({ log: await openKeyedLog<QueueRow<{ n: number }>>({ dir, name: 'queue', key: queueRowKey }), concurrency: () => CONC });
 await local.enqueue(jobsFor('local'));
-console.log(`  local, 1 worker:    ${(await drain([local])).toFixed(1)} jobs/s`);
+console.log(`  local, 1 worker:    ${fmt(await drain([local]))}`);
 await local.close();
 rmSync(dir, { recursive: true, force: true });
