@@ -240,6 +240,33 @@ for (const m of makers) {
     assert.is(c1?.id, 'c1');
   });
 
+  t('a job moved to another partner leaves its old key free and joins the new queue at once, not in doubt', async ({ place }) => {
+    const q = await place.open();
+    await q.enqueue([job('a1', 'A', 1, 'ups'), job('a2', 'A', 2, 'ups')]);
+    const [a1] = await q.take('ups');
+    assert.ok(await q.moveTo(a1, 'dhl', { n: 9 }));
+    assert.is(await q.complete(a1), false, 'the claim ended with the move');
+    const [a2] = await q.take('ups');
+    assert.is(a2?.id, 'a2', 'the old queue\'s key flows on');
+    const [moved] = await q.take('dhl');
+    assert.equal([moved?.id, moved?.key, moved?.payload.n, moved?.inDoubt], ['a1', 'A', 9, false]);
+    assert.ok(await q.complete(moved));
+    assert.equal(await q.take('dhl'), []);
+  });
+
+  t('a moved job is in exactly one queue after a restart', async ({ place }) => {
+    const q1 = await place.open();
+    await q1.enqueue([job('a1', 'A', 1, 'ups')]);
+    const [a1] = await q1.take('ups');
+    await q1.moveTo(a1, 'dhl');
+    await q1.close();
+    const q2 = await place.open();
+    assert.equal(await q2.take('ups'), []);
+    const [moved] = await q2.take('dhl');
+    assert.is(moved?.id, 'a1');
+    assert.is(moved.inDoubt, false);
+  });
+
   t('a worker never holds more than the partner concurrency', async ({ place }) => {
     const q = await place.open((p) => (p === 'wms' ? 2 : 5));
     await q.enqueue(['k1', 'k2', 'k3', 'k4', 'k5'].map((k) => job(`${k}-1`, k)));

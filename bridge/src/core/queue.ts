@@ -16,7 +16,7 @@
 
 /** A job to enqueue. */
 export interface NewQueueJob<P> {
-  /** Chosen by the engine, unique within the partner; every later call names the job by it. */
+  /** Chosen by the engine, unique across all partners (a job keeps it when it moves); every later call names the job by it. */
   id: string;
   /** The partner whose queue it joins. */
   partner: string;
@@ -62,6 +62,11 @@ export interface JobQueue<P> {
   retryAt(job: TakenJob<P>, at: number, payload?: P): Promise<boolean>;
   /** A person must act: kept, and its key blocked, until replay or discard. */
   hold(job: TakenJob<P>, payload?: P): Promise<boolean>;
+  /**
+   * Moves the job to another partner's queue (a fallback carrier) in one atomic step: due at once,
+   * last of its key there, not in doubt (a new partner was never called); its old key flows on.
+   */
+  moveTo(job: TakenJob<P>, partner: string, payload?: P): Promise<boolean>;
   /** The partner's held jobs, oldest first. */
   held(partner: string): Promise<HeldJob<P>[]>;
   /** A held job runs again at once (first of its key). False: no such held job. */

@@ -6,6 +6,7 @@
  *
  * Row life: queued ──take──▶ taken ──complete──▶ (deleted)
  *                               ├──retryAt──▶ queued (later)     held ──replay──▶ queued
+ *                               ├──moveTo───▶ queued (another partner's)
  *                               └──hold────▶ held ──discard──▶ (deleted)
  * A key's rows run in `seq` order: only its first row may be taken, whatever its state, so a
  * taken, retrying or held row holds back the rest of its key.
@@ -30,8 +31,8 @@ export interface QueueRow<P> {
   takes: number;
 }
 
-/** The keyed log's key of a row (partner ids and job ids may hold any character). */
-export const queueRowKey = (r: { partner: string; id: string }) => JSON.stringify([r.partner, r.id]);
+/** The keyed log's key of a row: its id, unique across partners, so a move to another partner is one write. */
+export const queueRowKey = (r: { id: string }) => r.id;
 
 export interface LocalQueueOptions<P> {
   /** Opened with `key: queueRowKey`; the queue is its only writer. */
@@ -58,7 +59,10 @@ export async function openLocalQueue<P>({ log, concurrency = () => 1, now = Date
     return rows;
   };
   const byId = new Map<string, QueueRow<P>>();
-  const find = (partner: string, id: string) => byId.get(queueRowKey({ partner, id }));
+  const find = (partner: string, id: string) => {
+    const r = byId.get(id);
+    return r?.partner === partner ? r : undefined;
+  };
   const drop = async (row: QueueRow<P>) => {
     const rows = rowsOf(row.partner, row.key)!;
     rows.splice(rows.indexOf(row), 1);
@@ -95,7 +99,7 @@ export async function openLocalQueue<P>({ log, concurrency = () => 1, now = Date
       const fresh: QueueRow<P>[] = [];
       const at = now();
       for (const j of jobs) {
-        if (byId.has(queueRowKey(j)) || fresh.some((f) => f.partner === j.partner && f.id === j.id)) continue;
+        if (byId.has(queueRowKey(j)) || fresh.some((f) => f.id === j.id)) continue;
         fresh.push({ id: j.id, partner: j.partner, key: j.key, seq: ++seq, payload: j.payload, state: 'queued', run_at: at, in_doubt: false, takes: 0 });
       }
       if (!fresh.length) return;
@@ -155,6 +159,18 @@ export async function openLocalQueue<P>({ log, concurrency = () => 1, now = Date
       if (!row) return false;
       release(row.partner);
       Object.assign(row, { state: 'held', in_doubt: false }, payload !== undefined && { payload });
+      await log.put([row]);
+      return true;
+    },
+    async moveTo(job, partner, payload) {
+      const row = claimed(job);
+      if (!row) return false;
+      release(row.partner);
+      const from = rowsOf(row.partner, row.key)!;
+      from.splice(from.indexOf(row), 1);
+      if (from.length === 0) keys.get(row.partner)!.delete(row.key);
+      Object.assign(row, { partner, seq: ++seq, state: 'queued', run_at: now(), in_doubt: false }, payload !== undefined && { payload });
+      rowsOf(partner, row.key, true)!.push(row);
       await log.put([row]);
       return true;
     },

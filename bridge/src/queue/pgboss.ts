@@ -6,6 +6,7 @@
  *   as `singletonKey`: a key's job that is active, in retry or failed holds back only that key.
  * - The engine's failure rule picks retry times, so pg-boss never gives up by itself (`retryLimit`
  *   huge, `retryDelay` 0): `retryAt` is `fail()` then `update(startAfter)` in one transaction.
+ * - `moveTo` (a fallback to another partner) deletes the job here and inserts it there, in one transaction.
  * - `hold` leaves the job `failed` (a dead letter blocking its key, listed by `getBlockedKeys()`);
  *   `replay` is `retry()`, `discard` is `deleteJob()`. A completed job is deleted (`deleteJob()`)
  *   rather than kept, because automatic deletion would also sweep away held (failed) jobs.
@@ -237,6 +238,15 @@ export async function openPgBossQueue<P>(o: PgBossQueueOptions): Promise<PgBossQ
       if (!rows.length) return 0;
       return affected(await boss.fail(c.name, { id: c.id, retryCount: c.retryCount }, { message: 'held for a person' }, { db }));
     })),
+    async moveTo(job, partner, payload) {
+      const to = await queueOf(partner);
+      return settle(job, (c) => inTx(async (db) => {
+        if (!affected(await boss.deleteJob(c.name, { id: c.id, retryCount: c.retryCount }, { db }))) return 0;
+        const data: Data<P> = { id: job.id, key: job.key, payload: payload !== undefined ? payload : job.payload, expect: 0 };
+        await boss.insert(to, [{ id: orderedUuid(), singletonKey: job.key, data }], { db });
+        return 1;
+      }));
+    },
     async held(partner) {
       const name = await queueOf(partner);
       const out: (HeldJob<P> & { at: number })[] = [];
