@@ -11,7 +11,7 @@ const flags = process.argv.slice(2).filter((a, i, all) => a.startsWith('--') || 
 
 execSync('node scripts/build.mjs', { cwd: ROOT, stdio: 'inherit' });
 if (want('ingest')) await (await import('./ingest.ts')).benchIngest();
-for (const name of ['crash', 'engine', 'engine-volume']) {
+for (const name of ['crash', 'engine', 'engine-volume', 'queue']) {
   if (!want(name)) continue;
   const file = join(import.meta.dirname, `${name}.ts`);
   if (!existsSync(file)) { console.log(`${name} benchmark: SKIPPED (scripts/bench/${name}.ts not present)`); continue; }
