@@ -91,8 +91,17 @@ export function compileCheck(schema: v.GenericSchema): (input: unknown) => boole
     // a switch picks the only candidate when every discriminator is a distinct required literal.
     const key = node.key!;
     const options = node.options as Node[];
-    for (const o of options) if (o.type !== 'strict_object') throw unsupported(`variant option "${o.type}"`, at);
-    const literals = options.map((o) => o.entries![key]).map((d) => (d?.type === 'literal' && typeof d.literal === 'string' ? d.literal : undefined));
+    for (const o of options) if (o.type !== 'strict_object' && o.type !== 'variant') throw unsupported(`variant option "${o.type}"`, at);
+    // A nested variant (e.g. the versions of one event type) is one candidate when all its options share the literal.
+    const literalOf = (o: Node): string | undefined => {
+      if (o.type === 'variant') {
+        const inner = (o.options as Node[]).map(literalOf);
+        return inner.length && inner.every((l) => l !== undefined && l === inner[0]) ? inner[0] : undefined;
+      }
+      const d = o.entries![key];
+      return d?.type === 'literal' && typeof d.literal === 'string' ? d.literal : undefined;
+    };
+    const literals = options.map(literalOf);
     if (literals.includes(undefined) || new Set(literals).size !== literals.length) {
       return `  return ${options.map((o) => `${fn(o, at)}(x)`).join(' || ') || 'false'};`;
     }

@@ -4,4 +4,4 @@ export * from './events.ts';
 export * from './milestones.ts';
 export * from './validate.ts';
 /** Contract release; bump when a schema version is added. */
-export const CONTRACT_VERSION = '1.0.0';
+export const CONTRACT_VERSION = '1.1.0';

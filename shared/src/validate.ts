@@ -1,6 +1,6 @@
 /** Validation helpers that turn valibot issues into one actionable message with a path. */
 import * as v from 'valibot';
-import { Event } from './events.ts';
+import { Event, EVENT_PAYLOADS, type EventType } from './events.ts';
 import { Milestone } from './milestones.ts';
 import { compileCheck } from './compile-check.ts';
 
@@ -22,8 +22,18 @@ function checker<T>(schema: v.GenericSchema<unknown, T>) {
   };
 }
 
+const checkEventShape = checker(Event);
 /** Validates one event envelope and its payload. */
-export const checkEvent = checker(Event);
+export function checkEvent(input: unknown): Checked<Event> {
+  const r = checkEventShape(input);
+  // A nested variant reports an unknown version with the outer (type) message: say what is supported instead.
+  const type = (input as { type?: unknown })?.type;
+  if (!r.ok && r.problem.path === 'schema_version' && typeof type === 'string' && type in EVENT_PAYLOADS) {
+    const supported = Object.keys(EVENT_PAYLOADS[type as EventType]).join(', ');
+    return { ok: false, problem: { path: 'schema_version', message: `schema_version must be a supported version of ${type}: ${supported}` } };
+  }
+  return r;
+}
 /**
  * The same verdict as checkEvent, about eight times faster, without a copy or a reason: for the
  * ingest hot path, which calls checkEvent only when this says no (compiled from `Event`).

@@ -1,7 +1,7 @@
 /** Small helpers every adapter's mapping shares: stable ids, units, milestone envelopes. */
 import { createHash } from 'node:crypto';
 import type * as v from 'valibot';
-import type { EVENT_PAYLOADS, EventOf, EventType, MILESTONE_PAYLOADS, Milestone, MilestoneType } from '../../../shared/src/index.ts';
+import type { EventOf, EventType, MILESTONE_PAYLOADS, Milestone, MilestoneType } from '../../../shared/src/index.ts';
 import { PartnerError } from './types.ts';
 export type { ShipmentLink } from './types.ts';
 
@@ -13,8 +13,8 @@ export function stableUuid(...parts: string[]): string {
 }
 
 
-/** The payload type of one event type (EventOf<T>['payload'] is the union of all payloads). */
-export type PayloadOf<T extends EventType> = v.InferOutput<(typeof EVENT_PAYLOADS)[T][1]>;
+/** The payload type of one event type in its current version (adapters see only that: the engine upcasts). */
+export type PayloadOf<T extends EventType> = EventOf<T>['payload'];
 /** The payload type of one milestone type. */
 export type MilestonePayloadOf<T extends MilestoneType> = v.InferOutput<(typeof MILESTONE_PAYLOADS)[T][1]>;
 /** An event's payload, typed by its event type. */

@@ -8,7 +8,7 @@
  *   what, milestones it told us) and the event settles;
  * - a failure is classified once (failure-rule.ts) and its decision applied (transitions.ts).
  */
-import type { Event, Milestone } from '../../../shared/src/index.ts';
+import { upcastEvent, type Event, type Milestone } from '../../../shared/src/index.ts';
 import type { CallContext, CarrierAdapter, PartnerAdapter, StepResult, StepSafety, VisibilityAdapter, WarehouseAdapter } from '../adapters/types.ts';
 import { attemptEntries, recordingCall, redact, type CallScope } from './audit.ts';
 import type { Parts } from './engine-parts.ts';
@@ -86,7 +86,10 @@ export function createPartnerCalls(d: Deps): PartnerCalls {
     if (job.kind === 'publish') return job.milestone;
     const stored = await store.get(job.event_id!);
     if (!stored) return undefined;
-    return job.payload === undefined ? stored.event : ({ ...stored.event, payload: job.payload } as Event);
+    // The store keeps what Odoo sent; adapters see the current version of its type (an operator's
+    // edited payload is already in that version: it was checked against the upcast event).
+    const current = upcastEvent(stored.event) as Event;
+    return job.payload === undefined ? current : ({ ...current, payload: job.payload } as Event);
   }
 
   async function run(job: Job) {

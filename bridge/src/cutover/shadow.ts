@@ -11,7 +11,7 @@
  * order_ref of the event). Paths are compared with ids replaced by `:id`; bodies field by field,
  * except the `ignore` paths (e.g. `shipment.options.print_custom_1`, or `*.created_at`).
  */
-import type { Event } from '../../../shared/src/index.ts';
+import { upcastEvent, type Event } from '../../../shared/src/index.ts';
 import type { AdapterFactory, CallContext, PartnerAdapter, StepResult } from '../adapters/types.ts';
 import type { Config } from '../config/load.ts';
 import { planSteps } from '../core/routing.ts';
@@ -182,7 +182,7 @@ export async function shadowRun(o: {
     const legacy = legacyByRef.get(ref) ?? [];
     let built: BuiltRequest[];
     try {
-      built = (await buildRequests(adapter, step.action, event, captured)).map((r) => ({ method: r.method, path: normalPath(new URL(r.url).pathname, basePath), body: r.body }));
+      built = (await buildRequests(adapter, step.action, upcastEvent(event) as Event, captured)).map((r) => ({ method: r.method, path: normalPath(new URL(r.url).pathname, basePath), body: r.body }));
     } catch (e) {
       items.push({ ref, event_id: event.id, outcome: 'refused', requests: [], error: (e as Error).message });
       continue;

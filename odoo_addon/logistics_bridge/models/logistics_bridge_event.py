@@ -201,7 +201,7 @@ class LogisticsBridgeEvent(models.Model):
         self.env.cr.execute(SQL_INSERT_OUTBOX_ROW, {
             'uuid': str(uuid.uuid4()),
             'event_type': vals['event_type'],
-            'schema_version': contract.SCHEMA_VERSION,
+            'schema_version': contract.event_version(vals['event_type']),
             'aggregate': vals['aggregate'],
             'occurred_at': vals['occurred_at'],
             'payload': json.dumps(vals['payload'], ensure_ascii=False),

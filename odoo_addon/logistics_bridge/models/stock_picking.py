@@ -92,7 +92,8 @@ class StockPicking(models.Model):
             last = open_pickings._logistics_bridge_last_types()
             # Only what the warehouse has heard of needs a cancellation.
             cancelled = open_pickings.filtered(lambda p: p.state == 'cancel' and last.get(p.id) not in (None, 'order.cancelled'))
-            cancelled._logistics_bridge_emit('order.cancelled', reason=self.env.context.get('logistics_bridge_reason'))
+            cancelled._logistics_bridge_emit('order.cancelled', reason=self.env.context.get('logistics_bridge_reason'),
+                                             reason_code=self.env.context.get('logistics_bridge_reason_code'))
         return result
 
     def _logistics_bridge_emit_shipment_cancelled(self):

@@ -20,7 +20,8 @@ def _load(name):
 
 
 def _types_of(schema):
-    return [branch['properties']['type']['const'] for branch in schema['oneOf']]
+    # One branch per (type, schema_version): each type once, in schema order.
+    return list(dict.fromkeys(branch['properties']['type']['const'] for branch in schema['oneOf']))
 
 
 EVENT_SCHEMA = _load('event.schema.json')
@@ -29,6 +30,13 @@ EVENT_TYPES = _types_of(EVENT_SCHEMA)
 MILESTONE_TYPES = _types_of(MILESTONE_SCHEMA)
 EVENT_TYPE_SELECTION = [(t, t) for t in EVENT_TYPES]
 MILESTONE_TYPE_SELECTION = [(t, t) for t in MILESTONE_TYPES]
+# The version Odoo writes per event type (the schema's x-current-versions, from shared/src/events.ts).
+EVENT_VERSIONS = EVENT_SCHEMA.get('x-current-versions', {})
+
+
+def event_version(event_type):
+    """The schema_version to write for ``event_type`` (older ones are accepted by the bridge, deprecated)."""
+    return EVENT_VERSIONS.get(event_type, SCHEMA_VERSION)
 
 # Which settings workflow an event belongs to (on/off, real time or batch per workflow).
 WORKFLOW_OF_EVENT = {
@@ -112,12 +120,13 @@ def _validator(kind):
 
 
 @lru_cache(maxsize=None)
-def _branch_validator(kind, type_name):
-    """Validator for the oneOf branch of one type: gives precise errors instead of 'not valid under any'."""
+def _branch_validator(kind, type_name, version=None):
+    """Validator for the oneOf branch of one type (and version): precise errors instead of 'not valid under any'."""
     import jsonschema  # noqa: PLC0415
     schema = EVENT_SCHEMA if kind == 'event' else MILESTONE_SCHEMA
     for branch in schema['oneOf']:
-        if branch['properties']['type'].get('const') == type_name:
+        props = branch['properties']
+        if props['type'].get('const') == type_name and (version is None or props.get('schema_version', {}).get('const') == version):
             base = _validator(kind)
             return jsonschema.Draft7Validator(branch, format_checker=base.format_checker)
     return None
@@ -132,7 +141,8 @@ def validation_errors(kind, document):
     if validator is None:
         raise ImportError("python3-jsonschema is needed to validate against the contract")
     type_name = document.get('type') if isinstance(document, dict) else None
-    branch = _branch_validator(kind, type_name) if isinstance(type_name, str) else None
+    version = document.get('schema_version') if isinstance(document, dict) else None
+    branch = _branch_validator(kind, type_name, version if isinstance(version, int) else None) if isinstance(type_name, str) else None
     errors = (branch or validator).iter_errors(document)
     return [('/' + '/'.join(str(p) for p in err.absolute_path), err.message) for err in errors]
 

@@ -1,4 +1,4 @@
-"""Canonical event payloads (event.schema.json, schema_version 1) built from Odoo records.
+"""Canonical event payloads (event.schema.json, each type in its current schema_version: contract.event_version) built from Odoo records.
 
 Plain functions of records: no writes, no network. Missing mandatory business data (a customer
 without a street, a product without weight) is not invented here: the payload carries what Odoo
@@ -133,9 +133,17 @@ def order_released(picking):
     return payload
 
 
-def order_cancelled(picking, reason=None):
+CANCEL_REASON_CODES = ('customer_request', 'out_of_stock', 'address_problem', 'payment_problem', 'duplicate_order', 'other')
+
+
+def order_cancelled(picking, reason=None, reason_code=None):
+    """order.cancelled version 2: the reason as {code, text} (code from the context, 'other' by default)."""
     payload = {'order_ref': order_ref(picking), 'picking_ref': picking.name, 'warehouse': warehouse_code(picking)}
-    return _put(payload, 'reason', _text(reason))
+    text = _text(reason, 500)
+    code = reason_code if reason_code in CANCEL_REASON_CODES else ('other' if text or reason_code else None)
+    if code:
+        payload['reason'] = _put({'code': code}, 'text', text)
+    return payload
 
 
 def parcels(picking):

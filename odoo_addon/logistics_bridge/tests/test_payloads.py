@@ -1,5 +1,8 @@
+from datetime import datetime
+
 from odoo.tests import tagged
 
+from ..services import contract, payloads
 from .common import LogisticsBridgeCase
 
 
@@ -59,8 +62,28 @@ class TestPayloads(LogisticsBridgeCase):
         order = self.make_order()
         picking = self.out_picking(order)
         order._action_cancel()
+        envelope = self.assert_valid_event(self.events_of(picking, 'order.cancelled'))
+        self.assertEqual(envelope['payload']['picking_ref'], picking.name)
+        self.assertEqual(envelope['schema_version'], 2, 'order.cancelled is written in its current version')
+
+    def test_order_cancelled_reason_is_a_code_with_its_text(self):
+        order = self.make_order()
+        picking = self.out_picking(order)
+        order.with_context(logistics_bridge_reason='customer phoned', logistics_bridge_reason_code='customer_request')._action_cancel()
         payload = self.assert_valid_event(self.events_of(picking, 'order.cancelled'))['payload']
-        self.assertEqual(payload['picking_ref'], picking.name)
+        self.assertEqual(payload['reason'], {'code': 'customer_request', 'text': 'customer phoned'})
+        self.assertEqual(payloads.order_cancelled(picking, reason='  no stock ')['reason'], {'code': 'other', 'text': 'no stock'})
+        self.assertNotIn('reason', payloads.order_cancelled(picking))
+
+    def test_the_deprecated_version_1_still_validates(self):
+        picking = self.out_picking(self.make_order())
+        v1 = contract.envelope(event_id='0b7f3c1e-6a5d-4e8b-9f21-000000000001', event_type='order.cancelled', schema_version=1,
+                               occurred_at=datetime(2026, 11, 26, 9, 30), db='lab', model='stock.picking', res_id=picking.id,
+                               aggregate=f'stock.picking:{picking.id}', sequence=2,
+                               payload={'order_ref': 'S1', 'picking_ref': picking.name, 'warehouse': 'WH', 'reason': 'text'})
+        self.assertFalse(contract.validation_errors('event', v1))
+        v1['schema_version'] = 2
+        self.assertTrue(contract.validation_errors('event', v1), 'a text reason is not version 2')
 
     def test_shipment_cancelled(self):
         picking = self.out_picking(self.make_order())

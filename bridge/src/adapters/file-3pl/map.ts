@@ -59,7 +59,7 @@ export function orderCsv(e: EventOf<'order.released'>, o: FileOptions): string {
 
 export function cancelCsv(e: EventOf<'order.cancelled'>, o: FileOptions): string {
   const p = payloadOf(e);
-  return toCsv('cancel', [{ order_ref: p.order_ref, picking_ref: p.picking_ref, client_ref: e.aggregate, reason: p.reason }], o);
+  return toCsv('cancel', [{ order_ref: p.order_ref, picking_ref: p.picking_ref, client_ref: e.aggregate, reason: p.reason && (p.reason.text ? `${p.reason.code}: ${p.reason.text}` : p.reason.code) }], o);
 }
 
 export function returnCsv(e: EventOf<'return.requested'>, o: FileOptions): string {
