@@ -116,6 +116,9 @@ fi
 # of each event must be shown in Odoo (apply_event_states, the push not switched off). A picking of
 # three packages must end with three tracking numbers (comma-joined, parcel order), three labels
 # and three tracking links (issue 12). SKIP_E2E=1 skips it.
+# E2E_MODE=demo runs the bridge as `npm start` does for a newcomer instead: demo mode (every partner a
+# built-in simulator on the bridge's port, no BRIDGE_CONFIG) with only ODOO_URL, ODOO_DB and
+# ODOO_API_KEY set, so "the lab Odoo plus npm start" is checked as the whole loop.
 if [ "${SKIP_E2E:-0}" = 1 ]; then echo "odoo-test: e2e skipped (SKIP_E2E=1)"; exit 0; fi
 if ! command -v node >/dev/null || [ ! -f "$ROOT/bridge/src/server.ts" ] || [ ! -d "$ROOT/node_modules/tsx" ]; then
   echo "odoo-test: e2e SKIPPED: needs node, bridge/src/server.ts and node_modules (npm ci)"; exit 0
@@ -154,6 +157,14 @@ ODOO_API_KEY=$(shell "$WORK/e2e-setup.py" e2e-setup.log | grep '^KEY ' | cut -c5
 # 2. this database served over HTTP (JSON-2 for the write-back), the simulators, the bridge
 run "${CMD[@]}" -c "$WORK/odoo.conf" -d "$DB" --db-filter="^$DB\$" --logfile="$WORK/odoo-http.log" --pidfile="$WORK/odoo-http.pid" </dev/null &
 PIDS+=($!)
+if [ "${E2E_MODE:-config}" = demo ]; then
+  # demo mode: the simulators live on the bridge's own port; write-back from ODOO_URL alone
+  echo simulators > "$WORK/sim.out"
+  ( cd "$ROOT" && PORT=0 BRIDGE_ANNOUNCE_PORT=1 BRIDGE_DATA_DIR="$WORK/bridge" BRIDGE_TOKEN=$BTOKEN BRIDGE_ADMIN_TOKEN=$BADMIN \
+    ODOO_URL="http://127.0.0.1:$HTTP_PORT" ODOO_DB="$DB" ODOO_API_KEY=$ODOO_API_KEY LOG_LEVEL=warn \
+    exec node --import tsx bridge/src/server.ts >"$WORK/bridge.out" 2>&1 ) &
+  PIDS+=($!)
+else
 ( cd "$ROOT" && exec node --import tsx scripts/sim.ts wms-sim easypost-sim shippo-sim --port "$SPORT" --auto 0 >"$WORK/sim.out" 2>&1 ) &
 PIDS+=($!)
 ( cd "$ROOT" && node --import tsx scripts/odoo-e2e-config.ts --sim "http://127.0.0.1:$SPORT" --odoo "http://127.0.0.1:$HTTP_PORT" --db "$DB" --out "$WORK" >/dev/null ) \
@@ -162,6 +173,7 @@ PIDS+=($!)
   BRIDGE_TOKEN=$BTOKEN BRIDGE_ADMIN_TOKEN=$BADMIN ODOO_API_KEY=$ODOO_API_KEY LOG_LEVEL=warn \
   exec node --import tsx bridge/src/server.ts >"$WORK/bridge.out" 2>&1 ) &
 PIDS+=($!)
+fi
 BPORT=
 for _ in $(seq 1 150); do
   BPORT=$(grep -Eo 'BRIDGE_PORT=[0-9]+' "$WORK/bridge.out" 2>/dev/null | cut -d= -f2 || true)
@@ -268,7 +280,8 @@ while time.time() < deadline:
 log = open(bridge_log, encoding='utf-8', errors='replace').read()
 if 'does not take event delivery states' in log:
     print('FAIL the bridge turned the event state push off: ' + log[-500:]); sys.exit(0)
-if not picking['carrier_tracking_ref'] or picking['bridge_status'] != 'label.created':
+# (in demo mode the carrier simulator goes on with tracking webhooks: any later shipment status will do)
+if not picking['carrier_tracking_ref'] or not (picking['bridge_status'] or '').startswith(('label.created', 'shipment.')):
     print('FAIL no label milestone on %s: %s' % (picking['name'], json.dumps(picking))); sys.exit(0)
 if states != expected:
     print('FAIL bridge states not shown in Odoo: %s, expected %s' % (json.dumps(states), json.dumps(expected))); sys.exit(0)
@@ -294,5 +307,5 @@ print(f"OK {len(events)} events ({', '.join(types)}) acknowledged by the bridge 
       f"bridge states shown in Odoo: {len(states) - 1} delivered, 1 dead with a to-do ({dead['bridge_last_error'][:60]})")
 PYCHECK
 )
-echo "odoo-test: e2e: $RESULT"
+echo "odoo-test: e2e (${E2E_MODE:-config} mode): $RESULT"
 case "$RESULT" in OK*) stop_all; exit 0 ;; *) fail "$RESULT" ;; esac
