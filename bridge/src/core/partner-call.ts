@@ -144,7 +144,9 @@ export function createPartnerCalls(d: Deps): PartnerCalls {
         return invoke(adapter, job, body, ctx);
       }));
       announce({ type: 'call_ended', partner: partnerId, outcome: 'success', seconds: (nowMs() - began) / 1000 });
-      recordAttempt(job, partnerId, scope, nowMs() - began);
+      // The call's outcome is in the audit before its job moves on: a crash in between leaves the job
+      // running (recovery records it interrupted), never a finished job whose call the audit lost.
+      await recordAttempt(job, partnerId, scope, nowMs() - began);
       // The answer is durable before anything is done with it: a crash from here on never asks again.
       t.succeeded(job, result);
       await persist([job]);
@@ -152,17 +154,17 @@ export function createPartnerCalls(d: Deps): PartnerCalls {
     } catch (e) {
       const failure = classifyFailure(e);
       announce({ type: 'call_ended', partner: partnerId, outcome: failure.outcome, seconds: failure.outcome === 'circuit_open' ? 0 : (nowMs() - began) / 1000, status: failure.status });
-      recordAttempt(job, partnerId, scope, nowMs() - began, failure.outcome, e);
+      await recordAttempt(job, partnerId, scope, nowMs() - began, failure.outcome, e);
       await failed(job, partnerId, failure, wasInDoubt);
     }
   }
 
   /** Audits one call of a step (and the partner's rate-limit headers feed the headroom). */
-  function recordAttempt(job: Job, partnerId: string, scope: CallScope, ms: number, outcome: NonNullable<AuditEntry['outcome']> = 'success', e?: unknown) {
+  function recordAttempt(job: Job, partnerId: string, scope: CallScope, ms: number, outcome: NonNullable<AuditEntry['outcome']> = 'success', e?: unknown): Promise<void> {
     for (const r of scope.requests) headroom.observe(partnerId, r.headers);
     let seen = transformed.get(job);
     if (!seen) transformed.set(job, (seen = new Set()));
-    void audit.record(attemptEntries({ job, partnerId, call: scope, ms, outcome, error: e, secrets, seen, at: iso() }));
+    return audit.record(attemptEntries({ job, partnerId, call: scope, ms, outcome, error: e, secrets, seen, at: iso() }));
   }
 
   /** An unsafe step whose last call may have acted: a person checks the partner; never called blindly again. */

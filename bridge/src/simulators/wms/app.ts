@@ -54,7 +54,8 @@ export function createWmsSim(o: SimOptions & { token?: string; knownSkus?: strin
   const newId = idMaker(o.random);
   const orders = new Map<number, SimOrder>();
   const returns = new Map<string, { id: number; reference_id: string }>();
-  const stock = new Map<string, { on_hand: number; committed: number }>(Object.entries(o.stock ?? { FURN_7800: 40, FURN_0269: 25 }).map(([k, v]) => [k, { on_hand: v, committed: 0 }]));
+  const initialStock = new Map(Object.entries(o.stock ?? { FURN_7800: 40, FURN_0269: 25 }));
+  const stock = new Map<string, { on_hand: number; committed: number }>([...initialStock].map(([k, v]) => [k, { on_hand: v, committed: 0 }]));
   let seq = 100_000;
   const app = new Hono();
 
@@ -162,7 +163,19 @@ export function createWmsSim(o: SimOptions & { token?: string; knownSkus?: strin
       const products = x.products.map((p) => ({ reference_id: p.reference_id, quantity: opts.shipped?.[p.reference_id] ?? p.quantity }));
       if (x.status !== 'Fulfilled') {
         x.status = 'Fulfilled';
-        for (const p of products) { const s = stock.get(p.reference_id); if (s) { s.on_hand -= p.quantity; s.committed -= x.products.find((q) => q.reference_id === p.reference_id)!.quantity; } }
+        for (const p of products) {
+          const s = stock.get(p.reference_id);
+          if (!s) continue;
+          s.on_hand -= p.quantity;
+          s.committed -= x.products.find((q) => q.reference_id === p.reference_id)!.quantity;
+          // A warehouse never holds less than nothing: when a long demo runs a SKU dry, the simulated
+          // warehouse receives a replenishment (as a ShipBob warehouse receiving order would add stock),
+          // back to its starting level, and counts it.
+          if (s.on_hand < 0 || s.on_hand - s.committed < 0) {
+            s.on_hand += initialStock.get(p.reference_id) ?? p.quantity;
+            effects.add('stock_received');
+          }
+        }
         effects.add('order_shipped');
       }
       const tn = `1Z${x.id}${String(x.shipments[0].id).slice(-4)}`;
