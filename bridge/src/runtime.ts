@@ -3,6 +3,8 @@
  * the engine, the signed webhook gateway, operator routes, metrics and the dashboard.
  * server.ts hands `extendWith(...)` to startBridge; tests can do the same.
  */
+import { shadowReports } from './cutover/shadow-reports.ts';
+import { shadowRoutes } from './routes/shadow.ts';
 import { Hono } from 'hono';
 import { join } from 'node:path';
 import { adapterRegistry } from './adapters/registry.ts';
@@ -74,10 +76,11 @@ export function extendWith(o: RuntimeOptions): { extend: (origin: string) => Pro
       store, config, registry: withShipmentRefs(adapterRegistry, refs), io: { dataDir: o.dataDir }, logger: o.logger.child({ component: 'engine' }), metrics,
       stateDir, fsync, auditRetentionMs: retentionDays * 86_400_000,
     });
+    const shadow = shadowReports({ store, config, registry: adapterRegistry });
     const publicRoutes: { path: string; app: Hono }[] = [
       { path: '/', app: webhookRoutes({ partner: (id) => config.partners.find((p) => p.id === id), store, retainedByStore: true, refs, logger: o.logger, enqueueMilestones: (ms, from) => engine.acceptMilestones(ms, from) }) },
       { path: '/', app: metricsRoutes({ metrics, token: o.metricsToken }) },
-      { path: '/dashboard', app: dashboardRoutes({ store: o.store, adminToken: o.adminToken, logger: o.logger, engine, metrics }) },
+      { path: '/dashboard', app: dashboardRoutes({ store: o.store, adminToken: o.adminToken, logger: o.logger, engine, metrics, shadow }) },
     ];
     let stopSims = () => {};
     if (demo) {
@@ -90,7 +93,7 @@ export function extendWith(o: RuntimeOptions): { extend: (origin: string) => Pro
     built = { engine, config, demo };
     return {
       publicRoutes,
-      adminRoutes: [deadLetterRoutes({ engine }), overviewRoutes({ store: o.store, writeback: () => engine!.writeback.status() })],
+      adminRoutes: [deadLetterRoutes({ engine }), shadowRoutes({ reports: shadow }), overviewRoutes({ store: o.store, writeback: () => engine!.writeback.status() })],
       async close() { stopSims(); await engine!.stop(); await stateLogsOfRuntime.close(); },
       observePublish: (events, result) => {
         const typeOf = new Map(events.map((e: any) => [e?.id, typeof e?.type === 'string' ? e.type : 'unknown']));

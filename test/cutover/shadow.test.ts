@@ -8,6 +8,10 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { runCli } from '../../bridge/src/cli.ts';
+import { shadowReports } from '../../bridge/src/cutover/shadow-reports.ts';
+import { shadowRoutes } from '../../bridge/src/routes/shadow.ts';
+import { createMemoryStore } from '../../bridge/src/store/memory.ts';
+import { ADMIN, observedBridge } from '../observability/helpers.ts';
 import { join } from 'node:path';
 import { adapterRegistry } from '../../bridge/src/adapters/registry.ts';
 import { parseConfig } from '../../bridge/src/config/load.ts';
@@ -92,6 +96,40 @@ test('npm run cli -- shadow: a summary naming each difference, exit 1; bad input
     assert.match(err.at(-1)!, /bad\.jsonl line 1: /);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a shadow run over the stored events, from the operator API, shown on the dashboard Cutover page', async () => {
+  const store = createMemoryStore();
+  await store.open();
+  await store.ingest(['WH/OUT/00101', 'WH/OUT/00102'].map(shipment));
+  const reports = shadowReports({ store, config, registry: adapterRegistry });
+  const api = shadowRoutes({ reports });
+  const legacyText = readFileSync(join(import.meta.dirname, '../fixtures/shadow/easypost-legacy.jsonl'), 'utf8');
+  const post = (body: unknown) => api.request('/shadow', { method: 'POST', headers: { 'content-type': 'application/json', 'x-operator': 'ops' }, body: JSON.stringify(body) });
+  const bad = await post({ partner: 'easypost', since: 'yesterday', legacy: legacyText });
+  assert.is(bad.status, 400);
+  assert.match((await bad.json()).error.message, /since must be an RFC 3339/);
+  const res = await post({ partner: 'easypost', since: '2026-01-01T00:00:00Z', until: '2027-01-01T00:00:00Z', legacy: legacyText, ignore: ['rate.id'] });
+  assert.is(res.status, 200);
+  const report = await res.json();
+  assert.equal(report.counts, { match: 1, differ: 1, only_bridge: 0, only_legacy: 1, refused: 0 });
+  assert.is(report.actor, 'ops');
+  assert.equal((await (await api.request('/shadow')).json()).items.map((r: { id: string }) => r.id), [report.id]);
+  const b = await observedBridge({ store, dashboard: { shadow: reports } });
+  try {
+    const login = await fetch(`${b.url}/dashboard/login`, { method: 'POST', body: new URLSearchParams({ name: 'ops', token: ADMIN }), redirect: 'manual' });
+    const cookie = login.headers.get('set-cookie')!.split(';')[0];
+    const list = await (await fetch(`${b.url}/dashboard/shadow`, { headers: { cookie } })).text();
+    assert.match(list, /Cutover: shadow runs/);
+    assert.ok(list.includes(`/dashboard/shadow/${report.id}`));
+    const one = await (await fetch(`${b.url}/dashboard/shadow/${report.id}`, { headers: { cookie } })).text();
+    assert.match(one, /WH\/OUT\/00102/);
+    assert.match(one, /shipment\.parcel\.weight/);
+    assert.match(one, /440\.92/);
+    assert.match(one, /only_legacy/);
+  } finally {
+    await b.close();
   }
 });
 

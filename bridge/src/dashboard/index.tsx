@@ -2,6 +2,8 @@
  * The operations dashboard at /dashboard: server-rendered pages, no front-end build.
  * Mounted as a public route; it authenticates by its own session cookie (see auth.ts).
  */
+import type { ShadowReports } from '../cutover/shadow-reports.ts';
+import { ShadowListPage, ShadowReportPage } from './shadow-pages.tsx';
 import { Hono, type Context } from 'hono';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../observability/metrics.ts';
@@ -27,6 +29,8 @@ export interface DashboardDeps {
   /** The registry behind the business figures and partner health. */
   metrics?: Metrics;
   now?: () => Date;
+  /** Shadow (dual-run) reports for the Cutover page. */
+  shadow?: ShadowReports;
   /** Force the cookie's Secure flag (default: when the request came over https). */
   secureCookie?: boolean;
 }
@@ -172,6 +176,13 @@ export function dashboardRoutes(deps: DashboardDeps): Hono {
     const [audit, dead] = await Promise.all([actions.audit(id), actions.get(id)]);
     const done = c.req.query('done');
     return page(c, `Event ${s.event.type}`, <EventPage s={s} steps={deps.engine?.steps?.(id) ?? []} audit={audit} dead={dead} done={done?.slice(0, 120)} />);
+  });
+
+  app.get('/shadow', (c) => page(c, 'Cutover', <ShadowListPage reports={deps.shadow?.list() ?? []} />));
+  app.get('/shadow/:id', (c) => {
+    const report = deps.shadow?.get(c.req.param('id'));
+    if (!report) return page(c, 'Not found', <MessagePage title="No such shadow run" message={`No shadow report ${c.req.param('id')} (only the last 20 are kept).`} />, 404);
+    return page(c, `Shadow run ${report.partner}`, <ShadowReportPage report={report} />);
   });
 
   return app as unknown as Hono;

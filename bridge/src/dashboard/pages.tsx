@@ -47,6 +47,7 @@ export const Layout: FC<{ title: string; csrf?: string; who?: string; children?:
             <a href="/dashboard">Overview</a>
             <a href="/dashboard/dead-letters">Dead letters</a>
             <a href="/dashboard/events">Events</a>
+            <a href="/dashboard/shadow">Cutover</a>
           </nav>
         )}
         {p.csrf && (
