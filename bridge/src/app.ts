@@ -1,12 +1,12 @@
 /** The Hono app: middleware and route mounting, nothing else. */
 import { Hono, type MiddlewareHandler } from 'hono';
-import { bearerAuth } from 'hono/bearer-auth';
 import { HTTPException } from 'hono/http-exception';
 import { ApiError } from './errors.ts';
 import type { Logger } from './log.ts';
 import type { Store } from './store/types.ts';
 import { healthRoutes } from './routes/health.ts';
 import { eventRoutes } from './routes/events.ts';
+import { operatorDirectory, roleFor, hasRole, type Role } from './operators.ts';
 
 export interface AppDeps {
   store: Store;
@@ -18,6 +18,8 @@ export interface AppDeps {
   publicRoutes?: { path: string; app: Hono }[];
   /** Extra operator routes, mounted under /v1 behind the admin token. */
   adminRoutes?: Hono[];
+  /** Named operators with roles (the configuration's `operators`), beside the admin token. */
+  operators?: { name: string; role: Role; token: string }[];
 }
 
 /** Paths under /v1 that authenticate themselves (signed partner webhooks). */
@@ -25,13 +27,22 @@ const SELF_AUTHENTICATED = /^\/v1\/webhooks\//;
 
 export function createApp(deps: AppDeps): Hono {
   const app = new Hono();
-  const adminAuth = bearerAuth({
-    token: deps.adminToken,
-    invalidTokenMessage: { error: { code: 'unauthorized', message: 'wrong admin token: send Authorization: Bearer <BRIDGE_ADMIN_TOKEN>' } },
-    noAuthenticationHeaderMessage: { error: { code: 'unauthorized', message: 'send Authorization: Bearer <BRIDGE_ADMIN_TOKEN>' } },
-    invalidAuthenticationHeaderMessage: { error: { code: 'unauthorized', message: 'the Authorization header must be "Bearer <BRIDGE_ADMIN_TOKEN>"' } },
-  });
-  const operatorOnly: MiddlewareHandler = (c, next) => (SELF_AUTHENTICATED.test(c.req.path) ? next() : adminAuth(c, next));
+  const directory = operatorDirectory({ adminToken: deps.adminToken, operators: deps.operators });
+  const unauthorized = (message: string) => new ApiError(401, 'unauthorized', message);
+  /** Bearer token -> operator (401 when missing, malformed or unknown), then the route's role (403). */
+  const operatorAuth: MiddlewareHandler = async (c, next) => {
+    const header = c.req.header('authorization');
+    if (!header) throw unauthorized('send Authorization: Bearer <BRIDGE_ADMIN_TOKEN or your operator token>');
+    const m = /^Bearer ([\x21-\x7e]+)$/i.exec(header.trim());
+    if (!m) throw unauthorized('the Authorization header must be "Bearer <token>"');
+    const op = directory.identify(m[1]);
+    if (!op) throw unauthorized('wrong token: send Authorization: Bearer <BRIDGE_ADMIN_TOKEN or your operator token>');
+    const needed = roleFor(c.req.method, c.req.path);
+    if (!hasRole(op, needed)) throw new ApiError(403, 'forbidden', `${op.name} is a ${op.role}: ${c.req.method} ${c.req.path} needs the ${needed} role`);
+    c.set('operator' as never, op as never);
+    await next();
+  };
+  const operatorOnly: MiddlewareHandler = (c, next) => (SELF_AUTHENTICATED.test(c.req.path) ? next() : operatorAuth(c, next));
 
   app.onError((err, c) => {
     if (err instanceof ApiError) return c.json(err.toJSON(), err.status);

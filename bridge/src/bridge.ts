@@ -32,6 +32,8 @@ export interface BridgeOptions {
 export interface Extension {
   publicRoutes?: { path: string; app: Hono }[];
   adminRoutes?: Hono[];
+  /** Named operators with roles (the configuration's `operators`). */
+  operators?: { name: string; role: 'viewer' | 'operator' | 'admin'; token: string }[];
   /** Runs on close, before the HTTP server stops (engine, simulators). */
   close?: () => Promise<void>;
   /** Hears every answered events.publish batch (metrics). */
@@ -66,6 +68,7 @@ export async function startBridge(o: BridgeOptions): Promise<RunningBridge> {
     store: o.store, adminToken: o.adminToken, logger: o.logger, version: VERSION,
     publicRoutes: [...(o.publicRoutes ?? []), ...(ext.publicRoutes ?? [])],
     adminRoutes: [...(o.adminRoutes ?? []), ...(ext.adminRoutes ?? [])],
+    operators: ext.operators,
   });
   handle = app.fetch;
   const closeSocket = attachOdooSocket(server, { token: o.token, rpc: createOdooRpcServer(o.store, ext.observePublish), logger: o.logger, maxFrameBytes: o.maxFrameBytes });

@@ -3,6 +3,7 @@
  * the engine, the signed webhook gateway, operator routes, metrics and the dashboard.
  * server.ts hands `extendWith(...)` to startBridge; tests can do the same.
  */
+import { operatorDirectory } from './operators.ts';
 import { shadowReports } from './cutover/shadow-reports.ts';
 import { shadowRoutes } from './routes/shadow.ts';
 import { Hono } from 'hono';
@@ -80,7 +81,7 @@ export function extendWith(o: RuntimeOptions): { extend: (origin: string) => Pro
     const publicRoutes: { path: string; app: Hono }[] = [
       { path: '/', app: webhookRoutes({ partner: (id) => config.partners.find((p) => p.id === id), store, retainedByStore: true, refs, logger: o.logger, enqueueMilestones: (ms, from) => engine.acceptMilestones(ms, from) }) },
       { path: '/', app: metricsRoutes({ metrics, token: o.metricsToken }) },
-      { path: '/dashboard', app: dashboardRoutes({ store: o.store, adminToken: o.adminToken, logger: o.logger, engine, metrics, shadow }) },
+      { path: '/dashboard', app: dashboardRoutes({ store: o.store, adminToken: o.adminToken, logger: o.logger, engine, metrics, shadow, operators: operatorDirectory({ adminToken: o.adminToken, operators: config.operators }) }) },
     ];
     let stopSims = () => {};
     if (demo) {
@@ -93,6 +94,7 @@ export function extendWith(o: RuntimeOptions): { extend: (origin: string) => Pro
     built = { engine, config, demo };
     return {
       publicRoutes,
+      operators: config.operators,
       adminRoutes: [deadLetterRoutes({ engine }), shadowRoutes({ reports: shadow }), overviewRoutes({ store: o.store, writeback: () => engine!.writeback.status() })],
       async close() { stopSims(); await engine!.stop(); await stateLogsOfRuntime.close(); },
       observePublish: (events, result) => {

@@ -6,9 +6,10 @@ import { ConfigFile, type OdooConfig, type ParsedConfig, type PartnerConfig } fr
 
 /** A partner with its secrets read from the environment. */
 export type ResolvedPartner = Omit<PartnerConfig, 'credentials'> & { credentials: Record<string, string> };
+export type ResolvedOperator = { name: string; role: 'viewer' | 'operator' | 'admin'; token: string };
 export type ResolvedOdoo = Omit<OdooConfig, 'api_key'> & { api_key: string; api_key_env: string };
 /** The configuration the engine runs on: validated, cross-checked, secrets resolved. */
-export type Config = Omit<ParsedConfig, 'partners' | 'odoo'> & { partners: ResolvedPartner[]; odoo?: ResolvedOdoo };
+export type Config = Omit<ParsedConfig, 'partners' | 'odoo' | 'operators'> & { partners: ResolvedPartner[]; odoo?: ResolvedOdoo; operators: ResolvedOperator[] };
 
 /** Thrown for a bad file; `problems` lists every problem as `path: message`. */
 export class ConfigError extends Error {
@@ -94,8 +95,16 @@ export function parseConfig(input: unknown, env: Record<string, string | undefin
     if (cfg.odoo.transport === 'jsonrpc' && !cfg.odoo.login) problems.push({ path: 'odoo.login', message: 'is required for the jsonrpc transport' });
     odoo = { ...cfg.odoo, api_key: secret(cfg.odoo.api_key, 'odoo.api_key'), api_key_env: cfg.odoo.api_key.env };
   }
+  const names = new Set<string>();
+  const operators = cfg.operators.map((o, i) => {
+    if (names.has(o.name)) problems.push({ path: `operators[${i}].name`, message: `"${o.name}" is already an operator` });
+    names.add(o.name);
+    const token = secret(o.token, `operators[${i}].token`);
+    if (token && token.length < 24) problems.push({ path: `operators[${i}].token`, message: `${o.token.env} must be at least 24 characters (e.g. openssl rand -hex 24)` });
+    return { name: o.name, role: o.role, token };
+  });
   if (problems.length) throw new ConfigError(source, problems);
-  return { ...cfg, partners, odoo };
+  return { ...cfg, partners, odoo, operators };
 }
 
 /** Reads the JSON file at `path`; throws ConfigError naming the file and the path inside it. */

@@ -135,12 +135,23 @@ export const OdooSettings = v.strictObject({
   target_latency_ms: v.optional(Millis, 2_000),
 });
 
+/** Who may use the operator API and dashboard: viewer (read), operator (replay, discard, replays, shadow runs), admin (everything: write-back keys). */
+export const OPERATOR_ROLES = ['viewer', 'operator', 'admin'] as const;
+export const Operator = v.strictObject({
+  name: v.pipe(v.string(), v.regex(/^[A-Za-z0-9 ._-]{1,64}$/, 'name: 1-64 letters, digits, space, dot, dash or underscore')),
+  role: v.picklist(OPERATOR_ROLES, `role must be one of ${OPERATOR_ROLES.join(', ')}`),
+  /** The operator's bearer token (24+ characters), from the environment. */
+  token: SecretRef,
+});
+
 export const ConfigFile = v.strictObject({
   partners: v.array(Partner),
   routes: v.optional(v.array(Route), []),
   ownership: v.optional(Ownership, {}),
   workflows: v.optional(v.partial(v.strictObject(Object.fromEntries(WORKFLOWS.map((w) => [w, WorkflowMode])) as Record<Workflow, typeof WorkflowMode>)), {}),
   odoo: v.optional(OdooSettings),
+  /** Named operator tokens with roles, beside BRIDGE_ADMIN_TOKEN (which stays an admin). */
+  operators: v.optional(v.array(Operator), []),
 });
 
 export type ConfigFile = v.InferInput<typeof ConfigFile>;

@@ -17,6 +17,8 @@ export interface Session {
   name: string;
   /** Issued at (ms since epoch). */
   iat: number;
+  /** What the login token may do (older cookies without it: admin, as only the admin token could log in). */
+  role?: 'viewer' | 'operator' | 'admin';
 }
 
 const b64 = (s: string) => Buffer.from(s).toString('base64url');
@@ -53,8 +55,8 @@ export function createSessions(o: { adminToken: string; now?: () => number; secu
     /** Whether the posted token is the admin token (constant time). */
     checkToken: (token: unknown) => typeof token === 'string' && equal(token, o.adminToken),
     /** Starts a session: sets the cookie. */
-    start(c: Context, name: string) {
-      const payload = b64(JSON.stringify({ name, iat: now() } satisfies Session));
+    start(c: Context, name: string, role: Session['role'] = 'admin') {
+      const payload = b64(JSON.stringify({ name, iat: now(), role } satisfies Session));
       const secure = o.secure ?? (new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https');
       setCookie(c, COOKIE, `${payload}.${sign(payload)}`, { path: '/dashboard', httpOnly: true, sameSite: 'Strict', secure, maxAge: MAX_AGE_S });
     },

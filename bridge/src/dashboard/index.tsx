@@ -3,6 +3,7 @@
  * Mounted as a public route; it authenticates by its own session cookie (see auth.ts).
  */
 import type { ShadowReports } from '../cutover/shadow-reports.ts';
+import { ADMIN_TOKEN_ACTOR, hasRole, operatorDirectory, type OperatorDirectory } from '../operators.ts';
 import { ShadowListPage, ShadowReportPage } from './shadow-pages.tsx';
 import { Hono, type Context } from 'hono';
 import type { Logger } from '../log.ts';
@@ -29,6 +30,8 @@ export interface DashboardDeps {
   /** The registry behind the business figures and partner health. */
   metrics?: Metrics;
   now?: () => Date;
+  /** Named operators and their roles (default: only the admin token logs in). */
+  operators?: OperatorDirectory;
   /** Shadow (dual-run) reports for the Cutover page. */
   shadow?: ShadowReports;
   /** Force the cookie's Secure flag (default: when the request came over https). */
@@ -44,6 +47,9 @@ const MAX_FAILED_LOGINS = 10;
 export function dashboardRoutes(deps: DashboardDeps): Hono {
   const now = deps.now ?? (() => new Date());
   const sessions = createSessions({ adminToken: deps.adminToken, now: () => now().getTime(), secure: deps.secureCookie });
+  const directory = deps.operators ?? operatorDirectory({ adminToken: deps.adminToken });
+  const canAct = (c: Context<Authed>) => hasRole({ name: '', role: c.get('session').role ?? 'admin' }, 'operator');
+  const viewerRefused = (c: Context<Authed>) => html(c, <Layout title="Not allowed" csrf={c.get('csrf')} who={c.get('session').name} role={c.get('session').role}><MessagePage title="Not allowed" message={`${c.get('session').name} is a viewer: replaying and discarding need the operator role (ask an admin).`} /></Layout>, 403);
   const actions = deps.actions ?? (deps.engine ? engineActions(deps.engine) : storeActions(deps.store, now));
   let failures: number[] = [];
 
@@ -62,15 +68,18 @@ export function dashboardRoutes(deps: DashboardDeps): Hono {
     failures = failures.filter((f) => t - f < FAILED_LOGIN_WINDOW_MS);
     if (failures.length >= MAX_FAILED_LOGINS) return html(c, <LoginPage error="Too many wrong tokens: wait a minute and try again." />, 429);
     const form = await c.req.parseBody();
-    const name = cleanName(form.name);
-    if (!sessions.checkToken(form.token)) {
+    const typed = cleanName(form.name);
+    const op = typeof form.token === 'string' ? directory.identify(form.token) : undefined;
+    if (!op) {
       failures.push(t);
       deps.logger?.warn({ remote: c.req.header('x-forwarded-for') }, 'dashboard login refused: wrong admin token');
-      return html(c, <LoginPage error="That is not the admin token." />, 401);
+      return html(c, <LoginPage error="That is not the admin token nor an operator's token." />, 401);
     }
+    // A named operator is who their token says; the shared admin token records the name typed.
+    const name = op.name === ADMIN_TOKEN_ACTOR ? typed : op.name;
     if (!name) return html(c, <LoginPage error="Give your name (letters, digits, spaces, . _ -; up to 40): it is recorded with your actions." />, 400);
-    sessions.start(c, name);
-    deps.logger?.info({ operator: name }, 'dashboard login');
+    sessions.start(c, name, op.role);
+    deps.logger?.info({ operator: name, role: op.role }, 'dashboard login');
     return c.redirect('/dashboard', 303);
   });
 
@@ -93,7 +102,7 @@ export function dashboardRoutes(deps: DashboardDeps): Hono {
   });
 
   const page = (c: Context<Authed>, title: string, body: any, status: 200 | 400 | 404 | 409 | 500 = 200) =>
-    html(c, <Layout title={title} csrf={c.get('csrf')} who={c.get('session').name}>{body}</Layout>, status);
+    html(c, <Layout title={title} csrf={c.get('csrf')} who={c.get('session').name} role={c.get('session').role}>{body}</Layout>, status);
 
   app.post('/logout', (c) => {
     sessions.end(c);
@@ -135,11 +144,13 @@ export function dashboardRoutes(deps: DashboardDeps): Hono {
 
   for (const action of ['replay', 'discard'] as const) {
     app.get(`/dead-letters/:id/${action}`, async (c) => {
+      if (!canAct(c)) return viewerRefused(c);
       const row = await actions.get(c.req.param('id'));
       if (!row) return page(c, 'Not found', <MessagePage title="Not in the dead-letter queue" message={`${c.req.param('id')} is not a dead letter (any more).`} />, 404);
       return page(c, action === 'replay' ? 'Replay?' : 'Discard?', <ConfirmPage action={action} row={row} csrf={c.get('csrf')} />);
     });
     app.post(`/dead-letters/:id/${action}`, async (c) => {
+      if (!canAct(c)) return viewerRefused(c);
       const id = c.req.param('id');
       const actor = `dashboard:${c.get('session').name}`;
       const row = await actions.get(id);

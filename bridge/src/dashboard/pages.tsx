@@ -22,7 +22,7 @@ a.btn,button{display:inline-block;font:inherit;font-size:14px;padding:4px 12px;b
 a.btn.secondary,button.secondary{background:#fff;color:#1f3a5f}button.danger,a.btn.danger{background:#a12622;border-color:#a12622}
 .flash{padding:10px 14px;border-radius:6px;background:#dff3e4;border:1px solid #9fd3ad;margin:12px 0}.alert{padding:10px 14px;border-radius:6px;background:#fde2e1;border:1px solid #e8a09d;margin:12px 0}
 .login{max-width:420px;margin:80px auto;background:#fff;border:1px solid #d8dee8;border-radius:8px;padding:24px}.login label{display:block;margin:12px 0 4px}.login input{width:100%;padding:6px 8px;font:inherit}
-pre{background:#fff;border:1px solid #d8dee8;padding:10px;overflow:auto;max-height:420px}.muted{color:#5a6577;font-size:13px}dl{display:grid;grid-template-columns:180px 1fr;gap:4px 12px;background:#fff;border:1px solid #d8dee8;padding:10px 14px}dt{color:#5a6577}dd{margin:0;overflow-wrap:anywhere}
+.role-viewer a.btn[href*="/replay"],.role-viewer a.btn[href*="/discard"]{display:none}pre{background:#fff;border:1px solid #d8dee8;padding:10px;overflow:auto;max-height:420px}.muted{color:#5a6577;font-size:13px}dl{display:grid;grid-template-columns:180px 1fr;gap:4px 12px;background:#fff;border:1px solid #d8dee8;padding:10px 14px}dt{color:#5a6577}dd{margin:0;overflow-wrap:anywhere}
 `;
 
 const fmtSeconds = (s?: number) => (s === undefined ? '—' : s < 1 ? `${Math.round(s * 1000)} ms` : s < 120 ? `${s.toFixed(1)} s` : s < 7200 ? `${(s / 60).toFixed(1)} min` : `${(s / 3600).toFixed(1)} h`);
@@ -31,7 +31,7 @@ const when = (iso?: string) => (iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, '
 export const eventHref = (id: string) => `/dashboard/events/${encodeURIComponent(id)}`;
 const dlHref = (id: string, action: 'replay' | 'discard') => `/dashboard/dead-letters/${encodeURIComponent(id)}/${action}`;
 
-export const Layout: FC<{ title: string; csrf?: string; who?: string; children?: Child }> = (p) => (
+export const Layout: FC<{ title: string; csrf?: string; who?: string; role?: string; children?: Child }> = (p) => (
   <html lang="en">
     <head>
       <meta charset="utf-8" />
@@ -39,7 +39,7 @@ export const Layout: FC<{ title: string; csrf?: string; who?: string; children?:
       <title>{p.title} · Logistics Bridge</title>
       <style>{CSS}</style>
     </head>
-    <body>
+    <body class={p.role === 'viewer' ? 'role-viewer' : undefined}>
       <header>
         <h1>Logistics Bridge · Operations</h1>
         {p.csrf && (
@@ -52,7 +52,7 @@ export const Layout: FC<{ title: string; csrf?: string; who?: string; children?:
         )}
         {p.csrf && (
           <form method="post" action="/dashboard/logout">
-            <span class="muted" style="color:#dce7f5;margin-right:8px">{p.who}</span>
+            <span class="muted" style="color:#dce7f5;margin-right:8px">{p.who}{p.role && p.role !== 'admin' ? ` (${p.role})` : ''}</span>
             <input type="hidden" name="csrf" value={p.csrf} />
             <button class="secondary" type="submit">Log out</button>
           </form>

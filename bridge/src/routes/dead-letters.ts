@@ -16,6 +16,7 @@
 import { Hono, type Context } from 'hono';
 import * as v from 'valibot';
 import { ApiError } from '../errors.ts';
+import { actorOf, type Operator } from '../operators.ts';
 import type { DeadLetterFilter, Engine } from '../core/engine.ts';
 import { AUDIT_ACTIONS } from '../core/jobs.ts';
 
@@ -61,7 +62,8 @@ async function body(c: Context): Promise<unknown> {
     throw new ApiError(400, 'invalid_json', 'the body must be JSON');
   }
 }
-const actor = (c: Context) => c.req.header('x-operator')?.trim() || 'admin-token';
+/** Who acted: the operator the token belongs to (app.ts); with the admin token, the X-Operator it names. */
+const actor = (c: Context) => actorOf(c.get('operator' as never) as Operator | undefined, c.req.header('x-operator'));
 
 /** The dead-letter and audit routes; mount under /v1 behind the admin token. */
 export function deadLetterRoutes(deps: { engine: Engine }): Hono {

@@ -2,15 +2,21 @@
  * `GET /metrics`: Prometheus text exposition.
  *
  * Not behind the admin token: a scraper should not hold the key that can replay and discard.
- * The figures carry no ids and no personal data (bounded labels only). Where the port is reachable
- * by others, set METRICS_TOKEN: then the scraper must send `Authorization: Bearer <METRICS_TOKEN>`
- * (Prometheus `authorization: { credentials: ... }`).
+ * The figures carry no ids and no personal data (bounded labels only). Protected by default: with
+ * METRICS_TOKEN set, the scraper must send `Authorization: Bearer <METRICS_TOKEN>` (Prometheus
+ * `authorization: { credentials: ... }`); without it, only loopback clients may scrape (403 for others).
  */
 import { Hono } from 'hono';
 import type { Metrics } from '../observability/metrics.ts';
 import { sameSecret } from '../secrets.ts';
 import { storedWritebackFigures, type OutboxFigures } from '../odoo/outbox.ts';
 import type { Store } from '../store/types.ts';
+
+/** Whether the request came over the loopback interface (node-server puts the socket in env.incoming; none: an in-process request). */
+function fromLoopback(env: unknown): boolean {
+  const remote = (env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress;
+  return remote === undefined || remote === '127.0.0.1' || remote === '::1' || remote === '::ffff:127.0.0.1' || remote.startsWith('127.');
+}
 
 /** Mount as a public route at `/`; `token` (METRICS_TOKEN) makes the scrape require a bearer token. */
 export function metricsRoutes(deps: { metrics: Metrics; token?: string }): Hono {
@@ -21,6 +27,9 @@ export function metricsRoutes(deps: { metrics: Metrics; token?: string }): Hono 
         c.header('WWW-Authenticate', 'Bearer realm="metrics"');
         return c.json({ error: { code: 'unauthorized', message: 'send Authorization: Bearer <METRICS_TOKEN>' } }, 401);
       }
+    }
+    else if (!fromLoopback(c.env)) {
+      return c.json({ error: { code: 'forbidden', message: 'metrics answer only loopback clients unless METRICS_TOKEN is set: set it and send Authorization: Bearer <METRICS_TOKEN>' } }, 403);
     }
     const body = await deps.metrics.exposition();
     return c.body(body, 200, { 'content-type': deps.metrics.contentType, 'cache-control': 'no-store' });

@@ -7,6 +7,7 @@
 import { Hono } from 'hono';
 import * as v from 'valibot';
 import { ApiError } from '../errors.ts';
+import { actorOf, type Operator } from '../operators.ts';
 import type { ShadowReports } from '../cutover/shadow-reports.ts';
 
 const Run = v.strictObject({
@@ -33,7 +34,7 @@ export function shadowRoutes(deps: { reports: ShadowReports }): Hono {
     }
     const r = v.safeParse(Run, body);
     if (!r.success) throw new ApiError(400, 'invalid_request', r.issues[0].message, v.getDotPath(r.issues[0]) ?? undefined);
-    const report = await deps.reports.run({ ...r.output, legacy: r.output.legacy as never, actor: c.req.header('x-operator')?.trim() || 'admin-token' });
+    const report = await deps.reports.run({ ...r.output, legacy: r.output.legacy as never, actor: actorOf(c.get('operator' as never) as Operator | undefined, c.req.header('x-operator')) });
     return c.json(report);
   });
   app.get('/shadow', (c) => c.json({ items: deps.reports.list().map(({ items: _items, ...summary }) => summary) }));
