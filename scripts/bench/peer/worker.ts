@@ -49,9 +49,10 @@ async function bridge(store: Store): Promise<Measured> {
       options: { service_map: { GROUND: { carrier: 'USPS', service: 'GroundAdvantage' } } }, limits: { concurrency: C, timeout_ms: 30_000 },
     }],
     routes: [{ events: ['shipment.requested'], partners: ['ep'] }],
-  }, { K: 'bench' });
-  // The engine as server.ts wires it (with its metrics), without write-back: no Odoo here, the
-  // label milestones wait in the outbox.
+    odoo: { url: `${simOrigin}/odoo`, db: 'bench', transport: 'json2', api_key: { env: 'ODOO_KEY' } },
+  }, { K: 'bench', ODOO_KEY: 'bench-odoo-key' });
+  // The engine as server.ts wires it (with its metrics); label milestones are written back to the
+  // Odoo stand-in beside the simulator (batched, as to a running Odoo).
   const metrics = createMetrics();
   let delivered = 0;
   let resolve!: (n: number) => void;
