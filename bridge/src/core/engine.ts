@@ -115,7 +115,7 @@ export function createEngine(options: EngineOptions): Engine {
   const index = new JobIndex();
 
   const parts: Parts = {
-    config, store, logger, metrics, io, nowMs, iso, index, logs, audit, secrets, partners, adapters, gates, headroom: createHeadroom(nowMs), writeback,
+    config, store, logger, metrics, io, nowMs, iso, index, logs, audit, secrets, partners, adapters, gates, headroom: createHeadroom(nowMs), writeback, bodies: new Map(),
     announce: announcer(listeners),
     /** Writes jobs durably (copies: the log must not see later in-memory changes before their own write). */
     async persist(list) {

@@ -46,7 +46,7 @@ export interface PartnerCalls {
   bodyOf(job: Job): Promise<Event | Milestone | undefined>;
 }
 
-type Deps = Pick<Parts, 'store' | 'logs' | 'index' | 'audit' | 'adapters' | 'gates' | 'partners' | 'headroom' | 'metrics' | 'logger' | 'io' | 'nowMs' | 'iso' | 'secrets' | 'announce' | 'persist'> & {
+type Deps = Pick<Parts, 'store' | 'logs' | 'index' | 'audit' | 'adapters' | 'gates' | 'partners' | 'headroom' | 'metrics' | 'logger' | 'io' | 'nowMs' | 'iso' | 'secrets' | 'announce' | 'persist' | 'bodies'> & {
   settlement: Settlement;
   /** Milestones a partner's answer told us. */
   acceptMilestones(list: unknown[], from: { partner: string }): Promise<{ refused: { id?: string; reason: string }[] }>;
@@ -84,9 +84,9 @@ export function createPartnerCalls(d: Deps): PartnerCalls {
 
   async function bodyOf(job: Job): Promise<Event | Milestone | undefined> {
     if (job.kind === 'publish') return job.milestone;
-    const stored = await store.get(job.event_id!);
-    if (!stored) return undefined;
-    return job.payload === undefined ? stored.event : ({ ...stored.event, payload: job.payload } as Event);
+    const event = d.bodies.get(job.event_id!) ?? (await store.get(job.event_id!))?.event;
+    if (!event) return undefined;
+    return job.payload === undefined ? event : ({ ...event, payload: job.payload } as Event);
   }
 
   async function run(job: Job) {
