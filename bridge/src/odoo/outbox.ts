@@ -306,6 +306,17 @@ export function createWriteback(options: WritebackOptions): Writeback {
   }
 
   /**
+   * One push of event states at a time: every runDue ends with one, and runDue runs on each
+   * enqueued state, so concurrent pushes sent the same first batch again and again (hundreds of
+   * identical calls in flight under load). A push keeps going until the table is empty, so a
+   * caller that finds one running waits for it.
+   */
+  let pushingStates: Promise<void> | undefined;
+  function pushStates(): Promise<void> {
+    return (pushingStates ??= sendStates().finally(() => { pushingStates = undefined; }));
+  }
+
+  /**
    * Pushes queued event states in batches. A method Odoo lacks (an older module) turns the push off;
    * any other refusal drops that batch only (states are for Odoo's screens: the next change of each
    * event is pushed again), so one bad batch never silences the push for good.
@@ -406,7 +417,7 @@ export function createWriteback(options: WritebackOptions): Writeback {
         await Promise.race(inFlight);
       }
       while (inFlight.size) await Promise.allSettled([...inFlight]);
-      if (!authPaused && !odooDown && nowMs() >= blockedUntil) await sendStates();
+      if (!authPaused && !odooDown && nowMs() >= blockedUntil) await pushStates();
     },
     resume() {
       authPaused = false;
