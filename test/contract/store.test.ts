@@ -270,6 +270,27 @@ for (const { name, make, prepare, cleanUp } of makers) {
     if (m.dir) rmSync(m.dir, { recursive: true, force: true });
   });
 
+  test('a collection changed by concurrent callers ends as if the changes were made one by one, also after a reopen', async () => {
+    const m = make();
+    await m.store.open();
+    const c = m.store.collection<{ id: string; n: number }>('outbox');
+    await c.put([{ id: 'a', n: 0 }, { id: 'b', n: 0 }]);
+    await Promise.all([
+      c.put([{ id: 'a', n: 1 }]), c.delete(['b']), c.put([{ id: 'c', n: 1 }]), c.put([{ id: 'a', n: 2 }]),
+      c.put([{ id: 'b', n: 3 }]), c.delete(['c']), c.put([{ id: 'd', n: 4 }, { id: 'd', n: 5 }]),
+    ]);
+    const expected = [{ id: 'a', n: 2 }, { id: 'b', n: 3 }, { id: 'd', n: 5 }];
+    const byId = (rs: { id: string }[]) => [...rs].sort((x, y) => x.id.localeCompare(y.id));
+    assert.equal(byId(c.all()), expected);
+    await m.store.close();
+    if (m.reopen) {
+      const again = m.reopen(); await again.open();
+      assert.equal(byId(again.collection<{ id: string; n: number }>('outbox').all()), expected);
+      await again.close();
+    }
+    if (m.dir) rmSync(m.dir, { recursive: true, force: true });
+  });
+
   test('survives a reopen with events, statuses and collections intact', async () => {
     const m = make();
     if (!m.reopen) { console.log('  skipped for memory store: nothing outlives the process'); return; }

@@ -16,7 +16,7 @@ import {
 import { schemaSql, UNFINISHED_SQL } from './postgres-schema.ts';
 import { addCount, boundsOf, emptyCounts } from './event-counts.ts';
 import { postgresStateLogs } from './postgres-state-logs.ts';
-import { groupCommitBatches } from './group-commit.ts';
+import { groupCommit, groupCommitBatches } from './group-commit.ts';
 
 export interface PostgresStoreOptions {
   /** e.g. postgres://bridge@127.0.0.1:5432/bridge */
@@ -256,26 +256,39 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
 
   function collectionOf<T extends { id: string }>(name: string): Collection<T> {
     const rows = rowsOf(name) as Map<string, T>;
-    // Writes of one collection go out one after another, so the last put of a row wins on disk as in memory.
-    let tail: Promise<unknown> = Promise.resolve();
-    const serial = <R>(work: () => Promise<R>) => { const p = tail.then(work, work); tail = p.catch(() => {}); return p; };
+    /**
+     * Writes of one collection are group-committed: one statement (one round trip) per batch of
+     * callers, deletes and upserts together. The last change of a row in a batch wins, on disk as
+     * in memory, as if the changes were written one after another. A row is serialised when put.
+     */
+    type Op = { id: string; text?: string; value?: T };
+    const writer = groupCommit<Op>(async (ops) => {
+      const last = new Map<string, Op>();
+      for (const op of ops) { last.delete(op.id); last.set(op.id, op); }
+      const ordered = [...last.values()];
+      const gone = ordered.filter((op) => op.text === undefined).map((op) => op.id);
+      const put = ordered.filter((op) => op.text !== undefined);
+      // Their id sets are disjoint, so one statement does both.
+      await db().query(
+        `WITH gone AS (DELETE FROM ${t('collection_rows')} WHERE name = $1 AND id = ANY($2::text[]))
+         INSERT INTO ${t('collection_rows')} (name, id, doc) SELECT $1, id, doc FROM unnest($3::text[], $4::json[]) WITH ORDINALITY AS x(id, doc, o) ORDER BY o
+         ON CONFLICT (name, id) DO UPDATE SET doc = excluded.doc`,
+        [name, gone, put.map((op) => op.id), put.map((op) => op.text!)],
+      );
+      for (const op of ordered) {
+        if (op.text === undefined) rows.delete(op.id);
+        else rows.set(op.id, op.value!);
+      }
+    });
     return {
       get: (id) => rows.get(id),
       all: () => [...rows.values()],
-      put: (records) => serial(async () => {
-        if (!records.length) return;
-        await db().query(
-          `INSERT INTO ${t('collection_rows')} (name, id, doc) SELECT $1, id, doc FROM unnest($2::text[], $3::json[]) WITH ORDINALITY AS x(id, doc, o) ORDER BY o
-           ON CONFLICT (name, id) DO UPDATE SET doc = excluded.doc`,
-          [name, records.map((r) => r.id), records.map((r) => JSON.stringify(r))],
-        );
-        for (const r of records) rows.set(r.id, structuredClone(r));
-      }),
-      delete: (ids) => serial(async () => {
-        if (!ids.length) return;
-        await db().query(`DELETE FROM ${t('collection_rows')} WHERE name = $1 AND id = ANY($2)`, [name, ids]);
-        for (const id of ids) rows.delete(id);
-      }),
+      async put(records) {
+        if (records.length) await writer.push(records.map((r) => ({ id: r.id, text: JSON.stringify(r), value: structuredClone(r) })));
+      },
+      async delete(ids) {
+        if (ids.length) await writer.push(ids.map((id) => ({ id })));
+      },
     };
   }
 
