@@ -18,6 +18,11 @@ import { createMetrics } from '../../../bridge/src/observability/metrics.ts';
 import { createEmbeddedStore } from '../../../bridge/src/store/embedded.ts';
 import { createPostgresStore } from '../../../bridge/src/store/postgres.ts';
 import type { Store } from '../../../bridge/src/store/types.ts';
+import { withKeyedCollections } from '../../../bridge/src/store/keyed-collection.ts';
+import { stateLogs } from '../../../bridge/src/store/state-logs.ts';
+import { EVENT_STATES_OUTBOX, OUTBOX } from '../../../bridge/src/odoo/outbox.ts';
+import { SHIPMENT_REFS_COLLECTION, shipmentRefs, withShipmentRefs } from '../../../bridge/src/webhooks/refs.ts';
+import { gatewayCollections } from '../../../bridge/src/webhooks/gateway.ts';
 import type { Event } from '../../../shared/src/index.ts';
 
 const [contender, simOrigin, jobsArg, concArg] = process.argv.slice(2);
@@ -41,8 +46,17 @@ async function measure(begin: () => Promise<void>, done: Promise<number>): Promi
   return { cpuMs: (cpu.user + cpu.system) / 1000, wallMs, delivered };
 }
 
-async function bridge(store: Store): Promise<Measured> {
-  await store.open();
+async function bridge(raw: Store, dataDir: string): Promise<Measured> {
+  await raw.open();
+  // The engine as runtime.ts wires it: the write-back queues and shipment references in keyed
+  // logs beside the engine's state, adapters remembering each label's shipment reference, metrics.
+  const stateDir = join(dataDir, 'state');
+  const store = await withKeyedCollections(raw, stateLogs(raw, { dir: stateDir }), {
+    [SHIPMENT_REFS_COLLECTION]: { stamp: (r: { at: string }) => Date.parse(r.at) || 0, retentionMs: 180 * 86_400_000 },
+    [OUTBOX]: {},
+    [EVENT_STATES_OUTBOX]: {},
+    ...gatewayCollections(),
+  });
   const config = parseConfig({
     partners: [{
       id: 'ep', adapter: 'easypost', role: 'carrier', base_url: `${simOrigin}/v2`, credentials: { api_key: { env: 'K' } },
@@ -51,14 +65,15 @@ async function bridge(store: Store): Promise<Measured> {
     routes: [{ events: ['shipment.requested'], partners: ['ep'] }],
     odoo: { url: `${simOrigin}/odoo`, db: 'bench', transport: 'json2', api_key: { env: 'ODOO_KEY' } },
   }, { K: 'bench', ODOO_KEY: 'bench-odoo-key' });
-  // The engine as server.ts wires it (with its metrics); label milestones are written back to the
-  // Odoo stand-in beside the simulator (batched, as to a running Odoo).
+  // Label milestones are written back to the Odoo stand-in beside the simulator (batched, as to a running Odoo).
   const metrics = createMetrics();
   let delivered = 0;
   let resolve!: (n: number) => void;
   const done = new Promise<number>((r) => { resolve = r; });
   const counting = { ...metrics, eventDelivered(...a: Parameters<typeof metrics.eventDelivered>) { metrics.eventDelivered(...a); if (++delivered === N) resolve(delivered); } };
-  const engine = createEngine({ store, config, registry: adapterRegistry, logger: createLogger({ level: 'silent' }), metrics: counting, io: {} });
+  const engine = createEngine({
+    store, config, registry: withShipmentRefs(adapterRegistry, shipmentRefs(store)), logger: createLogger({ level: 'silent' }), metrics: counting, io: { dataDir }, stateDir,
+  });
   await engine.start();
   const events = Array.from({ length: N }, (_, i) => ({
     ...template, id: crypto.randomUUID(), aggregate: `stock.picking:${500_000 + i}`, sequence: 1,
@@ -68,7 +83,7 @@ async function bridge(store: Store): Promise<Measured> {
     for (let i = 0; i < events.length; i += 100) await store.ingest(events.slice(i, i + 100));
   }, done);
   await engine.stop();
-  await store.close();
+  await raw.close();
   return r;
 }
 
@@ -119,15 +134,17 @@ let result: Measured;
 if (contender === 'bridge-embedded') {
   const dir = mkdtempSync(join(tmpdir(), 'olb-peer-'));
   try {
-    result = await bridge(createEmbeddedStore({ dir, pruneEveryMs: 0 }));
+    result = await bridge(createEmbeddedStore({ dir, pruneEveryMs: 0 }), dir);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 } else if (contender === 'bridge-postgres') {
+  const dir = mkdtempSync(join(tmpdir(), 'olb-peer-'));
   try {
-    result = await bridge(createPostgresStore({ url: PG_URL, schema, pruneEveryMs: 0 }));
+    result = await bridge(createPostgresStore({ url: PG_URL, schema, pruneEveryMs: 0 }), dir);
   } finally {
     await dropSchema();
+    rmSync(dir, { recursive: true, force: true });
   }
 } else if (contender === 'pg-boss') {
   try {
