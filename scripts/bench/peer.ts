@@ -1,5 +1,5 @@
 /**
- * Peer benchmark (not a test): `npm run bench -- peer [--jobs 2000] [--concurrency 16] [--rounds 1]`.
+ * Peer benchmark (not a test): `npm run bench -- peer [--jobs 2000] [--concurrency 16] [--rounds 1] [--compare <checkout>]`.
  *
  * The bridge's engine against a minimal pg-boss 12 worker doing the same partner work per job
  * (create an EasyPost shipment, buy one label) against the same EasyPost simulator, in one run:
@@ -9,6 +9,10 @@
  * first job handed over to the last delivered. Same job count, same concurrency, one after the
  * other, in rounds (a contender's figure is its median over the rounds). Compare within a run only:
  * the machine is shared, absolute figures move between runs.
+ *
+ * `--compare <checkout>`: the bridge of another checkout of this repository (e.g. the commit before
+ * a change, `git archive <commit> | tar -x -C <dir>` with this benchmark copied in) runs in the
+ * same rounds, as `before:bridge-embedded` and `before:bridge-postgres`.
  *
  * Targets (issue 13): bridge <= 2.0 ms CPU per job embedded, <= 3.0 ms on PostgreSQL, and
  * delivered/s >= the pg-boss worker's.
@@ -21,11 +25,11 @@ const num = (name: string, dflt: number) => (args.includes(`--${name}`) ? Number
 const HERE = join(import.meta.dirname, 'peer');
 const ROOT = join(import.meta.dirname, '..', '..');
 const CONTENDERS = ['bridge-embedded', 'bridge-postgres', 'pg-boss'] as const;
-type Contender = (typeof CONTENDERS)[number];
+type Contender = (typeof CONTENDERS)[number] | `before:${'bridge-embedded' | 'bridge-postgres'}`;
 type Result = { cpuMs: number; wallMs: number; delivered: number };
 
-function tsx(file: string, argv: string[]): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', file, ...argv], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, LOG_LEVEL: 'silent' } });
+function tsx(file: string, argv: string[], cwd = ROOT): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', file, ...argv], { cwd, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, LOG_LEVEL: 'silent' } });
 }
 
 function lineOf(proc: ChildProcess, re: RegExp): Promise<RegExpExecArray> {
@@ -43,6 +47,8 @@ export async function benchPeer(o: { jobs?: number; concurrency?: number; rounds
   const jobs = o.jobs ?? num('jobs', 2000);
   const concurrency = o.concurrency ?? num('concurrency', 16);
   const rounds = o.rounds ?? num('rounds', 1);
+  const compare = args.includes('--compare') ? args[args.indexOf('--compare') + 1] : undefined;
+  const contenders: Contender[] = [...(compare ? (['before:bridge-embedded', 'before:bridge-postgres'] as const) : []), ...CONTENDERS];
   const sim = tsx(join(HERE, 'sim.ts'), []);
   const kill = () => sim.kill('SIGKILL');
   process.on('exit', kill);
@@ -50,22 +56,25 @@ export async function benchPeer(o: { jobs?: number; concurrency?: number; rounds
     const port = Number((await lineOf(sim, /SIM_PORT=(\d+)/))[1]);
     const origin = `http://127.0.0.1:${port}`;
     console.log(`peer benchmark: ${jobs} jobs (create + buy one EasyPost label each), ${concurrency} in flight, EasyPost simulator in its own process at ${origin}, ${rounds} round(s)`);
-    const got: Record<Contender, Result[]> = { 'bridge-embedded': [], 'bridge-postgres': [], 'pg-boss': [] };
+    const got = Object.fromEntries(contenders.map((c) => [c, [] as Result[]])) as Record<Contender, Result[]>;
     for (let r = 0; r < rounds; r++) {
-      for (const c of CONTENDERS) {
-        const w = tsx(join(HERE, 'worker.ts'), [c, origin, String(jobs), String(concurrency)]);
+      for (const c of contenders) {
+        const before = c.startsWith('before:');
+        const w = before
+          ? tsx(join(compare!, 'scripts/bench/peer/worker.ts'), [c.slice('before:'.length), origin, String(jobs), String(concurrency)], compare)
+          : tsx(join(HERE, 'worker.ts'), [c, origin, String(jobs), String(concurrency)]);
         const res = JSON.parse((await lineOf(w, /RESULT (\{.*\})\n/))[1]) as Result;
         await new Promise((ok) => (w.exitCode !== null ? ok(undefined) : w.once('exit', ok)));
         if (res.delivered !== jobs) throw new Error(`${c}: ${res.delivered} of ${jobs} delivered`);
         got[c].push(res);
       }
     }
-    const fig = Object.fromEntries(CONTENDERS.map((c) => [c, {
+    const fig = Object.fromEntries(contenders.map((c) => [c, {
       cpuPerJob: median(got[c].map((x) => x.cpuMs / x.delivered)),
       perSecond: median(got[c].map((x) => x.delivered / (x.wallMs / 1000))),
     }])) as Record<Contender, { cpuPerJob: number; perSecond: number }>;
-    console.log('contender          CPU ms/job   delivered/s');
-    for (const c of CONTENDERS) console.log(`${c.padEnd(18)} ${fig[c].cpuPerJob.toFixed(2).padStart(10)}   ${fig[c].perSecond.toFixed(0).padStart(11)}`);
+    console.log('contender                 CPU ms/job   delivered/s');
+    for (const c of contenders) console.log(`${c.padEnd(25)} ${fig[c].cpuPerJob.toFixed(2).padStart(10)}   ${fig[c].perSecond.toFixed(0).padStart(11)}`);
     const boss = fig['pg-boss'];
     for (const [c, cap] of [['bridge-embedded', 2.0], ['bridge-postgres', 3.0]] as const) {
       const f = fig[c];
