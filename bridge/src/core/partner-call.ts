@@ -127,9 +127,9 @@ export function createPartnerCalls(d: Deps): PartnerCalls {
     if (metrics && job.kind === 'event' && job.calls === 0 && (body as Event).occurred_at) metrics.firstPartnerRequest(body as Event, io.now());
     t.startCall(job);
     // The attempt is durable, in the jobs log and the audit, before the request leaves: a crash
-    // during the call leaves a running job (reconciled on start) and a `started` audit entry.
-    await Promise.all([persist([job]), audit.record([attemptStarted(job, partnerId, iso())])]);
-    if (job.kind === 'event') await settlement.refreshGroup(job.group);
+    // during the call leaves a running job (reconciled on start) and a `started` audit entry. The
+    // event's status (derived from the jobs, which recovery derives again) is written alongside.
+    await Promise.all([persist([job]), audit.record([attemptStarted(job, partnerId, iso())]), job.kind === 'event' && settlement.refreshGroup(job.group)]);
     const data = agg?.data[partnerId] ?? {};
     const began = nowMs();
     const scope: CallScope = { requests: [] };

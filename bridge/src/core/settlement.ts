@@ -76,9 +76,10 @@ export function createSettlement(p: Pick<Parts, 'index' | 'store' | 'logs' | 'au
       const agg = aggs.row(first.aggregate);
       agg.high_water = Math.max(agg.high_water, first.seq);
       agg.updated_at = iso();
-      await aggs.save(agg);
       const status = index.statusOf(subject);
-      await writeStatus(subject, status);
+      // Both durable before the jobs are forgotten (a finished status with no jobs is never run
+      // again); either one alone after a crash is made whole by recovery applying the jobs again.
+      await Promise.all([aggs.save(agg), writeStatus(subject, status)]);
       lastStatus.delete(subject);
       active.delete(subject);
       bodies.delete(subject);
