@@ -24,7 +24,7 @@
  * first publish) <= 3.2 ms embedded, <= 4.8 ms on PostgreSQL; peak RSS <= 300 MB at 100k events.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -241,7 +241,8 @@ export async function benchEngineVolume() {
   }
   const peak = mb(proc.pid!, 'VmHWM');
   // The data files that grew (what a restart reads, and what lowdb rewrites whole).
-  const files = readdirSync(join(dir, 'data'), { recursive: true }).map(String)
+  // (On PostgreSQL there may be no data folder at all.)
+  const files = (existsSync(join(dir, 'data')) ? readdirSync(join(dir, 'data'), { recursive: true }) : []).map(String)
     .filter((f) => !f.endsWith('.tmp')).map((f) => ({ f, size: (() => { try { return statSync(join(dir, 'data', f)).size; } catch { return 0; } })() })).filter((x) => x.size > 0)
     .sort((a, b) => b.size - a.size).slice(0, 6);
   console.log(`largest data files: ${files.map((x) => `${x.f} ${(x.size / 1048576).toFixed(1)} MB`).join(', ')}`);
