@@ -17,9 +17,14 @@
  * Why not the demo as is: its simulators scan every order per request (wms-sim, the easypost-sim
  * tracker webhooks), so they, not the bridge, are the limit at volume; webhooks are off here and
  * orders are not used. `--demo-limits` keeps the demo's rate limits (10 labels/s).
+ * `--postgres` runs the bridge on PostgreSQL (OLB_TEST_PG_URL or 127.0.0.1:5432/test, a fresh
+ * schema dropped afterwards) instead of the embedded store.
+ *
+ * Targets (issue 13), printed with PASS/MISS at the end: bridge CPU per delivered event (from the
+ * first publish) <= 3.2 ms embedded, <= 4.8 ms on PostgreSQL; peak RSS <= 300 MB at 100k events.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -42,6 +47,10 @@ const max = num('max', 1_000_000);
 const backlogCap = num('backlog', 20_000) || Number.POSITIVE_INFINITY;
 const cancelEvery = num('cancel-every', 4);
 const demoLimits = args.includes('--demo-limits');
+const onPostgres = args.includes('--postgres');
+const PG_URL = process.env.OLB_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const pgSchema = `olb_volume_${process.pid}`;
+const TARGETS = { cpuMsPerEvent: onPostgres ? 4.8 : 3.2, peakRssMb: 300, rssAt: 100_000 };
 // Publish frames in flight. 1 by default: concurrent ingests at an event segment's rotation can
 // corrupt the store's offsets (embedded.ts rotateIfFull race, reported; .scratch/rotation-race.mts).
 const framesInFlight = num('in-flight', 1);
@@ -160,7 +169,7 @@ export async function benchEngineVolume() {
   const proc: ChildProcess = spawn(process.execPath, [...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof-volume'] : []), ...(process.env.BENCH_HEAP ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${process.env.BENCH_HEAP}`] : []), 'dist/bridge.mjs'], {
     cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'],
     env: {
-      ...process.env, ...DEMO_PARTNER_ENV, BENCH_ODOO_KEY: ODOO_KEY, PORT: '0', BRIDGE_ANNOUNCE_PORT: '1', BRIDGE_DATA_DIR: join(dir, 'data'),
+      ...process.env, ...DEMO_PARTNER_ENV, BENCH_ODOO_KEY: ODOO_KEY, ...(onPostgres ? { BRIDGE_DATABASE_URL: PG_URL, BRIDGE_DATABASE_SCHEMA: pgSchema } : {}), PORT: '0', BRIDGE_ANNOUNCE_PORT: '1', BRIDGE_DATA_DIR: join(dir, 'data'),
       BRIDGE_CONFIG: configPath, BRIDGE_TOKEN: TOKEN, BRIDGE_ADMIN_TOKEN: ADMIN, LOG_LEVEL: process.env.LOG_LEVEL ?? 'error',
     },
   });
@@ -187,11 +196,14 @@ export async function benchEngineVolume() {
     if (!r.result) throw new Error(`bridge refused a batch: ${JSON.stringify(r.error)}`);
     inFlight -= 1;
   });
-  console.log(`engine volume benchmark: bridge in its own process, delivery on, ${demoLimits ? 'demo rate limits' : 'no rate limits, concurrency 16'}, `
+  console.log(`engine volume benchmark: bridge in its own process on ${onPostgres ? 'PostgreSQL' : 'the embedded store'}, delivery on, ${demoLimits ? 'demo rate limits' : 'no rate limits, concurrency 16'}, `
     + `backlog cap ${Number.isFinite(backlogCap) ? backlogCap : 'none'}, a cancel for 1 in ${cancelEvery} shipments ${CANCEL_LAG} aggregates later`);
   console.log('delivered   published   ev/s since last   ev/s overall   bridge RSS MB   peak RSS MB   bridge CPU s   labels   refunds   Odoo milestones   engine holds');
   const t0 = performance.now();
+  const cpu0 = cpuSeconds(proc.pid!);
   let last = { t: t0, d: 0 };
+  let cpuPerEvent = 0;
+  let peakAt: number | undefined;
   const target = checkpoints.at(-1)!;
   for (const cp of checkpoints) {
     while (delivered() < cp) {
@@ -217,6 +229,8 @@ export async function benchEngineVolume() {
       + `${String(farm.effect('label_purchased')).padStart(6)}   ${String(farm.effect('label_refunded')).padStart(7)}   ${String(odoo.applied()).padStart(15)}   `
       + (fp ? `${fp.jobs} jobs, ${fp.active_events} active events, ${fp.hot_aggregates} of ${fp.aggregates} aggregates in memory; ${heap}` : '?'));
     last = { t: now, d };
+    cpuPerEvent = ((cpuSeconds(proc.pid!) - cpu0) * 1000) / d;
+    if (d >= TARGETS.rssAt && peakAt === undefined) peakAt = mb(proc.pid!, 'VmHWM');
     // BENCH_HEAP=<dir>: a heap snapshot of the bridge at each checkpoint (what it holds, by constructor).
     if (process.env.BENCH_HEAP) {
       const before = readdirSync(process.env.BENCH_HEAP).length;
@@ -225,16 +239,27 @@ export async function benchEngineVolume() {
       await new Promise((r) => setTimeout(r, 3000));
     }
   }
+  const peak = mb(proc.pid!, 'VmHWM');
   // The data files that grew (what a restart reads, and what lowdb rewrites whole).
-  const files = readdirSync(join(dir, 'data'), { recursive: true }).map(String)
+  // (On PostgreSQL there may be no data folder at all.)
+  const files = (existsSync(join(dir, 'data')) ? readdirSync(join(dir, 'data'), { recursive: true }) : []).map(String)
     .filter((f) => !f.endsWith('.tmp')).map((f) => ({ f, size: (() => { try { return statSync(join(dir, 'data', f)).size; } catch { return 0; } })() })).filter((x) => x.size > 0)
     .sort((a, b) => b.size - a.size).slice(0, 6);
   console.log(`largest data files: ${files.map((x) => `${x.f} ${(x.size / 1048576).toFixed(1)} MB`).join(', ')}`);
+  console.log(`engine-volume ${onPostgres ? 'PostgreSQL' : 'embedded'}: bridge CPU ${cpuPerEvent.toFixed(2)} ms per delivered event (target <= ${TARGETS.cpuMsPerEvent}: ${cpuPerEvent <= TARGETS.cpuMsPerEvent ? 'PASS' : 'MISS'}); `
+    + `peak RSS ${peak.toFixed(0)} MB (target <= ${TARGETS.peakRssMb} MB at ${TARGETS.rssAt / 1000}k: ${peakAt === undefined ? `not judged, the run stopped at ${target}` : peakAt <= TARGETS.peakRssMb ? 'PASS' : 'MISS'})`);
   ws.close();
   proc.kill('SIGTERM');
   await new Promise((ok) => proc.once('exit', ok));
   server.close();
   rmSync(dir, { recursive: true, force: true });
+  if (onPostgres) {
+    const { default: pg } = await import('pg');
+    const c = new pg.Client({ connectionString: PG_URL });
+    await c.connect();
+    await c.query(`DROP SCHEMA IF EXISTS "${pgSchema}" CASCADE`);
+    await c.end();
+  }
 }
 
 if (process.argv[1] && import.meta.filename === process.argv[1]) await benchEngineVolume();

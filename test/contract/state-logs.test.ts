@@ -119,6 +119,19 @@ for (const { name, make, prepare, cleanUp } of makers) {
     assert.is(log.size, 0);
   });
 
+  test('keyed: a record is written as it was when put: changes made to it afterwards are not (callers need no copy)', async (p) => {
+    const log = await p.logs().keyed<Row>('rows');
+    const row = { id: 'a', n: 1 };
+    const w = log.put([row]);
+    row.n = 2;
+    assert.equal(log.getSync('a'), { id: 'a', n: 1 }, 'pending');
+    await w;
+    row.n = 3;
+    assert.equal(await log.get('a'), { id: 'a', n: 1 }, 'committed');
+    await p.restart();
+    assert.equal((await p.logs().keyed<Row>('rows')).getSync('a'), { id: 'a', n: 1 }, 'after a restart');
+  });
+
   test('keyed: logs of different names are apart, and a custom key is used', async (p) => {
     const one = await p.logs().keyed<{ ref: string; v: number }>('one', { key: (r) => r.ref });
     const two = await p.logs().keyed<Row>('two');

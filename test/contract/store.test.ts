@@ -119,6 +119,25 @@ for (const { name, make, prepare, cleanUp } of makers) {
     await store.close();
   });
 
+  test('patchStatus records a change as setStatus does (fields cleared with undefined, last change of a burst wins), without reading the event back', async () => {
+    const { store } = make(); await store.open();
+    const evs = [sampleEvent(), sampleEvent()];
+    await store.ingest(evs);
+    assert.is(await store.patchStatus(evs[0].id, { state: 'retrying', attempts: 1, last_error: 'HTTP 503', error_class: 'technical' }), undefined);
+    // Concurrent changes of one event (the engine does not wait between them): applied in call order.
+    await Promise.all([
+      store.patchStatus(evs[0].id, { state: 'delivering', attempts: 2 }),
+      store.patchStatus(evs[0].id, { state: 'delivered', last_error: undefined, error_class: undefined }),
+      store.patchStatus(evs[1].id, { state: 'blocked', blocked_by: evs[0].id }),
+    ]);
+    const a = (await store.get(evs[0].id))!;
+    assert.equal([a.state, a.attempts, a.last_error ?? undefined, a.error_class ?? undefined], ['delivered', 2, undefined, undefined]);
+    assert.is((await store.get(evs[1].id))!.blocked_by, evs[0].id);
+    assert.equal((await store.unfinished()).map((o) => o.event.id), [evs[1].id]);
+    try { await store.patchStatus(crypto.randomUUID(), { state: 'dead' }); assert.unreachable(); } catch (e: any) { assert.match(e.message, /unknown event/); }
+    await store.close();
+  });
+
   test('counts unfinished events by state, age and error class as unfinished() lists them, through status changes and a reopen', async () => {
     let clock = Date.parse('2026-03-01T08:00:00.000Z');
     const m = make({ now: () => new Date(clock) });
@@ -248,6 +267,27 @@ for (const { name, make, prepare, cleanUp } of makers) {
     const again = m.reopen(); await again.open();
     for (const e of [...spaced, pretty]) assert.equal((await again.get(e.id))?.event, e);
     await again.close();
+    if (m.dir) rmSync(m.dir, { recursive: true, force: true });
+  });
+
+  test('a collection changed by concurrent callers ends as if the changes were made one by one, also after a reopen', async () => {
+    const m = make();
+    await m.store.open();
+    const c = m.store.collection<{ id: string; n: number }>('outbox');
+    await c.put([{ id: 'a', n: 0 }, { id: 'b', n: 0 }]);
+    await Promise.all([
+      c.put([{ id: 'a', n: 1 }]), c.delete(['b']), c.put([{ id: 'c', n: 1 }]), c.put([{ id: 'a', n: 2 }]),
+      c.put([{ id: 'b', n: 3 }]), c.delete(['c']), c.put([{ id: 'd', n: 4 }, { id: 'd', n: 5 }]),
+    ]);
+    const expected = [{ id: 'a', n: 2 }, { id: 'b', n: 3 }, { id: 'd', n: 5 }];
+    const byId = (rs: { id: string }[]) => [...rs].sort((x, y) => x.id.localeCompare(y.id));
+    assert.equal(byId(c.all()), expected);
+    await m.store.close();
+    if (m.reopen) {
+      const again = m.reopen(); await again.open();
+      assert.equal(byId(again.collection<{ id: string; n: number }>('outbox').all()), expected);
+      await again.close();
+    }
     if (m.dir) rmSync(m.dir, { recursive: true, force: true });
   });
 

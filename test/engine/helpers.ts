@@ -205,14 +205,14 @@ export interface Harness {
 }
 
 /** A started engine on a memory store and a fake clock. random defaults to 0.5. */
-export async function harness(options: { config?: Config; random?: () => number; store?: Store; clock?: FakeClock; keys?: boolean; withFind?: boolean; odoo?: EngineOptions['odoo']; metrics?: EngineOptions['metrics']; aggregateRetentionMs?: number; maxActiveEvents?: number; registry?: EngineOptions['registry']; fetch?: typeof fetch } = {}): Promise<Harness> {
+export async function harness(options: { config?: Config; random?: () => number; store?: Store; clock?: FakeClock; keys?: boolean; withFind?: boolean; odoo?: EngineOptions['odoo']; metrics?: EngineOptions['metrics']; aggregateRetentionMs?: number; maxActiveEvents?: number; registry?: EngineOptions['registry']; fetch?: typeof fetch; logs?: EngineOptions['logs'] } = {}): Promise<Harness> {
   const clock = options.clock ?? fakeClock();
   const store = options.store ?? createMemoryStore({ now: clock.now });
   if (!store.isOpen) await store.open();
   const { registry, partner } = fakeRegistry(clock, { honoursKeys: options.keys ?? true, withFind: options.withFind });
   const engine = createEngine({
     store, config: options.config ?? testConfig(), registry: options.registry ?? registry, logger: quietLogger(), odoo: options.odoo, metrics: options.metrics,
-    aggregateRetentionMs: options.aggregateRetentionMs, maxActiveEvents: options.maxActiveEvents,
+    aggregateRetentionMs: options.aggregateRetentionMs, maxActiveEvents: options.maxActiveEvents, logs: options.logs,
     io: { now: clock.now, random: options.random ?? (() => 0.5), setTimeout: clock.setTimeout, clearTimeout: clock.clearTimeout, fetch: options.fetch ?? ((() => { throw new Error('no network in tests'); }) as any) },
   });
   await engine.start();

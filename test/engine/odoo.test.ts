@@ -257,6 +257,32 @@ test('event delivery states reach Odoo (dead, delivered) for its screens; a meth
   }
 });
 
+test('event states are pushed by one push at a time: concurrent runs of the writer send each state once, in batches', async () => {
+  const odoo = fakeOdoo();
+  // Odoo takes a moment to answer, so the writer's runs overlap as they do under load.
+  const slow: typeof fetch = async (input, init) => { await new Promise((r) => setTimeout(r, 5)); return odoo.fetch(input, init); };
+  const client = createOdooClient({ ...settings({ transport: 'json2' }), fetch: slow });
+  const store = createMemoryStore();
+  await store.open();
+  const wb = createWriteback({
+    store, client, logger: quietLogger(), io: { now: () => new Date(), random: () => 0.5, setTimeout: () => undefined },
+    settings: { url: 'http://odoo.test', db: 'lab', transport: 'json2', api_key: 'secret-key', api_key_env: 'ODOO_API_KEY', model: 'logistics.bridge.api', batch_size: 100, max_in_flight: 2, timeout_ms: 1000, target_latency_ms: 1000 },
+  });
+  const evs = Array.from({ length: 50 }, (_, i) => event('order.released', `stock.picking:${1300 + i}`, 1));
+  await store.ingest(evs);
+  const runs: Promise<void>[] = [];
+  for (const e of evs) {
+    await wb.enqueueState({ id: e.id, state: 'delivered', attempts: 1 });
+    runs.push(wb.runDue());
+  }
+  await Promise.all(runs);
+  const sent = odoo.stateResults.flat();
+  assert.is(new Set(sent.map((r) => r.id)).size, evs.length, 'every state reached Odoo');
+  // Before, every run started its own push of the same first batch, in flight side by side.
+  assert.ok(sent.length <= 2 * evs.length, `${sent.length} states sent for ${evs.length} events`);
+  await store.close();
+});
+
 test('a batch of states Odoo refuses as a whole is split, the bad state is a dead letter, the others are shown, and the push stays on', async () => {
   const odoo = fakeOdoo();
   const client = createOdooClient({ ...settings({ transport: 'json2' }), fetch: odoo.fetch });

@@ -23,6 +23,7 @@ function crashable(store: Store) {
     get: store.get.bind(store),
     list: store.list.bind(store),
     setStatus: guard(store.setStatus.bind(store)),
+    patchStatus: guard(store.patchStatus.bind(store)),
     unfinished: store.unfinished.bind(store),
     onAccepted: (l) => store.onAccepted((e) => { if (!crashed) l(e); }),
     collection: (name) => {
@@ -278,7 +279,33 @@ test('a store failure outside the partner call does not lose the step: it runs a
   const clock = fakeClock();
   const real = createMemoryStore({ now: clock.now });
   await real.open();
-  let failGets = 1;
+  // The attempt's own write fails once (before the request would leave): the event's body is in
+  // memory, so the jobs log is the store the step touches first.
+  let failPuts = 1;
+  const inner = stateLogs(real);
+  const logs: StateLogs = {
+    async keyed<T>(name: string, o?: object) {
+      const l = await inner.keyed<T>(name, o);
+      if (name !== JOBS) return l;
+      return { ...l, get size() { return l.size; }, put: async (rs: T[]) => { if (failPuts-- > 0) throw new Error('EIO: disk write failed'); return l.put(rs); } };
+    },
+    history: (name, o) => inner.history(name, o),
+    close: async () => {},
+  };
+  const h = await harness({ store: real, clock, config: fastTimeout(), logs });
+  const e = event('order.released', 'stock.picking:560', 1);
+  await h.publish(e);
+  assert.is(h.partner('wms').calls.length, 0);
+  await h.advance(5_000);
+  assert.is(h.partner('wms').calls.length, 1);
+  assert.is(await real.get(e.id).then((s) => s?.state), 'delivered');
+});
+
+test('a store failure reading an event no longer in memory (a replayed dead letter) does not lose the step: it runs again later', async () => {
+  const clock = fakeClock();
+  const real = createMemoryStore({ now: clock.now });
+  await real.open();
+  let failGets = 0;
   const flaky: Store = Object.assign(Object.create(Object.getPrototypeOf(real)), real, {
     get: async (id: string) => {
       if (failGets-- > 0) throw new Error('EIO: disk read failed');
@@ -286,11 +313,17 @@ test('a store failure outside the partner call does not lose the step: it runs a
     },
   });
   const h = await harness({ store: flaky, clock, config: fastTimeout() });
-  const e = event('order.released', 'stock.picking:560', 1);
+  h.partner('wms').script = ['refuse'];
+  const e = event('order.released', 'stock.picking:561', 1);
   await h.publish(e);
-  assert.is(h.partner('wms').calls.length, 0);
-  await h.advance(5_000);
+  assert.is(await h.state(e.id), 'dead');
+  // Dead: its body left memory; the replayed step reads it from the store, which fails once.
+  failGets = 1;
+  await h.engine.deadLetters.replay(e.id, { actor: 'alice' });
+  await h.engine.runDue();
   assert.is(h.partner('wms').calls.length, 1);
+  await h.advance(5_000);
+  assert.is(h.partner('wms').calls.length, 2);
   assert.is(await real.get(e.id).then((s) => s?.state), 'delivered');
 });
 

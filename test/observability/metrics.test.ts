@@ -213,6 +213,22 @@ test('milestone completeness: a shipment without its label past due is counted; 
   await store.close();
 });
 
+test('millisecond latencies resolve: partner calls and commit-to-partner have buckets from 5 ms', async () => {
+  const m = createMetrics();
+  for (const s of [0.004, 0.007, 0.008, 0.02]) m.partnerCall('wms', 'success', s);
+  const occurred = new Date(Date.now() - 7);
+  m.firstPartnerRequest({ type: 'shipment.requested', occurred_at: occurred.toISOString() }, new Date(occurred.getTime() + 7));
+  const { samples } = await scrape(m);
+  const bucket = (name: string, le: string) => value(samples, name, { le });
+  assert.is(bucket('logistics_bridge_partner_call_duration_seconds_bucket', '0.005'), 1);
+  assert.is(bucket('logistics_bridge_partner_call_duration_seconds_bucket', '0.01'), 3);
+  assert.is(bucket('logistics_bridge_partner_call_duration_seconds_bucket', '0.025'), 4);
+  const calls = samples.filter((s) => s.name === 'logistics_bridge_partner_call_duration_seconds_bucket').map((s) => ({ ...s, metricName: s.name }));
+  assert.ok(quantile(calls, 0.5)! < 0.01, 'the median of 4-20 ms calls is under 10 ms');
+  assert.is(bucket('logistics_bridge_commit_to_partner_seconds_bucket', '0.005'), 0);
+  assert.is(bucket('logistics_bridge_commit_to_partner_seconds_bucket', '0.01'), 1);
+});
+
 test('quantile follows histogram_quantile: linear inside the bucket that holds the rank', () => {
   const b = (le: string, value: number) => ({ labels: { le }, value, metricName: 'x_bucket' });
   assert.is(quantile([b('1', 0), b('2', 10), b('+Inf', 10)], 0.5), 1.5);

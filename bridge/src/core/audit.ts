@@ -106,9 +106,11 @@ export function requestEntry(r: RequestRecord, secrets: readonly string[]): NonN
   } catch {
     parsed = r.body;
   }
-  const clean = JSON.stringify(redact(parsed, secrets));
+  const redacted = redact(parsed, secrets);
+  const clean = JSON.stringify(redacted);
   const sha256 = createHash('sha256').update(clean).digest('hex');
-  if (clean.length <= BODY_LIMIT) return { method: r.method, path, body: JSON.parse(clean), sha256 };
+  // `redact` built a fresh copy: kept as is (not parsed back from its text).
+  if (clean.length <= BODY_LIMIT) return { method: r.method, path, body: redacted as NonNullable<AuditEntry['request']>['body'], sha256 };
   return { method: r.method, path, body: `${clean.slice(0, BODY_LIMIT)}…`, truncated: true, sha256 };
 }
 

@@ -13,6 +13,7 @@ import type { auditTrail } from './audit.ts';
 import type { createHeadroom } from './headroom.ts';
 import type { JobIndex } from './job-index.ts';
 import type { EngineEvent } from './engine-events.ts';
+import type { Event } from '../../../shared/src/index.ts';
 import type { Job } from './jobs.ts';
 import type { PartnerGate } from './policy.ts';
 
@@ -66,6 +67,12 @@ export interface Parts {
   gates: Map<string, PartnerGate>;
   headroom: ReturnType<typeof createHeadroom>;
   writeback: Writeback;
+  /**
+   * The bodies of the events admitted and still active (at most the admission window), as they
+   * were stored: a partner call reads its event from here, not from the store again. Filled by
+   * intake, emptied as events settle or wait for a person; a miss reads the store.
+   */
+  bodies: Map<string, Event>;
   /** Tells the engine's listeners (metrics, log) what happened. */
   announce(e: EngineEvent): void;
   /** Writes jobs durably and re-files them in the index. */

@@ -119,15 +119,19 @@ export function createEngine(options: EngineOptions): Engine {
   const index = new JobIndex();
 
   const parts: Parts = {
-    config, store, logger, metrics, io, nowMs, iso, index, logs, audit, secrets, partners, adapters, gates, headroom: createHeadroom(nowMs), writeback,
+    config, store, logger, metrics, io, nowMs, iso, index, logs, audit, secrets, partners, adapters, gates, headroom: createHeadroom(nowMs), writeback, bodies: new Map(),
     announce: announcer(listeners),
-    /** Writes jobs durably (copies: the log must not see later in-memory changes before their own write). */
+    /**
+     * Writes jobs durably. No copy: the log serialises them as put() is called (its group commit
+     * writes that text later), so later in-memory changes never reach the disk ahead of their own write.
+     */
     async persist(list) {
+      const at = iso();
       for (const j of list) {
-        j.updated_at = iso();
+        j.updated_at = at;
         index.put(j);
       }
-      await logs.jobs.put(list.map((j) => structuredClone(j)));
+      await logs.jobs.put(list);
     },
   };
 

@@ -22,7 +22,7 @@ export interface Intake {
   notePublishSeq(seq: number): void;
 }
 
-type Deps = Pick<Parts, 'config' | 'index' | 'logs' | 'gates' | 'writeback' | 'metrics' | 'logger' | 'nowMs' | 'iso' | 'persist'> & {
+type Deps = Pick<Parts, 'config' | 'index' | 'logs' | 'gates' | 'writeback' | 'metrics' | 'logger' | 'nowMs' | 'iso' | 'persist' | 'bodies'> & {
   settlement: Pick<Settlement, 'refreshGroup'>;
   calls: Pick<PartnerCalls, 'giveUp'>;
   pump(): void;
@@ -35,7 +35,7 @@ function nextFlush(now: number, interval: number): number {
 }
 
 export function createIntake(d: Deps): Intake {
-  const { config, index, gates, writeback, metrics, logger, nowMs, iso, persist } = d;
+  const { config, index, gates, writeback, metrics, logger, nowMs, iso, persist, bodies } = d;
   let publishSeq = 0;
 
   async function admit(events: Event[]) {
@@ -80,6 +80,7 @@ export function createIntake(d: Deps): Intake {
         touched.add(job.group);
         if (outOfOrder) durable.push(job);
       }
+      if (!outOfOrder) bodies.set(event.id, event);
       logger.debug({ event_id: event.id, route: plan.route, steps: plan.steps.map((s) => s.step) }, 'event routed');
     }
     for (const key of loaded.keys()) if (!index.hasAggregate(key)) aggs.evict(key);

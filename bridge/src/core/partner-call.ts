@@ -46,7 +46,7 @@ export interface PartnerCalls {
   bodyOf(job: Job): Promise<Event | Milestone | undefined>;
 }
 
-type Deps = Pick<Parts, 'store' | 'logs' | 'index' | 'audit' | 'adapters' | 'gates' | 'partners' | 'headroom' | 'metrics' | 'logger' | 'io' | 'nowMs' | 'iso' | 'secrets' | 'announce' | 'persist'> & {
+type Deps = Pick<Parts, 'store' | 'logs' | 'index' | 'audit' | 'adapters' | 'gates' | 'partners' | 'headroom' | 'metrics' | 'logger' | 'io' | 'nowMs' | 'iso' | 'secrets' | 'announce' | 'persist' | 'bodies'> & {
   settlement: Settlement;
   /** Milestones a partner's answer told us. */
   acceptMilestones(list: unknown[], from: { partner: string }): Promise<{ refused: { id?: string; reason: string }[] }>;
@@ -84,11 +84,11 @@ export function createPartnerCalls(d: Deps): PartnerCalls {
 
   async function bodyOf(job: Job): Promise<Event | Milestone | undefined> {
     if (job.kind === 'publish') return job.milestone;
-    const stored = await store.get(job.event_id!);
-    if (!stored) return undefined;
+    const event = d.bodies.get(job.event_id!) ?? (await store.get(job.event_id!))?.event;
+    if (!event) return undefined;
     // The store keeps what Odoo sent; adapters see the current version of its type (an operator's
     // edited payload is already in that version: it was checked against the upcast event).
-    const current = upcastEvent(stored.event) as Event;
+    const current = upcastEvent(event) as Event;
     return job.payload === undefined ? current : ({ ...current, payload: job.payload } as Event);
   }
 
@@ -130,9 +130,9 @@ export function createPartnerCalls(d: Deps): PartnerCalls {
     if (metrics && job.kind === 'event' && job.calls === 0 && (body as Event).occurred_at) metrics.firstPartnerRequest(body as Event, io.now());
     t.startCall(job);
     // The attempt is durable, in the jobs log and the audit, before the request leaves: a crash
-    // during the call leaves a running job (reconciled on start) and a `started` audit entry.
-    await Promise.all([persist([job]), audit.record([attemptStarted(job, partnerId, iso())])]);
-    if (job.kind === 'event') await settlement.refreshGroup(job.group);
+    // during the call leaves a running job (reconciled on start) and a `started` audit entry. The
+    // event's status (derived from the jobs, which recovery derives again) is written alongside.
+    await Promise.all([persist([job]), audit.record([attemptStarted(job, partnerId, iso())]), job.kind === 'event' && settlement.refreshGroup(job.group)]);
     const data = agg?.data[partnerId] ?? {};
     const began = nowMs();
     const scope: CallScope = { requests: [] };

@@ -1,10 +1,14 @@
 /**
  * Per-partner resilience: a rate limit that is never exceeded, a concurrency cap, a timeout and a
- * circuit breaker. Concurrency, timeout and breaker are cockatiel (4, ESM) policies; cockatiel has no rate
- * limiter, so the token bucket is here (a dozen lines, on the injected clock).
+ * circuit breaker. Concurrency and breaker are cockatiel 4 policies; cockatiel has no rate
+ * limiter, so the token bucket is here (a dozen lines, on the injected clock), and neither is its
+ * timeout: cockatiel's TimeoutPolicy hangs an abort listener per call on one module-wide signal
+ * (`neverAbortedSignal`) when no signal is given, so more than ten calls in flight raised a
+ * MaxListenersExceededWarning, and each call cost two controllers and their listeners. The
+ * deadline here is one AbortController per call and nothing else.
  */
 import {
-  bulkhead, circuitBreaker, ConsecutiveBreaker, handleWhen, timeout, TimeoutStrategy, wrap, BrokenCircuitError, TaskCancelledError,
+  bulkhead, circuitBreaker, ConsecutiveBreaker, handleWhen, wrap, BrokenCircuitError, TaskCancelledError,
   CircuitState, type IBackoff, type IBackoffFactory, type IHalfOpenAfterBackoffContext,
 } from 'cockatiel';
 import { PartnerError } from '../adapters/types.ts';
@@ -59,6 +63,26 @@ function halfOpenOnClock(ms: number, now: () => number): IBackoffFactory<IHalfOp
   return { next: () => make() };
 }
 
+/**
+ * Runs `fn` with its own signal, aborted after `ms`; the call is given up at the deadline even if
+ * `fn` ignores the signal (cockatiel's aggressive strategy), with cockatiel's TaskCancelledError.
+ */
+export async function withDeadline<T>(ms: number, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const ctrl = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      ctrl.abort();
+      reject(new TaskCancelledError(`Operation timed out after ${ms}ms`));
+    }, ms);
+  });
+  try {
+    return await Promise.race([fn(ctrl.signal), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Thrown (without calling the partner) when its circuit is open. */
 export class CircuitOpenError extends Error {
   constructor(readonly partner: string, readonly retryInMs: number) {
@@ -100,8 +124,7 @@ export function createPartnerGate(id: string, limits: ResolvedLimits, now: () =>
     halfOpenAfter: halfOpenOnClock(limits.breaker.half_open_after_ms, now),
   });
   breaker.onBreak(() => { openedAt = now(); });
-  const deadline = timeout(limits.timeout_ms, TimeoutStrategy.Aggressive);
-  const policy = wrap(slots, breaker, deadline);
+  const policy = wrap(slots, breaker);
   const stateName = (s: CircuitState) => (s === CircuitState.Open ? 'open' : s === CircuitState.HalfOpen ? 'half-open' : s === CircuitState.Isolated ? 'isolated' : 'closed');
   return {
     id,
@@ -122,7 +145,7 @@ export function createPartnerGate(id: string, limits: ResolvedLimits, now: () =>
     },
     async call(fn) {
       try {
-        return await policy.execute(({ signal }) => fn(signal));
+        return await policy.execute(() => withDeadline(limits.timeout_ms, fn));
       } catch (e) {
         if (e instanceof BrokenCircuitError) throw new CircuitOpenError(id, Math.max(0, openedAt + limits.breaker.half_open_after_ms - now()));
         if (e instanceof TaskCancelledError) throw new PartnerError('retryable', `${id}: no answer within ${limits.timeout_ms} ms`, { cause: e, timedOut: true });

@@ -22,15 +22,19 @@ export interface Settlement {
   settle(subject: string): Promise<void>;
 }
 
-export function createSettlement(p: Pick<Parts, 'index' | 'store' | 'logs' | 'audit' | 'writeback' | 'metrics' | 'logger' | 'iso' | 'io' | 'secrets'>): Settlement {
-  const { index, store, audit, writeback, metrics, logger, iso, io, secrets } = p;
+export function createSettlement(p: Pick<Parts, 'index' | 'store' | 'logs' | 'audit' | 'writeback' | 'metrics' | 'logger' | 'iso' | 'io' | 'secrets' | 'bodies'>): Settlement {
+  const { index, store, audit, writeback, metrics, logger, iso, io, secrets, bodies } = p;
   const active = new Set<string>();
   /** The last status written per event in memory (to skip repeats) and its state (for the audit). */
   const lastStatus = new Map<string, { key: string; state: EventState }>();
 
   async function writeStatus(eventId: string, status: DerivedStatus) {
     if (COUNTED.has(status.state)) active.add(eventId);
-    else active.delete(eventId);
+    else {
+      active.delete(eventId);
+      // Waiting for a person (or finished): its body is read from the store if it is ever needed again.
+      bodies.delete(eventId);
+    }
     const key = JSON.stringify(status);
     const prev = lastStatus.get(eventId);
     if (prev?.key === key) return;
@@ -42,7 +46,7 @@ export function createSettlement(p: Pick<Parts, 'index' | 'store' | 'logs' | 'au
       }]);
     }
     try {
-      await store.setStatus(eventId, status);
+      await store.patchStatus(eventId, status);
     } catch (e) {
       logger.error({ err: e, event_id: eventId }, 'cannot record event status');
       return;
@@ -72,11 +76,13 @@ export function createSettlement(p: Pick<Parts, 'index' | 'store' | 'logs' | 'au
       const agg = aggs.row(first.aggregate);
       agg.high_water = Math.max(agg.high_water, first.seq);
       agg.updated_at = iso();
-      await aggs.save(agg);
       const status = index.statusOf(subject);
-      await writeStatus(subject, status);
+      // Both durable before the jobs are forgotten (a finished status with no jobs is never run
+      // again); either one alone after a crash is made whole by recovery applying the jobs again.
+      await Promise.all([aggs.save(agg), writeStatus(subject, status)]);
       lastStatus.delete(subject);
       active.delete(subject);
+      bodies.delete(subject);
       if (status.state === 'delivered') metrics?.eventDelivered({ type: first.type, aggregate: first.aggregate }, io.now());
     }
     for (const j of js) index.remove(j);

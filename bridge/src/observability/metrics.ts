@@ -123,10 +123,12 @@ export function createMetrics(o: MetricsOptions = {}) {
   const milestoneType = (t: string) => oneOf([...MILESTONE_TYPES, 'other'] as const, t, 'other');
 
   const r = { registers: [registry] };
-  // Latency buckets: partner answers are sub-second to tens of seconds; business latencies
-  // (commit -> partner, partner -> Odoo) run from seconds to hours when something waits.
-  const CALL_BUCKETS = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+  // Latency buckets: partner answers take milliseconds (a partner on the same network answers in
+  // 5-20 ms) to tens of seconds, so they start at 5 ms; commit -> partner is milliseconds when
+  // nothing waits and hours when something does; partner -> Odoo runs from seconds to hours.
+  const CALL_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
   const FLOW_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 14400, 86400];
+  const COMMIT_BUCKETS = [0.005, 0.01, 0.025, 0.05, ...FLOW_BUCKETS];
 
   const events = new Counter({ ...r, name: `${PREFIX}events_received_total`, help: 'Events Odoo published to the bridge, by type and ingest outcome (accepted, duplicate, rejected).', labelNames: ['type', 'outcome'] as const });
   const calls = new Counter({ ...r, name: `${PREFIX}partner_calls_total`, help: 'Partner calls by partner, outcome and error class (technical: will retry; business: a person must act).', labelNames: ['partner', 'outcome', 'error_class'] as const });
@@ -167,7 +169,7 @@ export function createMetrics(o: MetricsOptions = {}) {
   const deadLettered = new Counter({ ...r, name: `${PREFIX}dead_lettered_total`, help: 'Partner steps that entered the dead-letter queue, by error class and reason.', labelNames: ['error_class', 'reason'] as const });
   const releases = new Counter({ ...r, name: `${PREFIX}order_releases_total`, help: 'Order releases to warehouses, by partner and outcome (success, failed). Success rate = success / all.', labelNames: ['partner', 'outcome'] as const });
   const labels = new Counter({ ...r, name: `${PREFIX}carrier_label_requests_total`, help: 'Carrier label (shipment) requests, by partner and outcome (success, failed).', labelNames: ['partner', 'outcome'] as const });
-  const commitToPartner = new Histogram({ ...r, name: `${PREFIX}commit_to_partner_seconds`, help: 'From the Odoo commit (event occurred_at) to the first partner request for it, by event type.', labelNames: ['type'] as const, buckets: FLOW_BUCKETS });
+  const commitToPartner = new Histogram({ ...r, name: `${PREFIX}commit_to_partner_seconds`, help: 'From the Odoo commit (event occurred_at) to the first partner request for it, by event type.', labelNames: ['type'] as const, buckets: COMMIT_BUCKETS });
   const written = new Counter({ ...r, name: `${PREFIX}writeback_milestones_total`, help: 'Milestones written back to Odoo, by milestone type.', labelNames: ['type'] as const });
   const writeLatency = new Histogram({ ...r, name: `${PREFIX}writeback_latency_seconds`, help: 'From the partner\'s milestone (occurred_at) to it being committed in Odoo, by milestone type.', labelNames: ['type'] as const, buckets: FLOW_BUCKETS });
   const refused = new Counter({ ...r, name: `${PREFIX}writeback_refusals_total`, help: 'Write-back calls or items Odoo refused, by queue (milestones, states) and refusal (transient, conflict, permanent, auth); none is dropped.', labelNames: ['queue', 'refusal'] as const });

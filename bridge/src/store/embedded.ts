@@ -221,14 +221,17 @@ export function createEmbeddedStore(options: EmbeddedStoreOptions = {}): Store {
     },
 
     async setStatus(id, patch) {
-      const e = index.get(id);
-      if (!e) throw new Error(`unknown event ${id}`);
+      await store.patchStatus(id, patch);
+      return toStored(index.get(id)!);
+    },
+
+    async patchStatus(id, patch) {
+      if (!index.get(id)) throw new Error(`unknown event ${id}`);
       const full: Partial<EventStatus> = { ...patch, updated_at: now().toISOString() };
       // A field set to undefined is cleared: written as null, since JSON would drop the key and a
       // restart would bring the old value back.
       await current.append(encodeLines([JSON.stringify({ t: 's', id, patch: full } satisfies EventRecord, (_k, v) => (v === undefined ? null : v))]));
       index.patch(id, full);
-      return toStored(index.get(id)!);
     },
 
     async unfinished() {

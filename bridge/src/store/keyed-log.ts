@@ -40,7 +40,11 @@ export interface KeyedLog<T> {
   allSync(): T[];
   /** Every live record (recovery), read sequentially. */
   values(): AsyncIterable<T>;
-  /** Inserts or replaces; resolves once written (and synced with fsync). */
+  /**
+   * Inserts or replaces; resolves once written (and synced with fsync). The records are
+   * serialised before this returns: changes made to them afterwards are not written (callers
+   * need no copy).
+   */
   put(records: T[]): Promise<void>;
   delete(keys: string[]): Promise<void>;
   /** Runs compaction now if it is due (it also runs by itself when a segment fills). */
@@ -48,7 +52,8 @@ export interface KeyedLog<T> {
   close(): Promise<void>;
 }
 
-type Op<T> = { key: string; stamp: number; value?: T; raw?: string };
+/** `text`: the record's JSON, taken when it was put (undefined: a delete); `raw`: a whole line copied by compaction. */
+type Op = { key: string; stamp: number; text?: string; raw?: string };
 
 function parseLine(line: string): { key: string; stamp: number; body: string } {
   const a = line.indexOf('\t');
@@ -77,21 +82,21 @@ export async function openKeyedLog<T>(o: KeyedLogOptions<T>): Promise<KeyedLog<T
   if (!open.length) open.push(await segments.open(1));
 
   /** Writes not yet on disk, so a read right after a put sees it. */
-  const pending = new Map<string, { n: number; value?: T }>();
+  const pending = new Map<string, { n: number; text?: string }>();
   let serial = 0;
   let compacting: Promise<void> | undefined;
-  const writer = batchWriter<Op<T>, { op: Op<T>; loc: Loc }[]>({
+  const writer = batchWriter<Op, { op: Op; loc: Loc }[]>({
     segments, open, segmentBytes,
     assemble: (ops, place) => ops.map((op) => ({
       op,
-      loc: place(op.raw ?? `${JSON.stringify(op.key)}\t${op.stamp}\t${op.value === undefined ? '' : JSON.stringify(op.value)}`),
+      loc: place(op.raw ?? `${JSON.stringify(op.key)}\t${op.stamp}\t${op.text ?? ''}`),
     })),
     onRotate: () => void log.compact(),
   });
   const segmentOf = (no: number) => open.find((s) => s.no === no);
   /** Synchronous reads: the files by name (fileSegments' naming), or in memory the records themselves. */
   const readFds = new Map<number, number>();
-  const memory = o.dir ? undefined : new Map<string, T>();
+  const memory = o.dir ? undefined : new Map<string, string>();
   const fileOf = (no: number) => join(o.dir!, `${o.name}-${String(no).padStart(6, '0')}.jsonl`);
   function readSyncAt(loc: Loc): string {
     let fd = readFds.get(loc.seg);
@@ -106,20 +111,20 @@ export async function openKeyedLog<T>(o: KeyedLogOptions<T>): Promise<KeyedLog<T
     readFds.delete(no);
   }
 
-  async function write(ops: Op<T>[]) {
+  async function write(ops: Op[]) {
     const marks = ops.map((op) => {
       const n = ++serial;
-      if (!op.raw) pending.set(op.key, { n, value: op.value });
+      if (!op.raw) pending.set(op.key, { n, text: op.text });
       return n;
     });
     try {
       const placed = await writer.push(ops);
       for (const { op, loc } of placed) {
-        if (op.value !== undefined || op.raw) index.set(op.key, loc, op.stamp);
+        if (op.text !== undefined || op.raw) index.set(op.key, loc, op.stamp);
         else index.delete(op.key);
         if (memory && !op.raw) {
-          if (op.value === undefined) memory.delete(op.key);
-          else memory.set(op.key, structuredClone(op.value));
+          if (op.text === undefined) memory.delete(op.key);
+          else memory.set(op.key, op.text);
         }
       }
     } finally {
@@ -160,7 +165,7 @@ export async function openKeyedLog<T>(o: KeyedLogOptions<T>): Promise<KeyedLog<T
         const lines = await Promise.all(chunk.map((loc) => seg.read(loc.off, loc.len)));
         // Only records still the latest, with no newer write queued: a put made from now on is
         // queued after these copies, so it wins on disk and in the index.
-        const copies: Op<T>[] = [];
+        const copies: Op[] = [];
         chunk.forEach((loc, j) => {
           const { key } = parseLine(lines[j]);
           if (index.isAt(key, loc) && !pending.has(key)) copies.push({ key, stamp: loc.stamp, raw: lines[j] });
@@ -176,7 +181,7 @@ export async function openKeyedLog<T>(o: KeyedLogOptions<T>): Promise<KeyedLog<T
 
   const log: KeyedLog<T> = {
     get size() { return index.size; },
-    has: (key) => (pending.has(key) ? pending.get(key)!.value !== undefined : index.has(key)),
+    has: (key) => (pending.has(key) ? pending.get(key)!.text !== undefined : index.has(key)),
     stamp: (key) => index.get(key)?.stamp,
     async *keysStampedBefore(cutoff) {
       const old = [...index.slots()].filter((s) => s.stamp < cutoff);
@@ -189,20 +194,20 @@ export async function openKeyedLog<T>(o: KeyedLogOptions<T>): Promise<KeyedLog<T
     },
     async get(key) {
       const p = pending.get(key);
-      if (p) return p.value === undefined ? undefined : structuredClone(p.value);
+      if (p) return p.text === undefined ? undefined : (JSON.parse(p.text) as T);
       return read(key);
     },
     getSync(key) {
       const p = pending.get(key);
-      if (p) return p.value === undefined ? undefined : structuredClone(p.value);
-      if (memory) return memory.has(key) ? structuredClone(memory.get(key)) : undefined;
+      if (p) return p.text === undefined ? undefined : (JSON.parse(p.text) as T);
+      if (memory) return memory.has(key) ? (JSON.parse(memory.get(key)!) as T) : undefined;
       const loc = index.get(key);
       if (!loc) return undefined;
       const line = parseLine(readSyncAt(loc));
       return line.key === key ? (JSON.parse(line.body) as T) : undefined;
     },
     allSync() {
-      if (memory) return [...memory.values()].map((v) => structuredClone(v));
+      if (memory) return [...memory.values()].map((v) => JSON.parse(v) as T);
       return [...index.slots()].map((loc) => JSON.parse(parseLine(readSyncAt(loc)).body) as T);
     },
     async *values() {
@@ -215,7 +220,7 @@ export async function openKeyedLog<T>(o: KeyedLogOptions<T>): Promise<KeyedLog<T
       }
     },
     async put(records) {
-      if (records.length) await write(records.map((r) => ({ key: keyOf(r), stamp: stampOf(r), value: r })));
+      if (records.length) await write(records.map((r) => ({ key: keyOf(r), stamp: stampOf(r), text: JSON.stringify(r) })));
     },
     async delete(keys) {
       // A key never written needs no tombstone.

@@ -13,6 +13,8 @@ type Data<T> = { records: Record<string, T> };
 
 /** A lowdb adapter that writes a temp file, optionally fdatasyncs it, then renames it into place. */
 export class DurableJsonFile<T> implements Adapter<T> {
+  /** The folder exists (made once: a mkdir per write was a syscall per outbox change). */
+  private made = false;
   constructor(private readonly path: string, private readonly fsync: boolean) {}
   async read(): Promise<T | null> {
     try {
@@ -23,7 +25,10 @@ export class DurableJsonFile<T> implements Adapter<T> {
     }
   }
   async write(data: T): Promise<void> {
-    await mkdir(dirname(this.path), { recursive: true });
+    if (!this.made) {
+      await mkdir(dirname(this.path), { recursive: true });
+      this.made = true;
+    }
     const tmp = `${this.path}.tmp`;
     const fh = await open(tmp, 'w');
     try {

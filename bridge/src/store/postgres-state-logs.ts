@@ -48,7 +48,8 @@ CREATE INDEX IF NOT EXISTS history_entries_log_at ON ${t('history_entries')} (lo
 `;
 }
 
-type Op<T> = { key: string; stamp: number; value?: T; text?: string };
+/** `text`: the record's JSON, taken when it was put (undefined: a delete). */
+type Op = { key: string; stamp: number; text?: string };
 
 /** Opens (loads) the keyed log `name` from the `keyed_rows` table. */
 export async function openPostgresKeyedLog<T>(o: PostgresLogsOptions & Omit<KeyedLogOptions<T>, 'dir' | 'fsync' | 'segmentBytes'>): Promise<KeyedLog<T>> {
@@ -60,13 +61,13 @@ export async function openPostgresKeyedLog<T>(o: PostgresLogsOptions & Omit<Keye
   const loaded = await o.db().query<{ key: string; stamp: number; doc: string }>(`SELECT key, stamp, doc::text AS doc FROM ${table} WHERE log = $1`, [o.name]);
   for (const r of loaded.rows) rows.set(r.key, { stamp: r.stamp, text: r.doc });
   /** Writes not yet committed, so a read right after a put sees it. */
-  const pending = new Map<string, { n: number; value?: T }>();
+  const pending = new Map<string, { n: number; text?: string }>();
   let serial = 0;
   let closed = false;
 
-  const writer = groupCommit<Op<T>>(async (ops) => {
+  const writer = groupCommit<Op>(async (ops) => {
     // The last op of a key in the batch decides; one key twice in one upsert is an error in SQL.
-    const last = new Map<string, Op<T>>();
+    const last = new Map<string, Op>();
     for (const op of ops) { last.delete(op.key); last.set(op.key, op); }
     const gone = [...last.values()].filter((op) => op.text === undefined).map((op) => op.key);
     const put = [...last.values()].filter((op) => op.text !== undefined);
@@ -79,11 +80,11 @@ export async function openPostgresKeyedLog<T>(o: PostgresLogsOptions & Omit<Keye
     );
   });
 
-  async function write(ops: Op<T>[]) {
+  async function write(ops: Op[]) {
     if (closed) throw new Error(`keyed log ${o.name} is closed: open it again through the store's stateLogs()`);
     const marks = ops.map((op) => {
       const n = ++serial;
-      pending.set(op.key, { n, value: op.value });
+      pending.set(op.key, { n, text: op.text });
       return n;
     });
     try {
@@ -99,14 +100,14 @@ export async function openPostgresKeyedLog<T>(o: PostgresLogsOptions & Omit<Keye
 
   const read = (key: string): T | undefined => {
     const p = pending.get(key);
-    if (p) return p.value === undefined ? undefined : structuredClone(p.value);
+    if (p) return p.text === undefined ? undefined : (JSON.parse(p.text) as T);
     const r = rows.get(key);
     return r ? (JSON.parse(r.text) as T) : undefined;
   };
 
   return {
     get size() { return rows.size; },
-    has: (key) => (pending.has(key) ? pending.get(key)!.value !== undefined : rows.has(key)),
+    has: (key) => (pending.has(key) ? pending.get(key)!.text !== undefined : rows.has(key)),
     stamp: (key) => rows.get(key)?.stamp,
     async *keysStampedBefore(cutoff) {
       for (const [key, r] of [...rows]) if (r.stamp < cutoff && rows.get(key) === r) yield key;
@@ -118,7 +119,7 @@ export async function openPostgresKeyedLog<T>(o: PostgresLogsOptions & Omit<Keye
       for (const [key, r] of [...rows]) if (rows.get(key) === r) yield JSON.parse(r.text) as T;
     },
     async put(records) {
-      if (records.length) await write(records.map((r) => ({ key: keyOf(r), stamp: stampOf(r), value: r, text: JSON.stringify(r) })));
+      if (records.length) await write(records.map((r) => ({ key: keyOf(r), stamp: stampOf(r), text: JSON.stringify(r) })));
     },
     async delete(keys) {
       // A key never written needs no delete.

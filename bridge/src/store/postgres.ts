@@ -16,6 +16,7 @@ import {
 import { schemaSql, UNFINISHED_SQL } from './postgres-schema.ts';
 import { addCount, boundsOf, emptyCounts } from './event-counts.ts';
 import { postgresStateLogs } from './postgres-state-logs.ts';
+import { groupCommit, groupCommitBatches } from './group-commit.ts';
 
 export interface PostgresStoreOptions {
   /** e.g. postgres://bridge@127.0.0.1:5432/bridge */
@@ -71,6 +72,32 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
     if (!pool || !isOpen) throw new Error('store is not open');
     return pool;
   };
+
+  /**
+   * Status changes, group-committed: one UPDATE (one round trip) per batch of callers. A batch's
+   * changes of one event are merged in order, so the last one of each column wins, as if applied
+   * one by one. Each caller gets back its ids that matched no event.
+   */
+  const statusWriter = groupCommitBatches<{ id: string; patch: Record<string, unknown>; at: Date }, string[]>(async (batches) => {
+    const merged = new Map<string, { p: Record<string, unknown>; at: Date }>();
+    for (const b of batches) {
+      for (const { id, patch, at } of b) {
+        const m = merged.get(id);
+        if (m) { Object.assign(m.p, patch); m.at = at; } else merged.set(id, { p: { ...patch }, at });
+      }
+    }
+    const ids = [...merged.keys()];
+    // A key present with `undefined` clears the column, as in the embedded store (written as JSON null).
+    const docs = ids.map((id) => JSON.stringify(merged.get(id)!.p, (_k, v) => (v === undefined ? null : v)));
+    const col = (name: (typeof STATUS_COLUMNS)[number], type: string) => `${name} = CASE WHEN x.p ? '${name}' THEN (x.p->>'${name}')::${type} ELSE e.${name} END`;
+    const r = await db().query<{ id: string }>(
+      `UPDATE ${t('events')} AS e SET updated_at = x.at, ${col('state', 'text')}, ${col('attempts', 'integer')}, ${col('last_error', 'text')}, ${col('error_class', 'text')}, ${col('blocked_by', 'text')}
+       FROM unnest($1::text[], $2::jsonb[], $3::timestamptz[]) AS x(id, p, at) WHERE e.id = x.id RETURNING e.id`,
+      [ids, docs, ids.map((id) => merged.get(id)!.at)],
+    );
+    const found = new Set(r.rows.map((x) => x.id));
+    return batches.map((b) => b.filter((x) => !found.has(x.id)).map((x) => x.id));
+  });
 
   const store: Store = {
     get isOpen() { return isOpen; },
@@ -139,17 +166,14 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
     },
 
     async setStatus(id, patch) {
-      // A key present with `undefined` clears the column, as in the embedded store.
-      const sets = ['updated_at = $2'];
-      const args: unknown[] = [id, now()];
-      for (const col of STATUS_COLUMNS) {
-        if (!Object.hasOwn(patch, col)) continue;
-        args.push((patch as Record<string, unknown>)[col] ?? null);
-        sets.push(`${col} = $${args.length}`);
-      }
-      const r = await db().query<EventRow>(`UPDATE ${t('events')} SET ${sets.join(', ')} WHERE id = $1 RETURNING *`, args);
-      if (!r.rows[0]) throw new Error(`unknown event ${id}`);
+      await store.patchStatus(id, patch);
+      const r = await db().query<EventRow>(`SELECT * FROM ${t('events')} WHERE id = $1`, [id]);
       return toStored(r.rows[0]);
+    },
+
+    async patchStatus(id, patch) {
+      const missing = await statusWriter.push([{ id, patch, at: now() }]);
+      if (missing.length) throw new Error(`unknown event ${id}`);
     },
 
     async unfinished() {
@@ -232,26 +256,39 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
 
   function collectionOf<T extends { id: string }>(name: string): Collection<T> {
     const rows = rowsOf(name) as Map<string, T>;
-    // Writes of one collection go out one after another, so the last put of a row wins on disk as in memory.
-    let tail: Promise<unknown> = Promise.resolve();
-    const serial = <R>(work: () => Promise<R>) => { const p = tail.then(work, work); tail = p.catch(() => {}); return p; };
+    /**
+     * Writes of one collection are group-committed: one statement (one round trip) per batch of
+     * callers, deletes and upserts together. The last change of a row in a batch wins, on disk as
+     * in memory, as if the changes were written one after another. A row is serialised when put.
+     */
+    type Op = { id: string; text?: string; value?: T };
+    const writer = groupCommit<Op>(async (ops) => {
+      const last = new Map<string, Op>();
+      for (const op of ops) { last.delete(op.id); last.set(op.id, op); }
+      const ordered = [...last.values()];
+      const gone = ordered.filter((op) => op.text === undefined).map((op) => op.id);
+      const put = ordered.filter((op) => op.text !== undefined);
+      // Their id sets are disjoint, so one statement does both.
+      await db().query(
+        `WITH gone AS (DELETE FROM ${t('collection_rows')} WHERE name = $1 AND id = ANY($2::text[]))
+         INSERT INTO ${t('collection_rows')} (name, id, doc) SELECT $1, id, doc FROM unnest($3::text[], $4::json[]) WITH ORDINALITY AS x(id, doc, o) ORDER BY o
+         ON CONFLICT (name, id) DO UPDATE SET doc = excluded.doc`,
+        [name, gone, put.map((op) => op.id), put.map((op) => op.text!)],
+      );
+      for (const op of ordered) {
+        if (op.text === undefined) rows.delete(op.id);
+        else rows.set(op.id, op.value!);
+      }
+    });
     return {
       get: (id) => rows.get(id),
       all: () => [...rows.values()],
-      put: (records) => serial(async () => {
-        if (!records.length) return;
-        await db().query(
-          `INSERT INTO ${t('collection_rows')} (name, id, doc) SELECT $1, id, doc FROM unnest($2::text[], $3::json[]) WITH ORDINALITY AS x(id, doc, o) ORDER BY o
-           ON CONFLICT (name, id) DO UPDATE SET doc = excluded.doc`,
-          [name, records.map((r) => r.id), records.map((r) => JSON.stringify(r))],
-        );
-        for (const r of records) rows.set(r.id, structuredClone(r));
-      }),
-      delete: (ids) => serial(async () => {
-        if (!ids.length) return;
-        await db().query(`DELETE FROM ${t('collection_rows')} WHERE name = $1 AND id = ANY($2)`, [name, ids]);
-        for (const id of ids) rows.delete(id);
-      }),
+      async put(records) {
+        if (records.length) await writer.push(records.map((r) => ({ id: r.id, text: JSON.stringify(r), value: structuredClone(r) })));
+      },
+      async delete(ids) {
+        if (ids.length) await writer.push(ids.map((id) => ({ id })));
+      },
     };
   }
 

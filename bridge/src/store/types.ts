@@ -126,6 +126,12 @@ export interface Store {
   list(filter: EventFilter): Promise<Page<StoredEvent>>;
   /** Records a status change; resolves once durable. Throws for an unknown id. */
   setStatus(id: string, patch: Partial<Omit<EventStatus, 'received_at' | 'updated_at'>>): Promise<StoredEvent>;
+  /**
+   * The same change without reading the event back (the engine's status writes: it holds the
+   * body already). Changes made meanwhile may be written together; a change made after another
+   * one of the same event is never overtaken by it. Throws for an unknown id.
+   */
+  patchStatus(id: string, patch: Partial<Omit<EventStatus, 'received_at' | 'updated_at'>>): Promise<void>;
   /** Events not in a finished state, in the order they were received (the engine's work on start). */
   unfinished(): Promise<StoredEvent[]>;
   /** Unfinished events counted by state, age and error class, without reading bodies (metrics scrape this). */
