@@ -38,10 +38,9 @@ export function roleFor(method: string, path: string): Role {
   return 'admin';
 }
 
-/** Who acted, for the audit: a named operator by name; the admin token by the X-Operator it sends, if any. */
+/** Who acted, for the audit: a named operator by name; the admin token (or a route mounted without the app's auth) by the X-Operator sent, if any. */
 export function actorOf(op: Operator | undefined, declared: string | undefined): string {
-  if (!op) return ADMIN_TOKEN_ACTOR;
-  if (op.name !== ADMIN_TOKEN_ACTOR) return op.name;
+  if (op && op.name !== ADMIN_TOKEN_ACTOR) return op.name;
   const d = declared?.trim();
   return d ? d.slice(0, 64) : ADMIN_TOKEN_ACTOR;
 }

@@ -79,7 +79,7 @@ browserTest('an operator sees a dead letter caused by a WMS outage, replays it w
     await page.fill('#name', 'alice');
     await page.fill('#token', 'wrong-token');
     await page.click('button[type=submit]');
-    await page.getByText('That is not the admin token.').waitFor();
+    await page.getByText("That is not the admin token nor an operator's token.").waitFor();
     await page.fill('#name', 'alice');
     await page.fill('#token', ADMIN);
     await page.click('button[type=submit]');
