@@ -102,7 +102,8 @@ function odooStandIn() {
   app.post('/odoo/json/2/:model/:method', async (c) => {
     if (c.req.header('authorization') !== `bearer ${ODOO_KEY}`) return c.json({ name: 'werkzeug.exceptions.Unauthorized', message: 'Invalid apikey' }, 401);
     const body = await c.req.json();
-    if (c.req.param('method') === 'apply_event_states') return c.json(true);
+    // As Odoo answers (services/event_states.py): one result per state, in order.
+    if (c.req.param('method') === 'apply_event_states') return c.json(body.states.map((st: { id: string }) => ({ id: st.id, status: 'applied', message: '' })));
     applied += body.milestones.length;
     return c.json(body.milestones.map((m: { id: string }) => ({ id: m.id, status: 'applied', message: '' })));
   });
