@@ -54,12 +54,14 @@ def _transport_errors():
 class Dispatcher:
     """Sends sendable events of one database; ``env`` must be allowed to write the outbox."""
 
-    def __init__(self, env, settings, connect=_default_connect, now=fields.Datetime.now):
+    def __init__(self, env, settings, connect=_default_connect, now=fields.Datetime.now, ws=None):
         self.env = env
         self.settings = settings
         self._connect = connect
         self._now = now
-        self._ws = None
+        # An open socket handed over by a long-lived caller (services/listener.py keeps one per
+        # database between wake-ups: no connect and handshake per commit).
+        self._ws = ws
         self._ids = itertools.count(1)
 
     # -- transport ----------------------------------------------------------------------------
@@ -72,6 +74,11 @@ class Dispatcher:
             except _transport_errors() as exc:
                 raise BridgeUnavailable(f"cannot connect to {self.settings.url}: {exc}") from exc
         return self._ws
+
+    def detach(self):
+        """Hand the open socket (or None) to the caller, who keeps it for the next Dispatcher."""
+        ws, self._ws = self._ws, None
+        return ws
 
     def close(self):
         if self._ws is not None:
@@ -187,11 +194,22 @@ class Dispatcher:
         seen = set()
         common = {'sent_at': now, 'done_at': now, 'last_error': False, 'next_attempt_at': False,
                   'rejection_code': False, 'rejection_path': False}
-        # Both answers mean the bridge has the event: done, under the state that says which.
+        # Both answers mean the bridge has the event: done, under the state that says which. One
+        # plain UPDATE per answer class, not one ORM write per row: this is the common path of every
+        # real-time wake-up. Only stored field that depends on state: needs_attention, which stays as
+        # it is (a pending or sent row is not rejected; bridge_state does not change here).
         for key, state in (('accepted', 'acknowledged'), ('duplicates', 'duplicate')):
-            uuids = [u for u in result.get(key) or [] if u in by_uuid]
-            for record in chunk.browse([by_uuid[u].id for u in uuids]):
-                record.write(dict(common, state=state, attempts=record.attempts + 1))
+            uuids = [u for u in dict.fromkeys(result.get(key) or []) if u in by_uuid and u not in seen]
+            if uuids:
+                ids = [by_uuid[u].id for u in uuids]
+                self.env.cr.execute("""
+                    UPDATE logistics_bridge_event
+                       SET state = %s, attempts = attempts + 1, sent_at = %s, done_at = %s, last_error = NULL,
+                           next_attempt_at = NULL, rejection_code = NULL, rejection_path = NULL,
+                           write_date = (now() AT TIME ZONE 'UTC'), write_uid = %s
+                     WHERE id = ANY(%s)
+                """, [state, now, now, self.env.uid, ids])
+                chunk.browse(ids).invalidate_recordset()
             seen.update(uuids)
             setattr(report, state, getattr(report, state) + len(uuids))
         for item in result.get('rejected') or []:

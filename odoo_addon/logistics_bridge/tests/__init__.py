@@ -12,3 +12,4 @@ from . import test_concurrent_writeback
 from . import test_overview
 from . import test_tours
 from . import test_parcel_labels
+from . import test_listener
