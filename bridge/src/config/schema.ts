@@ -131,6 +131,11 @@ export const OdooSettings = v.strictObject({
    * A method Odoo does not have turns the push off by itself (with a warning).
    */
   event_states_method: v.optional(v.string(), 'apply_event_states'),
+  /**
+   * Rows are gathered this long after the first one waits, so a picking's milestones and its events'
+   * states go to Odoo in one call each instead of one call per change (0: write at once).
+   */
+  coalesce_ms: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(10_000, 'must be <= 10000')), 250),
   /** Answer time the adaptive batch size aims under. */
   target_latency_ms: v.optional(Millis, 2_000),
 });
