@@ -49,6 +49,7 @@ test('changes within the coalescing window go in one call per queue: milestones 
   const odoo = slowOdoo(clock, () => 20);
   const writer = createWriteback({ store: createMemoryStore(), client: odoo.client, settings: { coalesce_ms: 250, batch_size: 100 }, io: { ...clock, random: () => 0.5 }, logger: quietLogger() });
   writer.start();
+  await run(clock, 10);
   // a picking's life in the bridge: queued, delivering, delivered, two milestones, 100 ms apart
   await writer.enqueueState({ id: 'e1', state: 'queued', attempts: 0 });
   await run(clock, 100);
@@ -113,7 +114,7 @@ test('the writer caps its calls in flight and spaces them out when Odoo slows do
   const odoo = slowOdoo(clock, () => answer);
   const writer = createWriteback({ store: createMemoryStore(), client: odoo.client, settings: { coalesce_ms: 0, batch_size: 1, max_in_flight: 4 }, io: { ...clock, random: () => 0.5 }, logger: quietLogger() });
   writer.start();
-  await writer.enqueue(Array.from({ length: 40 }, (_, i) => milestone(100 + i, 100 + i)));
+  await writer.enqueue(Array.from({ length: 200 }, (_, i) => milestone(100 + i, 100 + i)));
   await run(clock, 1_000);
   assert.is(odoo.peak(), 4, 'up to the cap while Odoo answers quickly');
   const before = odoo.calls.length;
@@ -126,7 +127,7 @@ test('the writer caps its calls in flight and spaces them out when Odoo slows do
   answer = 50;
   await run(clock, 60_000, 50);
   assert.is(writer.status().pending, 0, 'everything written in the end');
-  assert.is(writer.status().written, 40);
+  assert.is(writer.status().written, 200);
   await writer.stop();
 });
 
