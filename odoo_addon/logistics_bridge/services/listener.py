@@ -118,6 +118,9 @@ class DispatchListener:
                 failures = 0
                 self.serve(cnx)
             except (psycopg2.Error, OSError) as exc:
+                if cnx is None and 'does not exist' in str(exc):
+                    _logger.info("logistics bridge listener of %s: the database is gone; stopping", self.dbname)
+                    return
                 failures += 1
                 self.holder = False
                 _logger.info("logistics bridge listener of %s: connection lost (%s); retrying", self.dbname, exc)
