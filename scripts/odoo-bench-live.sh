@@ -34,12 +34,13 @@ PY
 [ -n "$KEY" ] || { echo "odoo-bench-live: no API key from the Odoo shell" >&2; exit 1; }
 SPORT=$(freeport); BPORT=$(freeport)
 BTOKEN=$("$PY" -c 'import secrets; print(secrets.token_hex(16))')
+BADMIN=$("$PY" -c 'import secrets; print(secrets.token_hex(16))')
 ( cd "$ROOT" && exec node --import tsx scripts/sim.ts wms-sim easypost-sim shippo-sim --port "$SPORT" --auto "${SIM_AUTO_MS:-1500}" \
     --bridge "http://127.0.0.1:$BPORT" >"$WORK/sim.out" 2>&1 ) &
 PIDS+=($!)
 ( cd "$ROOT" && node --import tsx scripts/odoo-e2e-config.ts --sim "http://127.0.0.1:$SPORT" --odoo "http://127.0.0.1:8069" --db "${ODOO_DB:-lab}" --out "$WORK" >/dev/null )
 ( cd "$ROOT" && set -a && . "$WORK/bridge.env" && set +a && PORT=$BPORT BRIDGE_ANNOUNCE_PORT=1 BRIDGE_DATA_DIR="$WORK/bridge" \
-    BRIDGE_CONFIG="$WORK/bridge.json" BRIDGE_TOKEN=$BTOKEN BRIDGE_ADMIN_TOKEN=$BTOKEN ODOO_API_KEY=$KEY LOG_LEVEL=warn \
+    BRIDGE_CONFIG="$WORK/bridge.json" BRIDGE_TOKEN=$BTOKEN BRIDGE_ADMIN_TOKEN=$BADMIN ODOO_API_KEY=$KEY LOG_LEVEL=warn \
     exec node --import tsx bridge/src/server.ts >"$WORK/bridge.out" 2>&1 ) &
 PIDS+=($!)
 for _ in $(seq 1 150); do grep -q 'BRIDGE_PORT=' "$WORK/bridge.out" 2>/dev/null && grep -q simulators "$WORK/sim.out" 2>/dev/null && break; sleep 0.2; done
@@ -51,7 +52,7 @@ cp "$ROOT/scripts/odoo-bench-confirm.py" "$WORK/bench.py"
 shell BENCH_BRIDGE_URL="ws://127.0.0.1:$BPORT/v1/odoo" BENCH_BRIDGE_TOKEN="$BTOKEN" BENCH_N="${BENCH_N:-40}" \
   BENCH_PAUSE="${BENCH_PAUSE:-0.3}" BENCH_WEBHOOK_DELAY="${BENCH_WEBHOOK_DELAY:-0.3}" < "$WORK/bench.py" 2>&1 | grep -v '^$' | grep -Ev '^(Python|Type|>>>|\.\.\.)' || true
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "bridge write-back: $(curl -s -H "Authorization: Bearer $BTOKEN" "http://127.0.0.1:$BPORT/v1/overview" | head -c 600 || true)"
+echo "bridge write-back: $(curl -s -H "Authorization: Bearer $BADMIN" "http://127.0.0.1:$BPORT/v1/overview" | head -c 600 || true)"
 echo "simulator effects: $(curl -s "http://127.0.0.1:$SPORT/_sim/effects" | head -c 400 || true)"
 LINES=$(tail -c +"$((LOG_START + 1))" "$LAB/odoo.log" | grep -E ' (WARNING|ERROR|CRITICAL) ' | grep -c 'odoo.addons.logistics_bridge' || true)
 echo "module WARNING/ERROR lines in Odoo's log during the run: $LINES"

@@ -312,7 +312,8 @@ class LogisticsBridgeEvent(models.Model):
         cr = self.env.cr
         commit = commit or cr.commit
         dbname = cr.dbname
-        dispatcher = self._dispatcher(ws=sockets.take(dbname))
+        settings = self.env['res.config.settings'].sudo()._logistics_bridge_settings()
+        dispatcher = Dispatcher(self.env, settings, ws=sockets.take(dbname, settings.url))
         try:
             while True:
                 report = dispatcher.dispatch_once()
@@ -322,7 +323,7 @@ class LogisticsBridgeEvent(models.Model):
         except Exception:
             dispatcher.close()
             raise
-        sockets.keep(dbname, dispatcher.detach())
+        sockets.keep(dbname, settings.url, dispatcher.detach())
         cr.execute("""
             SELECT EXTRACT(EPOCH FROM MIN(next_attempt_at) - (now() AT TIME ZONE 'UTC')) FROM logistics_bridge_event
              WHERE state IN ('pending', 'sent') AND next_attempt_at IS NOT NULL

@@ -64,7 +64,8 @@ def _default_dispatch(dbname):
     """One dispatch pass on a cursor of its own; returns seconds until the next backoff expires (or None)."""
     from odoo import SUPERUSER_ID, api  # noqa: PLC0415
     from odoo.modules.registry import Registry  # noqa: PLC0415
-    registry = Registry(dbname)
+    # Settings changed by another process (set_param) reach this thread like a request: by signaling.
+    registry = Registry(dbname).check_signaling()
     with registry.cursor() as cr:
         env = api.Environment(cr, SUPERUSER_ID, {})
         return env['logistics.bridge.event']._listener_dispatch(SOCKETS)
@@ -76,12 +77,21 @@ class SocketKeeper:
     def __init__(self):
         self._sockets = {}
 
-    def take(self, dbname):
-        return self._sockets.pop(dbname, None)
+    def take(self, dbname, url):
+        """The socket kept for ``dbname`` if it goes to ``url`` (a changed URL closes the old one)."""
+        url_ws = self._sockets.pop(dbname, None)
+        if url_ws and url_ws[0] == url:
+            return url_ws[1]
+        if url_ws:
+            try:
+                url_ws[1].close()
+            except Exception:  # noqa: BLE001 - a socket to a bridge we no longer use; nothing to save
+                _logger.debug("closing the previous bridge socket failed", exc_info=True)
+        return None
 
-    def keep(self, dbname, ws):
+    def keep(self, dbname, url, ws):
         if ws is not None:
-            self._sockets[dbname] = ws
+            self._sockets[dbname] = (url, ws)
 
 
 SOCKETS = SocketKeeper()
