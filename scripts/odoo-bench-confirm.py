@@ -54,6 +54,10 @@ if BRIDGE_URL:
     icp.set_param('logistics_bridge.url', BRIDGE_URL)
     icp.set_param('logistics_bridge.token', os.environ.get('BENCH_BRIDGE_TOKEN', ''))
     env.cr.commit()
+    # A shell does not signal cache changes by itself (a request or a cron run would): the server's
+    # dispatcher must read the new URL.
+    env.registry.signal_changes()
+    env.registry.reset_changes()
 partner = env.ref('base.res_partner_2')
 warehouse = env['stock.warehouse'].search([('company_id', '=', env.company.id)], limit=1)
 # the SKUs the warehouse simulator knows (bridge/src/simulators/wms/app.ts), so the live bridge delivers
@@ -231,6 +235,8 @@ if BRIDGE_URL:
     icp.set_param('logistics_bridge.url', previous_bridge[0] or '')
     icp.set_param('logistics_bridge.token', previous_bridge[1] or '')
     env.cr.commit()
+    env.registry.signal_changes()
+    env.registry.reset_changes()
 
 base_median = statistics.median(timings['off'])
 base_p95 = p95(timings['off'])
