@@ -2,7 +2,7 @@
  * The write-back to Odoo: two durable queues (milestones; event delivery states, row-queue.ts) and
  * their writer. Everything is stored before anything else happens, then written in batches, in order
  * per aggregate (never two calls in flight for one aggregate), one run at a time (single flight).
- * Kind to Odoo's workers, which also serve its users: rows are gathered for `coalesce_ms` after the
+ * Kind to Odoo's workers, which also serve its users: rows are gathered for `coalesce_ms` (1 s) after the
  * first one arrives, so a picking's milestones and the states of its events go in one call each
  * rather than one call per change; milestone batch size and calls in flight adapt to Odoo's answer
  * times (pace.ts: against Odoo's own quickest recent answer, additive increase, multiplicative

@@ -335,6 +335,12 @@ class LogisticsBridgeEvent(models.Model):
     def _cron_dispatch(self):
         """Cron entry: send pending events batch by batch, committing after each batch."""
         listener.ensure_listener(self.env.cr.dbname)
+        if listener.runs_here():
+            # In a server: the listener's pass, on its own read-committed cursor (listener.dispatch_pass).
+            listener.dispatch_pass(self.env.cr.dbname)
+            self._schedule_next_retry()
+            self.env['logistics.bridge.contact'].sudo()._prune()
+            return
         dispatcher = self._dispatcher()
         while True:
             report = dispatcher.dispatch_once()

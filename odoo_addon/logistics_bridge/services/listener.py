@@ -27,6 +27,7 @@ import threading
 import time
 
 import psycopg2
+from psycopg2.extensions import ISOLATION_LEVEL_READ_COMMITTED
 
 from odoo.tools import config
 
@@ -60,13 +61,19 @@ def _default_connect(dbname):
     return cnx
 
 
-def _default_dispatch(dbname):
-    """One dispatch pass on a cursor of its own; returns seconds until the next backoff expires (or None)."""
+def dispatch_pass(dbname):
+    """One dispatch pass on a cursor of its own; returns seconds until the next backoff expires (or None).
+
+    READ COMMITTED, not Odoo's REPEATABLE READ: the bridge's write-back updates these rows
+    (bridge_state) while they are being sent, and ``FOR UPDATE`` of a row changed after a repeatable
+    read snapshot fails with a serialization error (an ERROR line and a lost pass); read committed
+    re-reads the row's newest version, and ``SKIP LOCKED`` still keeps two passes apart."""
     from odoo import SUPERUSER_ID, api  # noqa: PLC0415
     from odoo.modules.registry import Registry  # noqa: PLC0415
     # Settings changed by another process (set_param) reach this thread like a request: by signaling.
     registry = Registry(dbname).check_signaling()
     with registry.cursor() as cr:
+        cr.connection.set_isolation_level(ISOLATION_LEVEL_READ_COMMITTED)  # the next Cursor on this connection sets its own
         env = api.Environment(cr, SUPERUSER_ID, {})
         return env['logistics.bridge.event']._listener_dispatch(SOCKETS)
 
@@ -100,7 +107,7 @@ SOCKETS = SocketKeeper()
 class DispatchListener:
     """LISTENs on one database and dispatches on each commit notification, poll and expired backoff."""
 
-    def __init__(self, dbname, dispatch=_default_dispatch, connect=_default_connect, poll=POLL_SECONDS,
+    def __init__(self, dbname, dispatch=dispatch_pass, connect=_default_connect, poll=POLL_SECONDS,
                  select_=select.select, sleep=time.sleep, clock=time.monotonic):
         self.dbname = dbname
         self._dispatch = dispatch
