@@ -52,7 +52,7 @@ cp "$ROOT/scripts/odoo-bench-confirm.py" "$WORK/bench.py"
 shell BENCH_BRIDGE_URL="ws://127.0.0.1:$BPORT/v1/odoo" BENCH_BRIDGE_TOKEN="$BTOKEN" BENCH_N="${BENCH_N:-40}" \
   BENCH_PAUSE="${BENCH_PAUSE:-0.3}" BENCH_WEBHOOK_DELAY="${BENCH_WEBHOOK_DELAY:-0.3}" < "$WORK/bench.py" 2>&1 | grep -v '^$' | grep -Ev '^(Python|Type|>>>|\.\.\.)' || true
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "bridge write-back: $(curl -s -H "Authorization: Bearer $BADMIN" "http://127.0.0.1:$BPORT/v1/overview" | head -c 600 || true)"
+echo "bridge write-back: $(curl -s -H "Authorization: Bearer $BADMIN" "http://127.0.0.1:$BPORT/v1/engine" | "$PY" -c 'import json,sys; print(json.dumps(json.load(sys.stdin).get("writeback")))' 2>/dev/null || true)"
 echo "simulator effects: $(curl -s "http://127.0.0.1:$SPORT/_sim/effects" | head -c 400 || true)"
 LINES=$(tail -c +"$((LOG_START + 1))" "$LAB/odoo.log" | grep -E ' (WARNING|ERROR|CRITICAL) ' | grep -c 'odoo.addons.logistics_bridge' || true)
 echo "module WARNING/ERROR lines in Odoo's log during the run: $LINES"
