@@ -248,6 +248,19 @@ for mode in modes:
     print(f"{mode:<14}{med:>12.1f}{top:>10.1f}{med - base_median:>+15.1f}{top - base_p95:>+12.1f}"
           f"{statistics.median(parts[mode][0]):>14.1f}{statistics.median(parts[mode][1]):>13.1f}"
           f"{statistics.median(own[mode]):>17.2f}{p95(own[mode]):>10.2f}")
+
+
+def median_diff_ci(a, b, rounds=2000, seed=19):
+    """95% bootstrap interval of median(a) - median(b): how much of an 'added' figure is the machine's noise."""
+    import random  # noqa: PLC0415
+    rng = random.Random(seed)
+    diffs = sorted(statistics.median(rng.choices(a, k=len(a))) - statistics.median(rng.choices(b, k=len(b))) for _ in range(rounds))
+    return diffs[int(0.025 * rounds)], diffs[int(0.975 * rounds)]
+
+
+for mode in modes[1:]:
+    low, high = median_diff_ci(timings[mode], timings['off'])
+    print(f"{mode}: added median {statistics.median(timings[mode]) - base_median:+.1f} ms, 95% bootstrap interval [{low:+.1f}, {high:+.1f}] ms")
 print("module own: time inside the module's release hook and pre-commit trigger row, timed directly; "
       "the 'added' columns also carry the machine's noise")
 if latencies:
