@@ -152,12 +152,13 @@ class TestListener(LogisticsBridgeCase):
             Event._listener_dispatch(sockets, commit=lambda: commits.append(1))
             self.assertEqual(bridge.connections, 1, "one websocket for both wake-ups")
             self.assertIsNone(sockets.take(self.env.cr.dbname, 'ws://elsewhere/v1/odoo'), "a changed URL drops the kept socket")
+            self.make_order()
             Event._listener_dispatch(sockets, commit=lambda: commits.append(1))
             self.assertEqual(bridge.connections, 2)
             ws = sockets.take(self.env.cr.dbname, bridge.url)
             self.assertIsNotNone(ws)
             ws.close()
-        self.assertEqual(len(bridge.events), 3)
+        self.assertEqual(len(bridge.events), 4)
         self.assertGreaterEqual(len(commits), 2)
 
     def test_unreachable_bridge_leaves_rows_pending_and_reports_the_backoff(self):
@@ -167,7 +168,7 @@ class TestListener(LogisticsBridgeCase):
         due = self.env['logistics.bridge.event'].with_user(SUPERUSER_ID)._listener_dispatch(listener.SocketKeeper(), commit=lambda: None)
         self.assertEqual(event.state, 'pending')
         self.assertEqual(event.attempts, 1)
-        self.assertTrue(due and 20 < due <= 30, due)
+        self.assertTrue(due and 10 < due <= 60, due)  # the first backoff (30 s, with jitter)
 
     def test_no_listener_in_tests_or_shells(self):
         self.assertFalse(listener.runs_here())
