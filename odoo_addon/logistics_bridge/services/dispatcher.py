@@ -62,6 +62,9 @@ class Dispatcher:
         # An open socket handed over by a long-lived caller (services/listener.py keeps one per
         # database between wake-ups: no connect and handshake per commit).
         self._ws = ws
+        # A kept socket may have been closed by the bridge since (a restart): its first failure is
+        # retried once on a new connection instead of sending the events into a backoff.
+        self._reused = ws is not None
         self._ids = itertools.count(1)
 
     # -- transport ----------------------------------------------------------------------------
@@ -80,10 +83,17 @@ class Dispatcher:
         ws, self._ws = self._ws, None
         return ws
 
-    def close(self):
+    def close(self, graceful=True):
+        """Hang up: a close handshake, or (``graceful`` False, the connection failed) just the socket.
+
+        websocket-client logs an ERROR "close status: 1001" when a handshake meets a bridge that is
+        going away; a failed connection has nothing to say goodbye to."""
         if self._ws is not None:
             try:
-                self._ws.close()
+                if graceful:
+                    self._ws.close()
+                else:
+                    self._ws.shutdown()
             except _transport_errors():
                 _logger.debug("closing the bridge socket failed", exc_info=True)
             self._ws = None
@@ -100,13 +110,20 @@ class Dispatcher:
                     raise BridgeUnavailable("the bridge closed the connection")
                 message = json.loads(raw)
                 if isinstance(message, dict) and message.get('id') == request_id:
+                    self._reused = False  # this connection works
                     return message
                 # notifications or answers to other ids are not ours: keep reading
         except BridgeUnavailable:
-            self.close()
+            self.close(graceful=False)
+            if self._reused:
+                self._reused = False
+                return self._call(method, params)
             raise
         except _transport_errors() as exc:
-            self.close()
+            self.close(graceful=False)
+            if self._reused:
+                self._reused = False
+                return self._call(method, params)
             raise BridgeUnavailable(f"{type(exc).__name__}: {exc}") from exc
 
     # -- selection ----------------------------------------------------------------------------

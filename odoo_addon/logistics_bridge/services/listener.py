@@ -91,7 +91,7 @@ class SocketKeeper:
             return url_ws[1]
         if url_ws:
             try:
-                url_ws[1].close()
+                url_ws[1].shutdown()
             except Exception:  # noqa: BLE001 - a socket to a bridge we no longer use; nothing to save
                 _logger.debug("closing the previous bridge socket failed", exc_info=True)
         return None

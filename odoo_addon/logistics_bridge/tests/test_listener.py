@@ -161,6 +161,25 @@ class TestListener(LogisticsBridgeCase):
         self.assertEqual(len(bridge.events), 4)
         self.assertGreaterEqual(len(commits), 2)
 
+    def test_a_kept_socket_the_bridge_closed_is_replaced_at_once_not_backed_off(self):
+        sockets = listener.SocketKeeper()
+        Event = self.env['logistics.bridge.event'].with_user(SUPERUSER_ID)
+        with FakeBridge(token='s3cret') as bridge:
+            icp = self.env['ir.config_parameter'].sudo()
+            icp.set_param('logistics_bridge.url', bridge.url)
+            icp.set_param('logistics_bridge.token', 's3cret')
+            self.make_order()
+            Event._listener_dispatch(sockets, commit=lambda: None)
+            url, ws = sockets._sockets[self.env.cr.dbname]
+            ws.sock.shutdown(2)  # the bridge restarted: the kept connection is dead
+            self.make_order()
+            event = self.Event.sudo().search([('state', '=', 'pending')])
+            Event._listener_dispatch(sockets, commit=lambda: None)
+            self.assertEqual(event.state, 'acknowledged', "sent on a new connection in the same pass")
+            self.assertEqual(event.attempts, 1)
+            self.assertEqual(bridge.connections, 2)
+            sockets.take(self.env.cr.dbname, url).shutdown()
+
     def test_unreachable_bridge_leaves_rows_pending_and_reports_the_backoff(self):
         self.make_order()
         event = self.Event.sudo().search([('state', '=', 'pending')])
