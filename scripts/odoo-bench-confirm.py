@@ -37,6 +37,7 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from odoo.addons.logistics_bridge.models import stock_picking as bridge_picking
+from odoo.addons.logistics_bridge.services import listener as bridge_listener
 from odoo.addons.logistics_bridge.services import wakeup as bridge_wakeup
 
 N = int(os.environ.get('BENCH_N', '40'))
@@ -110,6 +111,7 @@ def timed(function):
 
 bridge_picking.StockPicking._logistics_bridge_release = timed(bridge_picking.StockPicking._logistics_bridge_release)
 bridge_wakeup._write_trigger = timed(bridge_wakeup._write_trigger)
+bridge_listener._notify = timed(bridge_listener._notify)  # the listener path's pre-commit NOTIFY
 parts = {m: ([], []) for m in modes}  # (action_confirm only, commit only)
 
 
@@ -261,7 +263,7 @@ def median_diff_ci(a, b, rounds=2000, seed=19):
 for mode in modes[1:]:
     low, high = median_diff_ci(timings[mode], timings['off'])
     print(f"{mode}: added median {statistics.median(timings[mode]) - base_median:+.1f} ms, 95% bootstrap interval [{low:+.1f}, {high:+.1f}] ms")
-print("module own: time inside the module's release hook and pre-commit trigger row, timed directly; "
+print("module own: time inside the module's release hook and its pre-commit trigger row or NOTIFY, timed directly; "
       "the 'added' columns also carry the machine's noise")
 if latencies:
     print(f"real time: commit -> event handled by the server's dispatcher cron: median {statistics.median(latencies):.0f} ms, "
