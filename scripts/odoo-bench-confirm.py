@@ -5,28 +5,39 @@ Run inside `odoo shell` against the lab database (the module installed, demo dat
     runuser -u odoo -- /usr/bin/python3 /work/odoo-19/odoo-bin shell -c /work/odoo-lab/odoo.conf -d lab \
         --no-http < scripts/odoo-bench-confirm.py
 
+With a live bridge (what users live with): scripts/odoo-bench-live.sh starts the partner simulators and a
+bridge delivering to them and writing back into this same Odoo, then runs this script with
+BENCH_BRIDGE_URL / BENCH_BRIDGE_TOKEN, which it sets for the run (and restores after).
+
 Each measured step is what the user waits for: `action_confirm()` + commit (the commit runs the
 post-commit cron notification), with the ORM's record cache emptied before it (a new request) and the
 registry's caches warm (after each mode switch one unmeasured confirmation refills what set_param
 cleared). Modes alternate order by order (warm-up first) so drift hits both:
   off      - workflow "order release" off: the hook reads the setting and returns
-  realtime - outbox row + cron trigger in the transaction, cron notified after commit
+  realtime - outbox row + NOTIFY queued in the transaction: the server's dispatcher thread (services/listener.py)
+             LISTENs, sends and marks the rows on its own cursor
+  realtime-cron - the previous path, for comparison (logistics_bridge.wakeup = cron): outbox row + cron
+             trigger row in the transaction, cron workers notified after commit, a cron run per wake-up
   batch    - outbox row only (the 5-minute run sends it)
   webhook  - for comparison, no outbox but Odoo 19's own "Send Webhook Notification" server action
              run on the confirmation (what an automation rule would do), posting after commit to a
              local partner that answers in BENCH_WEBHOOK_DELAY seconds (default 0.3; Odoo caps the
              wait at 1 s and drops the call if the partner is down)
-The bridge's state does not matter: nothing is sent from the confirmation. N (default 40) orders per mode.
+Nothing is sent from the confirmation itself. N (default 40) orders per mode.
 Then (BENCH_WAKE=1, default) the wake-up latency: real-time confirmations committed, and the time
-until the lab server's dispatcher cron has handled their events (needs the lab server running).
+until the lab server's dispatcher has handled their events (needs the lab server running). With a live
+bridge, commit -> partner: from each measured real-time commit to the moment the bridge recorded the
+partner's acceptance ("delivered", its clock, shown in Odoo as bridge_state_at once written back).
 """
 import os
 import statistics
 import threading
 import time
+from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from odoo.addons.logistics_bridge.models import stock_picking as bridge_picking
+from odoo.addons.logistics_bridge.services import listener as bridge_listener
 from odoo.addons.logistics_bridge.services import wakeup as bridge_wakeup
 
 N = int(os.environ.get('BENCH_N', '40'))
@@ -37,11 +48,29 @@ PAUSE = float(os.environ.get('BENCH_PAUSE', '0.3'))
 WARMUP = 3
 icp = env['ir.config_parameter'].sudo()
 previous = icp.get_param('logistics_bridge.workflow_order', 'realtime')
+previous_wakeup = icp.get_param('logistics_bridge.wakeup', 'listener')
+BRIDGE_URL = os.environ.get('BENCH_BRIDGE_URL')
+previous_bridge = (icp.get_param('logistics_bridge.url'), icp.get_param('logistics_bridge.token'))
+if BRIDGE_URL:
+    icp.set_param('logistics_bridge.url', BRIDGE_URL)
+    icp.set_param('logistics_bridge.token', os.environ.get('BENCH_BRIDGE_TOKEN', ''))
+    env.cr.commit()
+    # A shell does not signal cache changes by itself (a request or a cron run would): the server's
+    # dispatcher must read the new URL.
+    env.registry.signal_changes()
+    env.registry.reset_changes()
 partner = env.ref('base.res_partner_2')
 warehouse = env['stock.warehouse'].search([('company_id', '=', env.company.id)], limit=1)
-products = env['product.product'].search([('is_storable', '=', True), ('default_code', '!=', False)], limit=2)
+# the SKUs the warehouse simulator knows (bridge/src/simulators/wms/app.ts), so the live bridge delivers
+products = env['product.product'].search([('default_code', 'in', ['FURN_7800', 'FURN_0269'])], limit=2)
+if len(products) < 2:
+    products = env['product.product'].search([('is_storable', '=', True), ('default_code', '!=', False)], limit=2)
+for p in products:
+    env['stock.quant']._update_available_quantity(p, warehouse.lot_stock_id, 1000)
+    p.weight = p.weight or 1.0
 carrier = env.ref('logistics_bridge.delivery_carrier_bridge_ground')
-modes = ['off', 'realtime', 'batch', 'webhook']
+modes = ['off', 'realtime', 'realtime-cron', 'batch', 'webhook']
+commits = {}  # order id -> wall-clock time of its measured real-time commit
 DELAY = float(os.environ.get('BENCH_WEBHOOK_DELAY', '0.3'))
 
 
@@ -82,6 +111,7 @@ def timed(function):
 
 bridge_picking.StockPicking._logistics_bridge_release = timed(bridge_picking.StockPicking._logistics_bridge_release)
 bridge_wakeup._write_trigger = timed(bridge_wakeup._write_trigger)
+bridge_listener._notify = timed(bridge_listener._notify)  # the listener path's pre-commit NOTIFY
 parts = {m: ([], []) for m in modes}  # (action_confirm only, commit only)
 
 
@@ -97,7 +127,8 @@ def make_order():
 def switch_mode(mode):
     """Set the workflow's mode, then confirm one unmeasured order: set_param clears the registry's
     'stable' cache (Odoo's and the module's settings), which a user's confirmation would find warm."""
-    icp.set_param('logistics_bridge.workflow_order', 'off' if mode == 'webhook' else mode)
+    icp.set_param('logistics_bridge.workflow_order', {'webhook': 'off', 'realtime-cron': 'realtime'}.get(mode, mode))
+    icp.set_param('logistics_bridge.wakeup', 'cron' if mode == 'realtime-cron' else 'listener')
     env.cr.commit()
     if mode != 'webhook':
         warm = make_order()
@@ -116,6 +147,8 @@ def confirm(order, mode):
     middle = time.perf_counter()
     env.cr.commit()
     end = time.perf_counter()
+    if mode.startswith('realtime'):
+        commits[order.id] = (mode, time.time())
     parts[mode][0].append((middle - start) * 1000.0)
     parts[mode][1].append((end - middle) * 1000.0)
     own[mode].append(own_now[0])
@@ -143,6 +176,7 @@ try:
             timings[mode].append(confirm(order, mode))
 finally:
     icp.set_param('logistics_bridge.workflow_order', previous)
+    icp.set_param('logistics_bridge.wakeup', previous_wakeup)
     webhook.unlink()
     env.cr.commit()
     partner_server.shutdown()
@@ -177,20 +211,67 @@ latencies = wake_up_latency() if os.environ.get('BENCH_WAKE', '1') == '1' else [
 icp.set_param('logistics_bridge.workflow_order', previous)
 env.cr.commit()
 
+
+def commit_to_partner(wait=60):
+    """Per real-time mode: commit -> the bridge's 'delivered' time of the order's event, once written back."""
+    out = {}
+    deadline = time.time() + wait
+    while True:
+        env.invalidate_all()
+        rows = env['logistics.bridge.event'].search_read(
+            [('sale_id', 'in', list(commits)), ('event_type', '=', 'order.released')], ['sale_id', 'bridge_state', 'bridge_state_at'])
+        env.cr.commit()
+        landed = {r['sale_id'][0]: r for r in rows if r['bridge_state'] in ('delivered', 'done') or r['bridge_state_at'] and r['bridge_state'] not in ('queued', 'delivering', 'retrying')}
+        if len(landed) >= len(commits) or time.time() > deadline:
+            break
+        time.sleep(1)
+    for order_id, (mode, at) in commits.items():
+        r = landed.get(order_id)
+        if r and r['bridge_state'] == 'delivered' and r['bridge_state_at']:
+            out.setdefault(mode, []).append((r['bridge_state_at'].replace(tzinfo=timezone.utc).timestamp() - at) * 1000.0)
+    return out, len(commits) - len(landed)
+
+
+partner_latency, missing = commit_to_partner() if BRIDGE_URL else ({}, 0)
+if BRIDGE_URL:
+    icp.set_param('logistics_bridge.url', previous_bridge[0] or '')
+    icp.set_param('logistics_bridge.token', previous_bridge[1] or '')
+    env.cr.commit()
+    env.registry.signal_changes()
+    env.registry.reset_changes()
+
 base_median = statistics.median(timings['off'])
 base_p95 = p95(timings['off'])
 print(f"\nsale order confirmation (action_confirm + commit), {N} orders per mode, 2 lines, bridge carrier, db {env.cr.dbname}, pause {PAUSE}s, webhook partner {DELAY}s")
-print(f"{'mode':<10}{'median ms':>12}{'p95 ms':>10}{'added median':>15}{'added p95':>12}{'confirm med':>14}{'commit med':>13}"
+print(f"{'mode':<14}{'median ms':>12}{'p95 ms':>10}{'added median':>15}{'added p95':>12}{'confirm med':>14}{'commit med':>13}"
       f"{'module own med':>17}{'own p95':>10}")
 for mode in modes:
     med, top = statistics.median(timings[mode]), p95(timings[mode])
-    print(f"{mode:<10}{med:>12.1f}{top:>10.1f}{med - base_median:>+15.1f}{top - base_p95:>+12.1f}"
+    print(f"{mode:<14}{med:>12.1f}{top:>10.1f}{med - base_median:>+15.1f}{top - base_p95:>+12.1f}"
           f"{statistics.median(parts[mode][0]):>14.1f}{statistics.median(parts[mode][1]):>13.1f}"
           f"{statistics.median(own[mode]):>17.2f}{p95(own[mode]):>10.2f}")
-print("module own: time inside the module's release hook and pre-commit trigger row, timed directly; "
+
+
+def median_diff_ci(a, b, rounds=2000, seed=19):
+    """95% bootstrap interval of median(a) - median(b): how much of an 'added' figure is the machine's noise."""
+    import random  # noqa: PLC0415
+    rng = random.Random(seed)
+    diffs = sorted(statistics.median(rng.choices(a, k=len(a))) - statistics.median(rng.choices(b, k=len(b))) for _ in range(rounds))
+    return diffs[int(0.025 * rounds)], diffs[int(0.975 * rounds)]
+
+
+for mode in modes[1:]:
+    low, high = median_diff_ci(timings[mode], timings['off'])
+    print(f"{mode}: added median {statistics.median(timings[mode]) - base_median:+.1f} ms, 95% bootstrap interval [{low:+.1f}, {high:+.1f}] ms")
+print("module own: time inside the module's release hook and its pre-commit trigger row or NOTIFY, timed directly; "
       "the 'added' columns also carry the machine's noise")
 if latencies:
     print(f"real time: commit -> event handled by the server's dispatcher cron: median {statistics.median(latencies):.0f} ms, "
           f"max {max(latencies):.0f} ms over {len(latencies)} orders (the cron threads' own poll is 60 s)")
+for mode, values in partner_latency.items():
+    print(f"{mode}: commit -> partner accepted (the bridge's delivered time, written back): median {statistics.median(values):.0f} ms, "
+          f"p95 {p95(values):.0f} ms, max {max(values):.0f} ms over {len(values)} orders")
+if BRIDGE_URL:
+    print(f"real-time orders whose delivered state had not landed in Odoo 60 s after the run: {missing}")
 events = env['logistics.bridge.event'].search_count([('state', '=', 'pending')])
 print(f"(pending events now in the outbox: {events}; the bridge's state never enters these figures)")

@@ -193,6 +193,8 @@ import json
 icp = env['ir.config_parameter'].sudo()
 icp.set_param('logistics_bridge.url', 'ws://127.0.0.1:$BPORT/v1/odoo')
 icp.set_param('logistics_bridge.token', '$BTOKEN')
+# this run dispatches explicitly below (_cron_dispatch): no NOTIFY for a listener another server may run on this database
+icp.set_param('logistics_bridge.wakeup', 'cron')
 carrier = env.ref('logistics_bridge.delivery_carrier_bridge_ground')
 warehouse = env['stock.warehouse'].search([('company_id', '=', env.company.id)], limit=1)
 # the SKUs the warehouse simulator knows (bridge/src/simulators/wms/app.ts), and one it does not

@@ -246,7 +246,8 @@ test('a storm of conflicting refusals (the 422 follower race, contention) loses 
     const expected = ms.filter((m) => m.aggregate === `stock.picking:${p}`).map((m) => m.id);
     assert.equal(odoo.order.filter((id) => expected.includes(id)), expected, `picking ${p} in order`);
   }
-  assert.ok((refusals['states:conflict'] ?? 0) > 20 && (refusals['milestones:conflict'] ?? 0) > 5, JSON.stringify(refusals));
+  // the storm happened (fewer state calls than rows: the writer gathers and paces them, pace.ts)
+  assert.ok((refusals['states:conflict'] ?? 0) > 10 && (refusals['milestones:conflict'] ?? 0) > 5, JSON.stringify(refusals));
 });
 
 test('an event state Odoo refuses is on the dashboard (dead letters, figures) and replayed from there', async () => {

@@ -131,6 +131,13 @@ export const OdooSettings = v.strictObject({
    * A method Odoo does not have turns the push off by itself (with a warning).
    */
   event_states_method: v.optional(v.string(), 'apply_event_states'),
+  /**
+   * Rows are gathered this long after the first one waits, so a picking's milestones and its events'
+   * states go to Odoo in one call each instead of one call per change (0: write at once). One second:
+   * an event's queued, delivering and delivered states (all within ~20 ms of Odoo's commit) are one
+   * state, written after the user who committed has moved on; execution events still land within seconds.
+   */
+  coalesce_ms: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(10_000, 'must be <= 10000')), 1_000),
   /** Answer time the adaptive batch size aims under. */
   target_latency_ms: v.optional(Millis, 2_000),
 });

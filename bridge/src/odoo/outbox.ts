@@ -2,8 +2,11 @@
  * The write-back to Odoo: two durable queues (milestones; event delivery states, row-queue.ts) and
  * their writer. Everything is stored before anything else happens, then written in batches, in order
  * per aggregate (never two calls in flight for one aggregate), one run at a time (single flight).
- * Milestone batch size and calls in flight adapt to Odoo's answer times (additive increase,
- * multiplicative decrease). A failed call follows the one failure rule (refusal.ts): Odoo down or
+ * Kind to Odoo's workers, which also serve its users: rows are gathered for `coalesce_ms` (1 s) after the
+ * first one arrives, so a picking's milestones and the states of its events go in one call each
+ * rather than one call per change; milestone batch size and calls in flight adapt to Odoo's answer
+ * times (pace.ts: against Odoo's own quickest recent answer, additive increase, multiplicative
+ * decrease, and a pause between calls while Odoo answers slower than usual). A failed call follows the one failure rule (refusal.ts): Odoo down or
  * contended, rows wait and drain after recovery; a batch refused as a whole is split so one bad or
  * contended item holds no other; conflicts are retried with backoff; a permanent refusal is a
  * write-back dead letter (replayable, discardable); authentication refused, writing pauses with an
@@ -19,6 +22,7 @@ import { backoffDelay } from '../backoff.ts';
 import { OdooError, type OdooClient } from './client.ts';
 import { DEFAULT_ROW_POLICY, nextStep, type Refusal, type RowPolicy } from './refusal.ts';
 import { createRowQueue, queueFigures, type QueueFigures, type QueueRow, type RowQueue } from './row-queue.ts';
+import { createPace, type PaceFigures } from './pace.ts';
 import { STATE_PREFIX, upgradeStateRow, type EventState, type StateResult, type StateRow } from './state-queue.ts';
 
 export const OUTBOX = 'odoo_outbox';
@@ -53,6 +57,8 @@ export interface WritebackStatus extends OutboxFigures {
   in_flight: number;
   batch_size: number;
   max_in_flight: number;
+  /** The adaptive pace: Odoo's baseline and recent answer times, the pause between calls. */
+  pace?: PaceFigures;
   /** Odoo unreachable, failing or too contended to answer (transient); rows wait. */
   odoo_down: boolean;
   /** Authentication refused: writing is paused until the key works again. An alert for people. */
@@ -112,6 +118,8 @@ export function createWriteback(options: WritebackOptions): Writeback {
   const maxBatch = settings?.batch_size ?? 100;
   const maxInFlight = settings?.max_in_flight ?? 2;
   const target = settings?.target_latency_ms ?? 2_000;
+  const coalesceMs = settings?.coalesce_ms ?? 0;
+  const pace = createPace({ max: maxInFlight, targetMs: target });
   const authProbeMs = options.authProbeMs ?? 60_000;
   const downCapMs = options.downCapMs ?? 30_000;
   const rowPolicy = { ...DEFAULT_ROW_POLICY, ...options.rowPolicy };
@@ -122,7 +130,6 @@ export function createWriteback(options: WritebackOptions): Writeback {
   let statesMethod = client ? (settings?.event_states_method ?? 'apply_event_states') : '';
 
   let batchSize = Math.max(1, Math.min(maxBatch, 10));
-  let inFlightLimit = 1;
   const busyAggregates = new Set<string>();
   const inFlight = new Set<Promise<void>>();
   let blockedUntil = 0;
@@ -152,13 +159,12 @@ export function createWriteback(options: WritebackOptions): Writeback {
   }
 
   function adapt(ms: number, ok: boolean) {
-    if (ok && ms <= target) {
-      batchSize = Math.min(maxBatch, batchSize + Math.max(1, Math.ceil(maxBatch / 10)));
-      if (ms <= target / 2) inFlightLimit = Math.min(maxInFlight, inFlightLimit + 1);
-    } else {
-      batchSize = Math.max(1, Math.floor(batchSize / 2));
-      inFlightLimit = Math.max(1, Math.floor(inFlightLimit / 2));
-    }
+    pace.observe(ms, ok);
+    if (ok && ms <= target) batchSize = Math.min(maxBatch, batchSize + Math.max(1, Math.ceil(maxBatch / 10)));
+    else batchSize = Math.max(1, Math.floor(batchSize / 2));
+    // Odoo answers slower than its own usual: the next call waits (pace.ts).
+    const gap = pace.gapMs();
+    if (gap > 0) blockedUntil = Math.max(blockedUntil, nowMs() + gap);
   }
 
   /** Odoo answered a call: whatever pause or outage there was is over. */
@@ -253,7 +259,7 @@ export function createWriteback(options: WritebackOptions): Writeback {
       if (now < blockedUntil) break;
       // While paused, one batch of one probes whether the key works again.
       if (authPaused) batchSize = 1;
-      while (inFlight.size < inFlightLimit) {
+      while (inFlight.size < pace.limit() && nowMs() >= blockedUntil) {
         const { batch, next } = milestones.pick(now, batchSize, busyAggregates);
         if (!batch.length) {
           schedule(next);
@@ -288,7 +294,8 @@ export function createWriteback(options: WritebackOptions): Writeback {
       if (!statesMethod) return;
       const item: EventState = { ...state, at: state.at ?? iso() };
       await states.put([{ ...states.fresh(item.id), id: item.id, item } as StateRow]);
-      schedule(nowMs());
+      // The window opened by the first waiting row gathers the next changes into its call.
+      schedule(nowMs() + coalesceMs);
     },
     async enqueue(list) {
       const now = nowMs();
@@ -301,7 +308,7 @@ export function createWriteback(options: WritebackOptions): Writeback {
       }
       if (fresh.size) {
         await milestones.put([...fresh.values()]);
-        schedule(nowMs());
+        schedule(nowMs() + coalesceMs);
       }
     },
     start() {
@@ -345,7 +352,7 @@ export function createWriteback(options: WritebackOptions): Writeback {
       const s = states.figures();
       return {
         configured: !!client, ...milestones.figures(), states_pending: s.pending, states_rejected: s.rejected,
-        in_flight: inFlight.size, batch_size: batchSize, max_in_flight: inFlightLimit,
+        in_flight: inFlight.size, batch_size: batchSize, max_in_flight: pace.limit(), pace: pace.figures(),
         odoo_down: odooDown, auth_paused: authPaused, ...(alert && { alert }), ...(lastError && { last_error: lastError }), written,
       };
     },

@@ -5,7 +5,7 @@ import uuid
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
-from ..services import contract, payloads, wakeup
+from ..services import contract, listener, payloads, wakeup
 from ..services.dispatcher import Dispatcher
 from ..services.event_states import ATTENTION_STATES, BRIDGE_STATES
 
@@ -233,6 +233,9 @@ class LogisticsBridgeEvent(models.Model):
         settings = self.env['res.config.settings'].sudo()._logistics_bridge_settings()
         if not any(settings.workflow_mode(contract.WORKFLOW_OF_EVENT[t]) == 'realtime' for t in event_types):
             return
+        if settings.wakeup == 'listener':
+            listener.notify_on_commit(self.env.cr)
+            return
         cron = self.env.ref('logistics_bridge.ir_cron_dispatch_events', raise_if_not_found=False)
         if cron:
             wakeup.wake_after_commit(self.env.cr, cron.id)
@@ -288,14 +291,56 @@ class LogisticsBridgeEvent(models.Model):
         )
 
     @api.model
-    def _dispatcher(self, connect=None):
+    def _dispatcher(self, connect=None, ws=None):
         settings = self.env['res.config.settings'].sudo()._logistics_bridge_settings()
         kwargs = {'connect': connect} if connect else {}
-        return Dispatcher(self.env, settings, **kwargs)
+        return Dispatcher(self.env, settings, ws=ws, **kwargs)
+
+    def _register_hook(self):
+        # The dispatcher thread of this database (services/listener.py), in server processes only.
+        super()._register_hook()
+        listener.ensure_listener(self.env.cr.dbname)
+
+    @api.model
+    def _listener_dispatch(self, sockets, commit=None):
+        """The listener thread's pass: send what is due, committing after each batch, on this cursor.
+
+        Returns the seconds until the earliest backoff expires (None when nothing waits), so the thread
+        wakes then instead of arming a cron trigger. The bridge's websocket is taken from and handed
+        back to ``sockets`` (kept open between wake-ups). Rows are marked, and their locks released,
+        by ``commit`` only after the bridge answered: a crash before it rolls back to pending."""
+        cr = self.env.cr
+        commit = commit or cr.commit
+        dbname = cr.dbname
+        settings = self.env['res.config.settings'].sudo()._logistics_bridge_settings()
+        dispatcher = Dispatcher(self.env, settings, ws=sockets.take(dbname, settings.url))
+        try:
+            while True:
+                report = dispatcher.dispatch_once()
+                commit()
+                if not report.picked or report.transport_failed:
+                    break
+        except Exception:
+            dispatcher.close()
+            raise
+        sockets.keep(dbname, settings.url, dispatcher.detach())
+        cr.execute("""
+            SELECT EXTRACT(EPOCH FROM MIN(next_attempt_at) - (now() AT TIME ZONE 'UTC')) FROM logistics_bridge_event
+             WHERE state IN ('pending', 'sent') AND next_attempt_at IS NOT NULL
+        """)
+        due = cr.fetchone()[0]
+        return None if due is None else max(0.0, float(due))
 
     @api.model
     def _cron_dispatch(self):
         """Cron entry: send pending events batch by batch, committing after each batch."""
+        listener.ensure_listener(self.env.cr.dbname)
+        if listener.runs_here():
+            # In a server: the listener's pass, on its own read-committed cursor (listener.dispatch_pass).
+            listener.dispatch_pass(self.env.cr.dbname)
+            self._schedule_next_retry()
+            self.env['logistics.bridge.contact'].sudo()._prune()
+            return
         dispatcher = self._dispatcher()
         while True:
             report = dispatcher.dispatch_once()

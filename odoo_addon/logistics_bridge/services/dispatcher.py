@@ -54,12 +54,17 @@ def _transport_errors():
 class Dispatcher:
     """Sends sendable events of one database; ``env`` must be allowed to write the outbox."""
 
-    def __init__(self, env, settings, connect=_default_connect, now=fields.Datetime.now):
+    def __init__(self, env, settings, connect=_default_connect, now=fields.Datetime.now, ws=None):
         self.env = env
         self.settings = settings
         self._connect = connect
         self._now = now
-        self._ws = None
+        # An open socket handed over by a long-lived caller (services/listener.py keeps one per
+        # database between wake-ups: no connect and handshake per commit).
+        self._ws = ws
+        # A kept socket may have been closed by the bridge since (a restart): its first failure is
+        # retried once on a new connection instead of sending the events into a backoff.
+        self._reused = ws is not None
         self._ids = itertools.count(1)
 
     # -- transport ----------------------------------------------------------------------------
@@ -73,10 +78,22 @@ class Dispatcher:
                 raise BridgeUnavailable(f"cannot connect to {self.settings.url}: {exc}") from exc
         return self._ws
 
-    def close(self):
+    def detach(self):
+        """Hand the open socket (or None) to the caller, who keeps it for the next Dispatcher."""
+        ws, self._ws = self._ws, None
+        return ws
+
+    def close(self, graceful=True):
+        """Hang up: a close handshake, or (``graceful`` False, the connection failed) just the socket.
+
+        websocket-client logs an ERROR "close status: 1001" when a handshake meets a bridge that is
+        going away; a failed connection has nothing to say goodbye to."""
         if self._ws is not None:
             try:
-                self._ws.close()
+                if graceful:
+                    self._ws.close()
+                else:
+                    self._ws.shutdown()
             except _transport_errors():
                 _logger.debug("closing the bridge socket failed", exc_info=True)
             self._ws = None
@@ -93,13 +110,20 @@ class Dispatcher:
                     raise BridgeUnavailable("the bridge closed the connection")
                 message = json.loads(raw)
                 if isinstance(message, dict) and message.get('id') == request_id:
+                    self._reused = False  # this connection works
                     return message
                 # notifications or answers to other ids are not ours: keep reading
         except BridgeUnavailable:
-            self.close()
+            self.close(graceful=False)
+            if self._reused:
+                self._reused = False
+                return self._call(method, params)
             raise
         except _transport_errors() as exc:
-            self.close()
+            self.close(graceful=False)
+            if self._reused:
+                self._reused = False
+                return self._call(method, params)
             raise BridgeUnavailable(f"{type(exc).__name__}: {exc}") from exc
 
     # -- selection ----------------------------------------------------------------------------
@@ -187,11 +211,22 @@ class Dispatcher:
         seen = set()
         common = {'sent_at': now, 'done_at': now, 'last_error': False, 'next_attempt_at': False,
                   'rejection_code': False, 'rejection_path': False}
-        # Both answers mean the bridge has the event: done, under the state that says which.
+        # Both answers mean the bridge has the event: done, under the state that says which. One
+        # plain UPDATE per answer class, not one ORM write per row: this is the common path of every
+        # real-time wake-up. Only stored field that depends on state: needs_attention, which stays as
+        # it is (a pending or sent row is not rejected; bridge_state does not change here).
         for key, state in (('accepted', 'acknowledged'), ('duplicates', 'duplicate')):
-            uuids = [u for u in result.get(key) or [] if u in by_uuid]
-            for record in chunk.browse([by_uuid[u].id for u in uuids]):
-                record.write(dict(common, state=state, attempts=record.attempts + 1))
+            uuids = [u for u in dict.fromkeys(result.get(key) or []) if u in by_uuid and u not in seen]
+            if uuids:
+                ids = [by_uuid[u].id for u in uuids]
+                self.env.cr.execute("""
+                    UPDATE logistics_bridge_event
+                       SET state = %s, attempts = attempts + 1, sent_at = %s, done_at = %s, last_error = NULL,
+                           next_attempt_at = NULL, rejection_code = NULL, rejection_path = NULL,
+                           write_date = (now() AT TIME ZONE 'UTC'), write_uid = %s
+                     WHERE id = ANY(%s)
+                """, [state, now, now, self.env.uid, ids])
+                chunk.browse(ids).invalidate_recordset()
             seen.update(uuids)
             setattr(report, state, getattr(report, state) + len(uuids))
         for item in result.get('rejected') or []:

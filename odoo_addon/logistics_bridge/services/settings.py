@@ -3,6 +3,9 @@ from dataclasses import dataclass, field
 
 PREFIX = 'logistics_bridge.'
 DEFAULT_URL = 'ws://127.0.0.1:8787/v1/odoo'
+# How a real-time commit wakes the dispatcher: the listener thread (NOTIFY at commit, services/listener.py)
+# or, as before, a cron trigger row plus a cron run (services/wakeup.py; kept to compare and as a fallback).
+WAKEUP_MODES = ('listener', 'cron')
 WORKFLOW_MODES = [('off', 'Off'), ('realtime', 'Real time'), ('batch', 'Batch (scheduled)')]
 
 
@@ -20,6 +23,7 @@ class BridgeSettings:
     validate_on_dispatch: bool = False  # shipment.dispatched from the warehouse validates the picking
     alert_pending_minutes: int = 30  # overview warns when the oldest unsent event is older
     alert_contact_minutes: int = 60  # overview warns when the bridge has not been heard from for longer
+    wakeup: str = 'listener'
     workflows: dict = field(default_factory=lambda: {'order': 'realtime', 'shipment': 'realtime', 'return': 'realtime'})
 
     def workflow_mode(self, workflow):
@@ -41,6 +45,7 @@ class BridgeSettings:
         for name in ('order', 'shipment', 'return'):
             mode = get_param(PREFIX + f'workflow_{name}', 'realtime') or 'realtime'
             workflows[name] = mode if mode in dict(WORKFLOW_MODES) else 'realtime'
+        wakeup = get_param(PREFIX + 'wakeup', 'listener') or 'listener'
         return cls(
             url=get_param(PREFIX + 'url', DEFAULT_URL) or DEFAULT_URL,
             token=get_param(PREFIX + 'token', '') or '',
@@ -54,5 +59,6 @@ class BridgeSettings:
             validate_on_dispatch=flag('validate_on_dispatch'),
             alert_pending_minutes=max(number('alert_pending_minutes', 30), 1),
             alert_contact_minutes=max(number('alert_contact_minutes', 60), 1),
+            wakeup=wakeup if wakeup in WAKEUP_MODES else 'listener',
             workflows=workflows,
         )

@@ -13,3 +13,4 @@ from . import test_overview
 from . import test_tours
 from . import test_parcel_labels
 from . import test_integration_key
+from . import test_listener

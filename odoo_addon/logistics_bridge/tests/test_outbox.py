@@ -15,6 +15,11 @@ class Boom(Exception):
 
 @tagged('post_install', '-at_install')
 class TestOutbox(LogisticsBridgeCase):
+    """The cron wake-up path (logistics_bridge.wakeup = cron); the listener's is in test_listener.py."""
+
+    def setUp(self):
+        super().setUp()
+        self.env['ir.config_parameter'].sudo().set_param('logistics_bridge.wakeup', 'cron')
 
     def test_confirmation_writes_the_event_in_the_same_transaction(self):
         cron = self.env.ref('logistics_bridge.ir_cron_dispatch_events')
