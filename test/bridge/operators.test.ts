@@ -93,4 +93,27 @@ test('the dashboard: a viewer logs in with its token, sees no replay button and 
   }
 });
 
+test('a configured bridge serves no simulator and no fault control (demo mode only)', async () => {
+  const b = await bridgeWithOperators();
+  try {
+    for (const path of ['/_sim/effects', '/_sim/easypost-sim/_control', '/_sim/wms-sim/order']) {
+      assert.is((await b.call(undefined, 'POST', path, {})).status, 404, path);
+      assert.is((await b.call(undefined, 'GET', path)).status, 404, path);
+    }
+  } finally {
+    await b.close();
+  }
+});
+
+test('/metrics without METRICS_TOKEN answers loopback clients only', async () => {
+  const { metricsRoutes } = await import('../../bridge/src/routes/metrics.ts');
+  const app = metricsRoutes({ metrics: { exposition: async () => '# ok\n', contentType: 'text/plain' } as never });
+  const from = (remoteAddress: string) => app.request('/metrics', {}, { incoming: { socket: { remoteAddress } } });
+  assert.is((await from('127.0.0.1')).status, 200);
+  assert.is((await from('::1')).status, 200);
+  const far = await from('10.1.2.3');
+  assert.is(far.status, 403);
+  assert.match((await far.json()).error.message, /unless METRICS_TOKEN is set/);
+});
+
 test.run();
