@@ -38,7 +38,7 @@ export function createApp(deps: AppDeps): Hono {
     const op = directory.identify(m[1]);
     if (!op) throw unauthorized('wrong token: send Authorization: Bearer <BRIDGE_ADMIN_TOKEN or your operator token>');
     const needed = roleFor(c.req.method, c.req.path);
-    if (!hasRole(op, needed)) throw new ApiError(403, 'forbidden', `${op.name} is a ${op.role}: ${c.req.method} ${c.req.path} needs the ${needed} role`);
+    if (!hasRole(op.role, needed)) throw new ApiError(403, 'forbidden', `${op.name} is a ${op.role}: ${c.req.method} ${c.req.path} needs the ${needed} role`);
     c.set('operator' as never, op as never);
     await next();
   };

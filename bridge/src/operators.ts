@@ -15,7 +15,7 @@ export interface Operator { name: string; role: Role }
 export const ADMIN_TOKEN_ACTOR = 'admin-token';
 
 const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };
-export const hasRole = (op: Operator, needed: Role) => RANK[op.role] >= RANK[needed];
+export const hasRole = (role: Role, needed: Role) => RANK[role] >= RANK[needed];
 
 export function operatorDirectory(o: { adminToken: string; operators?: { name: string; role: Role; token: string }[] }) {
   const named = o.operators ?? [];

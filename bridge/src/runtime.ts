@@ -54,7 +54,7 @@ export function extendWith(o: RuntimeOptions): { extend: (origin: string) => Pro
     const config = demo
       ? parseConfig(demoConfig({ simBaseUrl: origin, env }), { ...DEMO_ENV, ...env }, 'demo configuration', adapters)
       : loadConfig(o.configPath!, env, adapters);
-    if (demo) o.logger.warn({ simulators: config.partners.map((p) => p.id), odoo: demoWritebackNote(env) }, `DEMO MODE: no BRIDGE_CONFIG, every partner is a built-in simulator on this port (/_sim/...); set BRIDGE_CONFIG for real partners; ${demoWritebackNote(env)}`);
+    if (demo) o.logger.warn({ simulators: config.partners.map((p) => p.id) }, `DEMO MODE: no BRIDGE_CONFIG, every partner is a built-in simulator on this port (/_sim/...); set BRIDGE_CONFIG for real partners; ${demoWritebackNote(env)}`);
     // The engine's state logs go here unless the store keeps them itself (PostgreSQL: its tables).
     const stateDir = join(o.dataDir, 'state');
     const fsync = env.BRIDGE_FSYNC === '1';

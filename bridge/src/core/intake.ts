@@ -47,7 +47,7 @@ export function createIntake(d: Deps): Intake {
     for (const event of events) {
       // A delivered event being replayed to one partner (point-in-time.ts): only its replay jobs run;
       // its own steps were delivered (recovery sees it unfinished while the replay runs).
-      if (index.ofSubject(event.id).some((j) => j.replay_run)) continue;
+      if (index.hasSubject(event.id) && index.ofSubject(event.id).some((j) => j.replay_run)) continue;
       const plan = planSteps(config, event);
       if (!plan.steps.length) {
         if (!index.hasSubject(event.id)) {

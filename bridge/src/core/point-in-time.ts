@@ -17,6 +17,7 @@ import type { KeyedLog } from '../store/keyed-log.ts';
 import type { Parts } from './engine-parts.ts';
 import type { Job } from './jobs.ts';
 import { planSteps } from './routing.ts';
+import { eventsOccurredIn } from '../store/event-window.ts';
 import type { Settlement } from './settlement.ts';
 
 export interface PointInTimeRequest {
@@ -59,17 +60,8 @@ const RUN_ID = /^[A-Za-z0-9_.-]{1,64}$/;
 
 export function createPointInTime(d: Deps) {
   async function deliveredIn(since: string, until: string, types?: Set<string>): Promise<Event[]> {
-    const out: Event[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await d.store.list({ state: 'delivered', limit: 500, cursor });
-      for (const s of page.items) {
-        const e = s.event;
-        if (e.occurred_at >= since && e.occurred_at < until && (!types || types.has(e.type))) out.push(e);
-      }
-      cursor = page.next_cursor;
-    } while (cursor);
-    return out.sort((a, b) => (a.aggregate === b.aggregate ? a.sequence - b.sequence : a.occurred_at < b.occurred_at ? -1 : 1));
+    const events = await eventsOccurredIn(d.store, { since, until, types, state: 'delivered' });
+    return events.sort((a, b) => (a.aggregate === b.aggregate ? a.sequence - b.sequence : a.occurred_at < b.occurred_at ? -1 : 1));
   }
 
   return async function replayFrom(r: PointInTimeRequest): Promise<PointInTimeResult> {

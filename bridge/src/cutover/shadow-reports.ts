@@ -3,11 +3,11 @@
  * types) against a legacy feed posted by an operator; the reports are kept (the last 20) for the
  * dashboard's Cutover page and the operator API. Nothing is sent to any partner (shadow.ts).
  */
-import type { Event } from '../../../shared/src/index.ts';
 import type { AdapterFactory } from '../adapters/types.ts';
 import type { Config } from '../config/load.ts';
 import { ApiError } from '../errors.ts';
 import type { Store } from '../store/types.ts';
+import { eventsOccurredIn } from '../store/event-window.ts';
 import { parseLegacyFeed, shadowRun, type LegacyRequest, type ShadowReport } from './shadow.ts';
 
 export const SHADOW_REPORTS = 'shadow_reports';
@@ -37,17 +37,6 @@ export function shadowReports(o: { store: Store; config: Config; registry: Recor
   const now = o.now ?? (() => new Date());
   const reports = () => o.store.collection<StoredShadowReport>(SHADOW_REPORTS);
 
-  async function eventsIn(since: string, until: string, types?: Set<string>): Promise<Event[]> {
-    const out: Event[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await o.store.list({ limit: 500, cursor });
-      for (const s of page.items) if (s.event.occurred_at >= since && s.event.occurred_at < until && (!types || types.has(s.event.type))) out.push(s.event);
-      cursor = page.next_cursor;
-    } while (cursor);
-    return out;
-  }
-
   return {
     async run(r: ShadowRequest): Promise<StoredShadowReport> {
       const since = Date.parse(r.since);
@@ -61,7 +50,7 @@ export function shadowReports(o: { store: Store; config: Config; registry: Recor
         throw new ApiError(400, 'invalid_request', (e as Error).message, 'legacy');
       }
       const window = { since: new Date(since).toISOString(), until: new Date(until).toISOString(), ...(r.types?.length && { types: r.types }) };
-      const events = await eventsIn(window.since, window.until, r.types?.length ? new Set(r.types) : undefined);
+      const events = await eventsOccurredIn(o.store, { since: window.since, until: window.until, types: r.types?.length ? new Set(r.types) : undefined });
       let report: ShadowReport;
       try {
         report = await shadowRun({ config: o.config, registry: o.registry, partnerId: r.partner, events, legacy, ignore: r.ignore, now });

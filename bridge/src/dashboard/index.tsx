@@ -48,7 +48,7 @@ export function dashboardRoutes(deps: DashboardDeps): Hono {
   const now = deps.now ?? (() => new Date());
   const sessions = createSessions({ adminToken: deps.adminToken, now: () => now().getTime(), secure: deps.secureCookie });
   const directory = deps.operators ?? operatorDirectory({ adminToken: deps.adminToken });
-  const canAct = (c: Context<Authed>) => hasRole({ name: '', role: c.get('session').role ?? 'admin' }, 'operator');
+  const canAct = (c: Context<Authed>) => hasRole(c.get('session').role ?? 'admin', 'operator');
   const viewerRefused = (c: Context<Authed>) => html(c, <Layout title="Not allowed" csrf={c.get('csrf')} who={c.get('session').name} role={c.get('session').role}><MessagePage title="Not allowed" message={`${c.get('session').name} is a viewer: replaying and discarding need the operator role (ask an admin).`} /></Layout>, 403);
   const actions = deps.actions ?? (deps.engine ? engineActions(deps.engine) : storeActions(deps.store, now));
   let failures: number[] = [];

@@ -118,3 +118,18 @@ class LogisticsBridgeCase(TransactionCase):
 
     def status_payload(self, picking, **kw):
         return dict({'shipment_ref': picking.name, 'tracking_number': 'TRK123'}, **kw)
+
+
+class WriteBackCase(LogisticsBridgeCase):
+    """A validated outgoing picking and the write-back API as the integration user, the way the bridge calls it."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.order = cls.make_order(cls)
+        cls.picking = cls.out_picking(cls, cls.order)
+        cls.validate(cls, cls.picking)
+        cls.api = cls.env['logistics.bridge.api'].with_user(cls.integration_user)
+
+    def apply(self, *milestones):
+        return self.api.apply_milestones(list(milestones))

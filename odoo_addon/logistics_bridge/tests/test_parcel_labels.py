@@ -5,24 +5,13 @@ from datetime import datetime, timedelta
 from odoo.tests import BaseCase, tagged
 
 from ..services import parcel_labels
-from .common import LogisticsBridgeCase
+from .common import WriteBackCase
 
 
 @tagged('post_install', '-at_install')
-class TestParcelLabels(LogisticsBridgeCase):
+class TestParcelLabels(WriteBackCase):
     """label.created for parcel n of count, applied by the integration user as the bridge does:
     every parcel's number in carrier_tracking_ref (parcel order), every parcel's label attached."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.order = cls.make_order(cls)
-        cls.picking = cls.out_picking(cls, cls.order)
-        cls.validate(cls, cls.picking)
-        cls.api = cls.env['logistics.bridge.api'].with_user(cls.integration_user)
-
-    def apply(self, *milestones):
-        return self.api.apply_milestones(list(milestones))
 
     def label(self, number, index=None, count=None, url=True, **kw):
         payload = {'shipment_ref': self.picking.name, 'carrier': 'bridge_ground', 'tracking_number': number,

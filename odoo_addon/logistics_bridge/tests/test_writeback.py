@@ -7,23 +7,12 @@ import psycopg2
 
 from odoo.tests import new_test_user, tagged
 
-from .common import LogisticsBridgeCase
+from .common import LogisticsBridgeCase, WriteBackCase
 
 
 @tagged('post_install', '-at_install')
-class TestWriteBack(LogisticsBridgeCase):
+class TestWriteBack(WriteBackCase):
     """logistics.bridge.api called as the integration user, the way the bridge calls it."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.order = cls.make_order(cls)
-        cls.picking = cls.out_picking(cls, cls.order)
-        cls.validate(cls, cls.picking)
-        cls.api = cls.env['logistics.bridge.api'].with_user(cls.integration_user)
-
-    def apply(self, *milestones):
-        return self.api.apply_milestones(list(milestones))
 
     def label(self, **kw):
         payload = {'shipment_ref': self.picking.name, 'carrier': 'bridge_ground', 'service': 'GROUND',
